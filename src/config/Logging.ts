@@ -1,0 +1,14 @@
+import { Config, Effect, Layer, Logger, LogLevel } from "effect"
+
+/** JSON lines by default (one object per log line, for shippers); `LOG_FORMAT=pretty` for people. */
+export const LoggingLive = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const format = yield* Config.literal("json", "pretty", "logfmt")("LOG_FORMAT").pipe(Config.withDefault("json"))
+    const level = yield* Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
+    const logger = Logger.replace(
+      Logger.defaultLogger,
+      format === "json" ? Logger.jsonLogger : format === "logfmt" ? Logger.logfmtLogger : Logger.prettyLoggerDefault
+    )
+    return Layer.merge(logger, Logger.minimumLogLevel(level))
+  })
+)

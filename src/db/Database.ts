@@ -1,0 +1,128 @@
+/**
+ * The database layer: one `pg.Pool` shared by `@effect/sql` (queries, transactions) and by the
+ * ingest writer (COPY needs a raw client). The pool connects lazily, so the HTTP server can
+ * start and report a database outage on `/health` instead of crash-looping.
+ */
+import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { Context, Deferred, Duration, Effect, Layer, Option, Redacted, Ref, Schedule } from "effect"
+import pg from "pg"
+import { AppSettingsService } from "../config/AppConfig.js"
+import { DatabaseSettingsConfig } from "./DatabaseConfig.js"
+import { startEmbedded } from "./EmbeddedPostgres.js"
+import { migrate } from "./Migrator.js"
+
+export class PgPool extends Context.Tag("Db/PgPool")<PgPool, pg.Pool>() {}
+
+/** Where the database is; `embedded` tells operators it lives inside this process. */
+export class DatabaseLocation extends Context.Tag("Db/Location")<DatabaseLocation, {
+  readonly url: Redacted.Redacted<string>
+  readonly embedded: boolean
+}>() {}
+
+export const DatabaseLocationLive = Layer.scoped(
+  DatabaseLocation,
+  Effect.gen(function*() {
+    const settings = yield* DatabaseSettingsConfig
+    if (Option.isSome(settings.url)) return { url: settings.url.value, embedded: false }
+    const app = yield* AppSettingsService
+    const url = yield* startEmbedded(app.dataDir, settings.embeddedPort).pipe(Effect.orDie)
+    return { url: Redacted.make(url), embedded: true }
+  })
+)
+
+const poolLayer = Layer.scoped(
+  PgPool,
+  Effect.gen(function*() {
+    const settings = yield* DatabaseSettingsConfig
+    const location = yield* DatabaseLocation
+    return yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const pool = new pg.Pool({
+          connectionString: Redacted.value(location.url),
+          max: settings.poolMax,
+          connectionTimeoutMillis: settings.connectTimeoutMs,
+          application_name: "machpay-telemetry"
+        })
+        // An idle client dies when the server restarts; the next checkout reconnects.
+        pool.on("error", () => undefined)
+        return pool
+      }),
+      (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption("5 seconds"))
+    )
+  })
+)
+
+const clientLayer = Layer.unwrapEffect(
+  Effect.map(PgPool, (pool) => PgClient.layerFromPool({ acquire: Effect.succeed(pool), applicationName: "machpay-telemetry" }))
+)
+
+/** `PgPool` + `SqlClient` + `PgClient` for a pool on the given location. */
+export const DatabasePoolLive = clientLayer.pipe(Layer.provideMerge(poolLayer))
+
+export type DatabaseState =
+  | { readonly _tag: "Starting" }
+  | { readonly _tag: "Ready"; readonly migrationsApplied: number }
+  | { readonly _tag: "Unavailable"; readonly reason: string; readonly since: Date }
+
+/**
+ * Connects and migrates in the background, retrying with backoff while the database is
+ * unreachable. Features that write wait on `ready`; `/health` reads `state`.
+ */
+export class DatabaseStatus extends Context.Tag("Db/Status")<DatabaseStatus, {
+  readonly state: Effect.Effect<DatabaseState>
+  readonly ready: Effect.Effect<void>
+  /** Live probe, bounded in time: is the server answering right now? */
+  readonly ping: Effect.Effect<boolean>
+}>() {}
+
+const describe = (cause: unknown): string => {
+  if (cause instanceof Error) return cause.message
+  if (typeof cause === "object" && cause !== null && "cause" in cause) return describe(cause.cause)
+  return String(cause)
+}
+
+export const DatabaseStatusLive = Layer.scoped(
+  DatabaseStatus,
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const state = yield* Ref.make<DatabaseState>({ _tag: "Starting" })
+    const ready = yield* Deferred.make<void>()
+    const attempt = migrate().pipe(
+      Effect.tap((applied) =>
+        Effect.all([
+          Ref.set(state, { _tag: "Ready", migrationsApplied: applied.length }),
+          Deferred.succeed(ready, undefined),
+          Effect.logInfo("database ready").pipe(Effect.annotateLogs({ migrationsApplied: applied.map((m) => m.name) }))
+        ])
+      ),
+      Effect.tapErrorCause((cause) =>
+        Effect.gen(function*() {
+          const reason = describe(cause.toJSON())
+          yield* Ref.update(state, (s): DatabaseState => ({
+            _tag: "Unavailable",
+            reason,
+            since: s._tag === "Unavailable" ? s.since : new Date()
+          }))
+          yield* Effect.logWarning("database unavailable at start-up; retrying").pipe(Effect.annotateLogs({ reason }))
+        })
+      )
+    )
+    yield* attempt.pipe(
+      Effect.retry(Schedule.exponential("200 millis", 2).pipe(Schedule.either(Schedule.spaced("10 seconds")))),
+      Effect.forkScoped
+    )
+    const ping = sql`SELECT 1`.pipe(
+      Effect.timeout(Duration.seconds(2)),
+      Effect.as(true),
+      Effect.catchAllCause(() => Effect.succeed(false))
+    )
+    return { state: Ref.get(state), ready: Deferred.await(ready), ping }
+  })
+)
+
+/** Everything the features need from the database, for a process. */
+export const DatabaseLive = DatabaseStatusLive.pipe(
+  Layer.provideMerge(DatabasePoolLive),
+  Layer.provideMerge(DatabaseLocationLive)
+)

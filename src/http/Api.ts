@@ -1,0 +1,11 @@
+/**
+ * The whole HTTP contract: every group the service serves. Handlers live beside each feature;
+ * the typed client (`HttpApiClient.make(Api)`) and the OpenAPI document come from this value.
+ */
+import { HttpApi, OpenApi } from "@effect/platform"
+import { HealthApi } from "../health/Api.js"
+
+export class Api extends HttpApi.make("machpay-telemetry")
+  .add(HealthApi)
+  .annotate(OpenApi.Title, "MachPay Telemetry")
+  .annotate(OpenApi.Description, "Ingest, live stream and console API for MachPay gateways.") {}

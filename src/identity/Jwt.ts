@@ -1,0 +1,219 @@
+/**
+ * Console identity: compact JWS tokens (RFC 7519) signed HS256 with a shared
+ * secret, or RS256 by an identity provider whose public keys come from a JWKS.
+ * Written on node:crypto alone. The algorithm decides where the key comes from
+ * (HS256 → the configured secret, RS256 → the JWKS), so a token can never make an
+ * RSA public key serve as an HMAC secret, and `alg: none` is never accepted.
+ */
+import { createHmac, type KeyObject, sign as rsaSign, timingSafeEqual, verify as rsaVerify } from "node:crypto"
+import { Effect } from "effect"
+import { JwtError } from "./JwtError.js"
+import type { JwksResolver } from "./Jwks.js"
+import { type Secret, secretBytes } from "./Secret.js"
+
+export { JwtError, type JwtFailure } from "./JwtError.js"
+export { type FetchLike, importJwks, type JwksResolver, makeRemoteJwks, makeStaticJwks } from "./Jwks.js"
+
+export type Role = "vendor" | "agent" | "admin"
+
+export interface JwtClaims {
+  readonly sub: string
+  readonly role: Role
+  readonly vendor_id?: string
+  readonly agent_id?: string
+  readonly iat: number
+  readonly exp: number
+  readonly nbf?: number
+  readonly iss?: string
+  readonly aud?: string | ReadonlyArray<string>
+}
+
+interface PrincipalBase {
+  readonly subject: string
+  /** Epoch seconds (the token's `exp`). */
+  readonly expiresAt: number
+}
+
+export type Principal =
+  | (PrincipalBase & { readonly role: "admin" })
+  | (PrincipalBase & { readonly role: "vendor"; readonly vendorId: string })
+  | (PrincipalBase & { readonly role: "agent"; readonly agentId: string })
+
+const encodeJson = (value: unknown): string => Buffer.from(JSON.stringify(value), "utf8").toString("base64url")
+
+const hs256 = (secret: Uint8Array, signingInput: string): Buffer =>
+  createHmac("sha256", secret).update(signingInput, "ascii").digest()
+
+/** A compact HS256 token for `claims`. */
+export const signHs256 = (claims: JwtClaims, secret: Secret, options: { readonly kid?: string } = {}): string => {
+  const signingInput = `${encodeJson({ alg: "HS256", typ: "JWT", ...options })}.${encodeJson(claims)}`
+  return `${signingInput}.${hs256(secretBytes(secret), signingInput).toString("base64url")}`
+}
+
+/** A compact RS256 token for `claims` (development tools and tests; production RS256 tokens come from the IdP). */
+export const signRs256 = (claims: JwtClaims, privateKey: KeyObject, kid?: string): string => {
+  const header = kid === undefined ? { alg: "RS256", typ: "JWT" } : { alg: "RS256", typ: "JWT", kid }
+  const signingInput = `${encodeJson(header)}.${encodeJson(claims)}`
+  return `${signingInput}.${rsaSign("sha256", Buffer.from(signingInput, "ascii"), privateKey).toString("base64url")}`
+}
+
+export type PrincipalSpec =
+  | { readonly role: "admin"; readonly subject: string }
+  | { readonly role: "vendor"; readonly vendorId: string; readonly subject?: string }
+  | { readonly role: "agent"; readonly agentId: string; readonly subject?: string }
+
+/** Claims for a principal, valid from `now` for `ttlSeconds` (for the CLI's development tokens). */
+export const claimsFor = (
+  spec: PrincipalSpec,
+  options: { readonly now: number; readonly ttlSeconds: number; readonly issuer?: string; readonly audience?: string }
+): JwtClaims => {
+  const now = Math.floor(options.now)
+  const base = {
+    iat: now,
+    exp: now + options.ttlSeconds,
+    ...(options.issuer === undefined ? {} : { iss: options.issuer }),
+    ...(options.audience === undefined ? {} : { aud: options.audience })
+  }
+  switch (spec.role) {
+    case "admin":
+      return { ...base, sub: spec.subject, role: "admin" }
+    case "vendor":
+      return { ...base, sub: spec.subject ?? spec.vendorId, role: "vendor", vendor_id: spec.vendorId }
+    case "agent":
+      return { ...base, sub: spec.subject ?? spec.agentId, role: "agent", agent_id: spec.agentId }
+  }
+}
+
+export interface VerifyJwtOptions {
+  readonly hs256Secret?: Secret
+  readonly jwks?: JwksResolver
+  readonly issuer?: string
+  readonly audience?: string
+  readonly clockSkewSeconds: number
+  /** Epoch seconds. */
+  readonly now: number
+}
+
+const MAX_TOKEN_LENGTH = 8192
+const SEGMENT = /^[A-Za-z0-9_-]+$/
+
+const fail = (reason: JwtError["reason"], detail?: string): Effect.Effect<never, JwtError> =>
+  Effect.fail(detail === undefined ? new JwtError({ reason }) : new JwtError({ reason, detail }))
+
+/** Strict base64url: only the URL alphabet, no padding, canonical trailing bits. */
+const decodeSegment = (segment: string): Buffer | undefined => {
+  if (!SEGMENT.test(segment) || segment.length % 4 === 1) return undefined
+  const bytes = Buffer.from(segment, "base64url")
+  return bytes.toString("base64url") === segment ? bytes : undefined
+}
+
+const decodeJsonObject = (segment: string): Record<string, unknown> | undefined => {
+  const bytes = decodeSegment(segment)
+  if (bytes === undefined) return undefined
+  try {
+    const value: unknown = JSON.parse(bytes.toString("utf8"))
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? { ...value } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const isNumericDate = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u)
+const isNonEmptyString = (u: unknown): u is string => typeof u === "string" && u.length > 0
+
+const checkSignature = (
+  alg: string,
+  kid: string | undefined,
+  signingInput: string,
+  signature: Buffer,
+  options: VerifyJwtOptions
+): Effect.Effect<void, JwtError> =>
+  Effect.gen(function* () {
+    if (alg === "HS256") {
+      const secret = options.hs256Secret === undefined ? undefined : secretBytes(options.hs256Secret)
+      if (secret === undefined || secret.length === 0) return yield* fail("unsupported algorithm")
+      const expected = hs256(secret, signingInput)
+      if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
+        return yield* fail("invalid signature")
+      }
+      return
+    }
+    if (alg === "RS256") {
+      if (options.jwks === undefined) return yield* fail("unsupported algorithm")
+      const key = yield* options.jwks.getKey(kid)
+      if (key.type !== "public" || key.asymmetricKeyType !== "rsa") return yield* fail("invalid signature")
+      let valid = false
+      try {
+        valid = rsaVerify("sha256", Buffer.from(signingInput, "ascii"), key, signature)
+      } catch {
+        valid = false
+      }
+      if (!valid) return yield* fail("invalid signature")
+      return
+    }
+    return yield* fail("unsupported algorithm")
+  })
+
+const toPrincipal = (claims: Record<string, unknown>, subject: string, exp: number): Effect.Effect<Principal, JwtError> => {
+  const { role, vendor_id, agent_id } = claims
+  switch (role) {
+    case "admin":
+      return Effect.succeed({ role, subject, expiresAt: exp })
+    case "vendor":
+      return isNonEmptyString(vendor_id)
+        ? Effect.succeed({ role, vendorId: vendor_id, subject, expiresAt: exp })
+        : fail("invalid claims", "vendor role requires vendor_id")
+    case "agent":
+      return isNonEmptyString(agent_id)
+        ? Effect.succeed({ role, agentId: agent_id, subject, expiresAt: exp })
+        : fail("invalid claims", "agent role requires agent_id")
+    default:
+      return fail("invalid claims", "role must be vendor, agent or admin")
+  }
+}
+
+/**
+ * Verifies a compact token and returns who it speaks for. Order: shape, then
+ * signature, then time, issuer/audience and role claims — so claim-level
+ * reasons are only reported for authentic tokens.
+ */
+export const verifyJwt = (token: string, options: VerifyJwtOptions): Effect.Effect<Principal, JwtError> =>
+  Effect.gen(function* () {
+    if (token.length > MAX_TOKEN_LENGTH) return yield* fail("malformed token")
+    const parts = token.split(".")
+    const [headerPart, payloadPart, signaturePart] = parts
+    if (parts.length !== 3 || headerPart === undefined || payloadPart === undefined || signaturePart === undefined) {
+      return yield* fail("malformed token")
+    }
+    const header = decodeJsonObject(headerPart)
+    const claims = decodeJsonObject(payloadPart)
+    if (header === undefined || claims === undefined) return yield* fail("malformed token")
+    const { alg, kid, crit } = header
+    if (typeof alg !== "string" || (kid !== undefined && typeof kid !== "string")) return yield* fail("malformed token")
+    // We implement no JWS extensions, and a critical one must not be ignored (RFC 7515 §4.1.11).
+    if (crit !== undefined) return yield* fail("unsupported algorithm")
+    if (alg !== "HS256" && alg !== "RS256") return yield* fail("unsupported algorithm")
+    const signature = decodeSegment(signaturePart)
+    if (signature === undefined) return yield* fail("malformed token")
+
+    yield* checkSignature(alg, kid, `${headerPart}.${payloadPart}`, signature, options)
+
+    const { sub, exp, nbf, iat, iss, aud } = claims
+    const skew = options.clockSkewSeconds
+    const now = options.now
+    if (!isNumericDate(exp)) return yield* fail("invalid claims", "exp is required")
+    if ((nbf !== undefined && !isNumericDate(nbf)) || (iat !== undefined && !isNumericDate(iat))) {
+      return yield* fail("invalid claims", "nbf and iat must be numeric dates")
+    }
+    if (now >= exp + skew) return yield* fail("token expired")
+    if ((nbf !== undefined && nbf - skew > now) || (iat !== undefined && iat - skew > now)) {
+      return yield* fail("token not yet valid")
+    }
+    if (options.issuer !== undefined && iss !== options.issuer) return yield* fail("invalid issuer")
+    if (options.audience !== undefined) {
+      const audiences: ReadonlyArray<unknown> = Array.isArray(aud) ? aud : [aud]
+      if (!audiences.includes(options.audience)) return yield* fail("invalid audience")
+    }
+    if (!isNonEmptyString(sub)) return yield* fail("invalid claims", "sub is required")
+    return yield* toPrincipal(claims, sub, exp)
+  })
