@@ -1,0 +1,42 @@
+/**
+ * One PostgreSQL server for the whole run: `TEST_DATABASE_URL` when given (CI points it at the
+ * machine's PostgreSQL 15), otherwise an embedded server in a temporary directory. Each test
+ * file creates its own database on it (see `database.ts`), so files never share state.
+ */
+import * as fs from "node:fs/promises"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import type { TestProject } from "vitest/node"
+import { startServer } from "../../src/db/embedded/postgresProcess.js"
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    adminDatabaseUrl: string
+  }
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
+    })
+  })
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const given = process.env["TEST_DATABASE_URL"]
+  if (given) {
+    project.provide("adminDatabaseUrl", given)
+    return async () => undefined
+  }
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "machpay-test-pg-"))
+  await fs.chmod(dir, 0o755)
+  const server = await startServer({ dataDir: path.join(dir, "data"), port: await freePort() })
+  project.provide("adminDatabaseUrl", server.url)
+  return async () => {
+    await server.stop()
+    await fs.rm(dir, { recursive: true, force: true })
+  }
+}
