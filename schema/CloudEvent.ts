@@ -1,0 +1,187 @@
+/**
+ * CloudEvents 1.0 envelope, JSON structured mode (also what the server builds
+ * from `ce-*` headers in binary mode).
+ *
+ * Wire shape: flat object, extension attributes are extra top-level keys.
+ * Decoded shape: the same attributes plus `extensions`, a map of every
+ * extension except `traceparent`, which has its own typed field.
+ */
+import { Schema } from "effect"
+import { Matching, NonEmptyString, Str } from "./Primitives.js"
+import { Rfc3339 } from "./Time.js"
+
+export const EXTENSION_NAME_PATTERN = /^[a-z0-9]{1,20}$/
+export const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
+const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+const INT32_MIN = -2147483648
+const INT32_MAX = 2147483647
+
+const opt = <S extends Schema.Schema.AnyNoContext>(schema: S) => Schema.optionalWith(schema, { exact: true })
+
+export const SpecVersion = Schema.Literal("1.0").annotations({
+  message: () => "must be \"1.0\" (CloudEvents 1.0)",
+  description: "CloudEvents specification version; always \"1.0\"."
+})
+
+export const TraceParent = Matching(
+  TRACEPARENT_PATTERN,
+  "must be a W3C traceparent such as \"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\""
+).annotations({ description: "W3C Trace Context `traceparent` of the operation that emitted the event." })
+
+/** The attributes defined by the spec (plus `traceparent`), shared by wire and decoded shapes. */
+export const EnvelopeAttributes = {
+  specversion: SpecVersion,
+  id: NonEmptyString(256).annotations({
+    description: "Event id, unique per source; `source` + `id` identify the event (retries are duplicates)."
+  }),
+  source: Matching(/^\S{1,1024}$/, "must be a non-empty URI-reference (no spaces, at most 1024 characters)").annotations({
+    description: "URI-reference of the producer, e.g. \"machpay://gateway/gw-eu-1\"."
+  }),
+  type: NonEmptyString(256).annotations({
+    description: "Event type, e.g. \"PaymentAuthorized\". Unknown types are stored raw only."
+  }),
+  time: opt(Rfc3339.annotations({
+    description: "When the event happened (RFC 3339). Required for known event types."
+  })),
+  subject: opt(NonEmptyString(1024).annotations({ description: "Subject of the event within the source." })),
+  datacontenttype: opt(NonEmptyString(256).annotations({
+    description: "Media type of `data`, e.g. \"application/json\"."
+  })),
+  dataschema: opt(Matching(/^[A-Za-z][A-Za-z0-9+.-]*:\S{1,2047}$/, "must be an absolute URI").annotations({
+    description: "Absolute URI of the schema `data` adheres to."
+  })),
+  data: opt(Schema.Unknown.annotations({ description: "Event payload (any JSON value); see the schema of each type." })),
+  data_base64: opt(Matching(BASE64_PATTERN, "must be a base64 string").annotations({
+    description: "Binary payload, base64-encoded; mutually exclusive with `data`."
+  })),
+  traceparent: opt(TraceParent)
+} as const
+
+const KNOWN_ATTRIBUTES: ReadonlySet<string> = new Set(Object.keys(EnvelopeAttributes))
+
+export const ExtensionValue = Schema.Union(
+  Str,
+  Schema.Int.pipe(Schema.between(INT32_MIN, INT32_MAX)),
+  Schema.Boolean
+).annotations({
+  message: () => ({ message: "extension value must be a string, a 32-bit integer or a boolean", override: true }),
+  description: "Extension attribute value: string, integer or boolean."
+})
+export type ExtensionValue = typeof ExtensionValue.Type
+
+export const ExtensionName = Matching(
+  EXTENSION_NAME_PATTERN,
+  "extension attribute name must be 1-20 lowercase letters or digits"
+)
+
+export const Extensions = Schema.Record({ key: ExtensionName, value: ExtensionValue }).annotations({
+  description: "Extension attributes (other than traceparent), by name."
+})
+export type Extensions = typeof Extensions.Type
+
+const isExtensionValue = (value: unknown): value is ExtensionValue =>
+  typeof value === "string" || typeof value === "boolean" ||
+  (Number.isInteger(value) && typeof value === "number" && value >= INT32_MIN && value <= INT32_MAX)
+
+/**
+ * Flat wire envelope. The index signature admits extension attributes; the
+ * filter checks their names and values and the data/data_base64 exclusion.
+ */
+export const CloudEventWire = Schema.Struct(
+  EnvelopeAttributes,
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+).annotations({ title: "CloudEvent", message: () => "must be a JSON object (a CloudEvent)" }).pipe(
+  Schema.filter((event) => {
+    const issues: Array<Schema.FilterIssue> = []
+    if ("data" in event && "data_base64" in event) {
+      issues.push({ path: ["data_base64"], message: "data and data_base64 are mutually exclusive" })
+    }
+    for (const [name, value] of Object.entries(event)) {
+      if (KNOWN_ATTRIBUTES.has(name)) continue
+      if (!EXTENSION_NAME_PATTERN.test(name)) {
+        issues.push({
+          path: [name],
+          message: `invalid attribute name ${JSON.stringify(name)}: extension names must be 1-20 lowercase letters or digits`
+        })
+      } else if (!isExtensionValue(value)) {
+        issues.push({ path: [name], message: "extension value must be a string, a 32-bit integer or a boolean" })
+      }
+    }
+    return issues.length === 0 ? undefined : issues
+  }, {
+    // Extensions are the undeclared properties: `additionalProperties` types their
+    // values, `propertyNames` restricts their names (no regex lookahead needed).
+    jsonSchema: {
+      propertyNames: {
+        anyOf: [{ enum: [...KNOWN_ATTRIBUTES] }, { pattern: EXTENSION_NAME_PATTERN.source }]
+      },
+      additionalProperties: {
+        description: "Extension attribute.",
+        anyOf: [
+          { type: "string" },
+          { type: "integer", minimum: INT32_MIN, maximum: INT32_MAX },
+          { type: "boolean" }
+        ]
+      },
+      not: { required: ["data", "data_base64"] }
+    }
+  })
+).annotations({ title: "CloudEvent", description: "A CloudEvents 1.0 event in JSON structured mode." })
+
+/** Decoded envelope: spec attributes plus `extensions`. */
+export const CloudEventDecoded = Schema.Struct({ ...EnvelopeAttributes, extensions: Extensions }).annotations({
+  title: "CloudEvent"
+})
+
+/** unknown (wire JSON) → decoded envelope. Decode each event of a batch separately with this. */
+export const CloudEvent = Schema.transform(CloudEventWire, CloudEventDecoded, {
+  strict: true,
+  decode: (wire) => {
+    const extensions: Record<string, ExtensionValue> = {}
+    const event = { ...wire, extensions }
+    for (const [name, value] of Object.entries(wire)) {
+      if (KNOWN_ATTRIBUTES.has(name)) continue
+      Reflect.deleteProperty(event, name)
+      if (isExtensionValue(value)) extensions[name] = value
+    }
+    return event
+  },
+  encode: ({ extensions, ...attributes }) => ({ ...extensions, ...attributes })
+}).annotations({ title: "CloudEvent" })
+export type CloudEvent = typeof CloudEvent.Type
+export type CloudEventJson = typeof CloudEvent.Encoded
+
+export const MAX_BATCH_EVENTS = 10_000
+
+/**
+ * A batch (application/cloudevents-batch+json). The server should decode the
+ * array shape only and each element with `CloudEvent`, so one bad event does
+ * not fail the batch; this schema documents the whole.
+ */
+export const CloudEventBatch = Schema.Array(CloudEvent).pipe(
+  Schema.maxItems(MAX_BATCH_EVENTS, { message: () => `a batch holds at most ${MAX_BATCH_EVENTS} events` })
+).annotations({ title: "CloudEventBatch", description: "A JSON array of CloudEvents (batch mode)." })
+
+/**
+ * The outer shape of a batch body, elements left undecoded: decode this, then
+ * each element with `decodeCloudEvent`, so one bad event never fails its batch.
+ */
+export const RawEventBatch = Schema.Array(Schema.Unknown).annotations({
+  message: () => "a batch must be a JSON array of CloudEvents"
+}).pipe(Schema.maxItems(MAX_BATCH_EVENTS, { message: () => `a batch holds at most ${MAX_BATCH_EVENTS} events` }))
+
+/** unknown → envelope, as an Either (pure, and `yield*`-able in Effect code). */
+export const decodeCloudEvent = Schema.decodeUnknownEither(CloudEvent)
+
+/**
+ * The envelope of a known event type: `time` is required and `data` is
+ * decoded by the type's data schema. Input is a decoded `CloudEvent`.
+ */
+export const CloudEventOf = <T extends string, D extends Schema.Schema.AnyNoContext>(type: T, data: D) =>
+  Schema.Struct({
+    ...EnvelopeAttributes,
+    extensions: Extensions,
+    type: Schema.Literal(type).annotations({ message: () => `must be ${JSON.stringify(type)}` }),
+    time: Rfc3339.annotations({ description: "When the event happened (RFC 3339); required for this type." }),
+    data
+  }).annotations({ title: `CloudEvent<${type}>` })

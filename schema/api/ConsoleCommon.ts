@@ -1,0 +1,75 @@
+/**
+ * Shapes shared by the console API: query-parameter pieces (time ranges, pages), money and
+ * time on the wire, and the limits the server enforces. Query parameters arrive as strings,
+ * so numbers are decoded from strings here and every leaf says what it expects.
+ */
+import { Schema } from "effect"
+import { MONEY_PATTERN } from "../Money.js"
+import { isRfc3339, Rfc3339 } from "../Time.js"
+
+export const DEFAULT_PAGE_SIZE = 50
+export const MAX_PAGE_SIZE = 500
+/** Longest range for aggregates (stats, consumers, spending, daily revenue). */
+export const MAX_AGGREGATE_RANGE_DAYS = 92
+/** Longest range for hourly series (hourly revenue, metrics). */
+export const MAX_HOURLY_RANGE_DAYS = 31
+/** Longest range for paginated lists (payments, alerts, activity). */
+export const MAX_LIST_RANGE_DAYS = 366
+export const DEFAULT_RANGE_DAYS = 30
+
+const fixed = (message: string) => () => message
+
+/** A decimal amount as a string ("12.5"); trailing zeros are trimmed. */
+export const Amount = Schema.String.pipe(Schema.pattern(MONEY_PATTERN)).annotations({
+  description: "Decimal amount as a string, e.g. \"12.5\" (never a JSON number)."
+})
+
+/** RFC 3339 UTC time, e.g. "2025-06-01T12:00:00Z" (fraction only when non-zero, to the microsecond). */
+export const UtcTime = Rfc3339.annotations({
+  description: "RFC 3339 time in UTC, e.g. \"2025-06-01T12:00:00Z\"."
+})
+
+export const AssetAmount = Schema.Struct({
+  asset: Schema.String.annotations({ description: "Asset symbol, e.g. \"USDC\"." }),
+  amount: Amount
+}).annotations({ identifier: "AssetAmount", description: "An amount in one asset." })
+
+export const AssetTotal = Schema.Struct({
+  asset: Schema.String.annotations({ description: "Asset symbol, e.g. \"USDC\"." }),
+  amount: Amount,
+  payments: Schema.Int.annotations({ description: "Payments in this asset." })
+}).annotations({ identifier: "AssetTotal", description: "Sum and count of payments in one asset." })
+
+/** An integer query parameter in [min, max]. */
+export const IntParam = (min: number, max: number, description: string) =>
+  Schema.NumberFromString.annotations({ message: fixed(`must be an integer between ${min} and ${max}`) }).pipe(
+    Schema.int({ message: fixed(`must be an integer between ${min} and ${max}`) }),
+    Schema.between(min, max, { message: fixed(`must be an integer between ${min} and ${max}`) })
+  ).annotations({ description })
+
+export const TimeParam = (description: string) =>
+  Schema.String.pipe(
+    Schema.filter(isRfc3339, {
+      message: fixed("must be an RFC 3339 date-time such as \"2025-06-01T12:00:00Z\""),
+      jsonSchema: { format: "date-time" }
+    })
+  ).annotations({ description })
+
+export const FromParam = TimeParam("Start of the range, inclusive (RFC 3339).")
+export const ToParam = TimeParam("End of the range, exclusive (RFC 3339); defaults to now.")
+
+export const LimitParam = IntParam(1, MAX_PAGE_SIZE, `Page size, 1-${MAX_PAGE_SIZE}; default ${DEFAULT_PAGE_SIZE}.`)
+
+export const CursorParam = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z0-9_-]{1,1024}$/, { message: fixed("must be a cursor returned as next_cursor by this endpoint") })
+).annotations({ description: "Opaque cursor from the previous page's `next_cursor`." })
+
+export const NextCursor = Schema.NullOr(Schema.String).annotations({
+  description: "Pass as `cursor` to get the next page; null on the last page."
+})
+
+/** The resolved range a response covers. */
+export const RangeFields = {
+  from: UtcTime.annotations({ description: "Start of the range covered, inclusive." }),
+  to: UtcTime.annotations({ description: "End of the range covered, exclusive." })
+}
