@@ -13,9 +13,11 @@ import { DatabaseLive, DatabaseLocationLive, DatabasePoolLive } from "./db/Datab
 import { migrate } from "./db/Migrator.js"
 import { HealthChecks } from "./health/HealthChecks.js"
 import { HttpAppLive, listen } from "./http/Server.js"
+import { CommittedEvents } from "./ingest/Pipeline.js"
 
 const ServeLive = HttpAppLive.pipe(
   Layer.provide(listen),
+  Layer.provide(CommittedEvents.None),
   Layer.provide(DatabaseLive),
   Layer.provide(HealthChecks.layer),
   Layer.provide(AppSettingsService.layer)

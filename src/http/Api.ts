@@ -4,8 +4,10 @@
  */
 import { HttpApi, OpenApi } from "@effect/platform"
 import { HealthApi } from "../health/Api.js"
+import { IngestApi } from "../ingest/Api.js"
 
 export class Api extends HttpApi.make("machpay-telemetry")
   .add(HealthApi)
+  .add(IngestApi)
   .annotate(OpenApi.Title, "MachPay Telemetry")
   .annotate(OpenApi.Description, "Ingest, live stream and console API for MachPay gateways.") {}

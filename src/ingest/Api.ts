@@ -1,0 +1,48 @@
+/**
+ * The ingest contract. The handler reads the body itself (`handleRaw`): the CloudEvents HTTP
+ * binding has several content modes and gzip, and one bad event must not fail the batch — so
+ * the payload here documents what is accepted rather than decoding it.
+ */
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { CloudEventWire, ErrorBody, GatewayTelemetryPacket, IngestResponse } from "../../schema/index.js"
+
+const error = (status: number, identifier: string, description: string) =>
+  ErrorBody.annotations(HttpApiSchema.annotations({ status, description })).annotations({ identifier })
+
+export class IngestApi extends HttpApiGroup.make("ingest")
+  .add(
+    HttpApiEndpoint.post("ingest", "/v1/ingest")
+      .setPayload(
+        Schema.Union(
+          CloudEventWire.pipe(HttpApiSchema.withEncoding({ kind: "Json", contentType: "application/cloudevents+json" })),
+          Schema.Array(CloudEventWire).pipe(
+            HttpApiSchema.withEncoding({ kind: "Json", contentType: "application/cloudevents-batch+json" })
+          ),
+          GatewayTelemetryPacket.pipe(HttpApiSchema.withEncoding({ kind: "Json", contentType: "application/json" }))
+        )
+      )
+      .addSuccess(IngestResponse, { status: 202 })
+      .addSuccess(IngestResponse.annotations({ identifier: "IngestResponseCommitted" }), { status: 200 })
+      .addError(IngestResponse.annotations({ identifier: "IngestResponseAllRejected" }), { status: 400 })
+      .addError(error(401, "Unauthorized", "Missing or unknown ingest key, or a bad request signature"))
+      .addError(error(403, "Forbidden", "Gateway disabled, or every event speaks for another gateway"))
+      .addError(error(413, "PayloadTooLarge", "Body, decompressed body or event count over its limit (named in the message)"))
+      .addError(error(415, "UnsupportedMediaType", "Unknown Content-Type or Content-Encoding"))
+      .addError(error(429, "TooManyRequests", "This gateway exceeded its rate; see Retry-After"))
+      .addError(error(503, "ServiceUnavailable", "The pipeline cannot take more now, or is shutting down; see Retry-After"))
+      .annotate(OpenApi.Summary, "Ingest CloudEvents or a telemetry packet")
+      .annotate(
+        OpenApi.Description,
+        [
+          "Accepts a CloudEvent in structured mode (`application/cloudevents+json`), a batch",
+          "(`application/cloudevents-batch+json`), binary mode (`ce-*` headers, `data` in the body) and a bare",
+          "`GatewayTelemetryPacket` (`application/json`). `Content-Encoding: gzip` is accepted.",
+          "Authenticate with `Authorization: Bearer <ingest key>`; gateways with a signing secret must also send",
+          "`X-MachPay-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>`.",
+          "Each event gets an outcome (accepted / duplicate / rejected with the field). 202 = queued;",
+          "send `Prefer: wait=commit` to get 200 once the events are committed in PostgreSQL."
+        ].join(" ")
+      )
+  )
+  .annotate(OpenApi.Title, "Ingest") {}

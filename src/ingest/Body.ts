@@ -1,0 +1,73 @@
+/**
+ * Reads a request body with hard limits: the declared and the actual size are checked while
+ * streaming (nothing larger than the limit is buffered), and gzip output is capped too.
+ */
+import { Effect } from "effect"
+import type { IncomingMessage } from "node:http"
+import * as zlib from "node:zlib"
+import type { RequestProblem } from "./Decode.js"
+
+const tooLarge = (what: string, limit: number, variable: string): RequestProblem => ({
+  status: 413,
+  error: "payload_too_large",
+  message: `${what} exceeds the limit of ${limit} bytes (${variable})`,
+  field: "body"
+})
+
+export const readBody = (message: IncomingMessage, limit: number): Effect.Effect<Uint8Array, RequestProblem> =>
+  Effect.async<Uint8Array, RequestProblem>((resume) => {
+    const declared = Number(message.headers["content-length"])
+    if (Number.isFinite(declared) && declared > limit) {
+      message.resume()
+      resume(Effect.fail(tooLarge("the body", limit, "INGEST_MAX_BODY_BYTES")))
+      return
+    }
+    const chunks: Array<Buffer> = []
+    let size = 0
+    let done = false
+    const finish = (effect: Effect.Effect<Uint8Array, RequestProblem>) => {
+      if (done) return
+      done = true
+      message.off("data", onData)
+      resume(effect)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength
+      if (size > limit) {
+        message.resume()
+        finish(Effect.fail(tooLarge("the body", limit, "INGEST_MAX_BODY_BYTES")))
+      } else chunks.push(chunk)
+    }
+    message.on("data", onData)
+    message.once("end", () => finish(Effect.succeed(Buffer.concat(chunks, size))))
+    message.once("error", (error) =>
+      finish(Effect.fail({ status: 400, error: "body_unreadable", message: `could not read the body: ${error.message}` }))
+    )
+  })
+
+export const decodeContentEncoding = (
+  encoding: string | undefined,
+  body: Uint8Array,
+  limit: number
+): Effect.Effect<Uint8Array, RequestProblem> => {
+  const name = (encoding ?? "identity").trim().toLowerCase()
+  if (name === "identity" || name === "") return Effect.succeed(body)
+  if (name !== "gzip" && name !== "x-gzip") {
+    return Effect.fail({
+      status: 415,
+      error: "unsupported_content_encoding",
+      message: `unsupported Content-Encoding "${name}"; use gzip or none`,
+      field: "content-encoding"
+    })
+  }
+  return Effect.async<Uint8Array, RequestProblem>((resume) => {
+    zlib.gunzip(body, { maxOutputLength: limit }, (error, output) => {
+      if (!error) return resume(Effect.succeed(output))
+      resume(Effect.fail(
+        (error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE"
+          ? tooLarge("the decompressed body", limit, "INGEST_MAX_DECOMPRESSED_BYTES")
+          : { status: 400, error: "invalid_gzip", message: "the body is not valid gzip", field: "body" }
+      ))
+    })
+  })
+}

@@ -1,0 +1,74 @@
+/**
+ * Rejected events go to the `dead_letters` table in the background, batched. The buffer is
+ * bounded: if the database is away long enough to fill it, the oldest rows are dropped and
+ * counted (the sender already got each rejection, with its reason, in the response).
+ */
+import { Chunk, Context, Effect, Layer, Metric, Queue, Schedule, Stream } from "effect"
+import type { Rejection } from "./Decode.js"
+import { type DeadLetter, EventStore } from "./EventStore.js"
+import { IngestSettingsConfig } from "./IngestConfig.js"
+
+const dropped = Metric.counter("ingest_dead_letters_dropped_total", {
+  description: "Dead letters dropped because the buffer was full while the database was unreachable",
+  incremental: true
+})
+
+export class DeadLetters extends Context.Tag("Ingest/DeadLetters")<DeadLetters, {
+  readonly record: (gatewayId: string | undefined, rejections: ReadonlyArray<Rejection>, receivedAt: number) => Effect.Effect<void>
+}>() {}
+
+const truncate = (payload: unknown, max: number): { readonly text: string; readonly bytes: number } => {
+  const text = typeof payload === "string" ? payload : JSON.stringify(payload) ?? String(payload)
+  const bytes = Buffer.byteLength(text)
+  return { text: bytes <= max ? text : Buffer.from(text).subarray(0, max).toString("utf8"), bytes }
+}
+
+export const DeadLettersLive = Layer.scoped(
+  DeadLetters,
+  Effect.gen(function*() {
+    const settings = yield* IngestSettingsConfig
+    const store = yield* EventStore
+    const queue = yield* Queue.sliding<DeadLetter>(50_000)
+    yield* Stream.fromQueue(queue).pipe(
+      Stream.groupedWithin(500, "1 second"),
+      Stream.mapEffect((rows) =>
+        store.deadLetter(Chunk.toReadonlyArray(rows)).pipe(
+          Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds"))))
+        )
+      ),
+      Stream.runDrain,
+      Effect.forkScoped
+    )
+    // Flush what is buffered on shutdown (bounded: the database may be the reason we stop).
+    yield* Effect.addFinalizer(() =>
+      Queue.takeAll(queue).pipe(
+        Effect.flatMap((rows) => store.deadLetter(Chunk.toReadonlyArray(rows))),
+        Effect.timeoutOption("5 seconds"),
+        Effect.ignore
+      )
+    )
+    return {
+      record: (gatewayId, rejections, receivedAt) =>
+        Effect.gen(function*() {
+          const rows = rejections.map((rejection): DeadLetter => {
+            const payload = truncate(rejection.payload, settings.deadLetterMaxPayloadBytes)
+            return {
+              receivedAt,
+              gatewayId,
+              source: rejection.source,
+              eventId: rejection.id,
+              type: rejection.type,
+              reason: rejection.reason,
+              field: rejection.field,
+              payload: payload.text,
+              payloadBytes: payload.bytes
+            }
+          })
+          const before = yield* Queue.size(queue)
+          yield* Queue.offerAll(queue, rows)
+          const overflow = before + rows.length - 50_000
+          if (overflow > 0) yield* Metric.incrementBy(dropped, overflow)
+        })
+    }
+  })
+)

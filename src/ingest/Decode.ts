@@ -1,0 +1,242 @@
+/**
+ * From an HTTP request (content type, headers, body bytes) to validated events, following the
+ * CloudEvents HTTP protocol binding: structured, batch and binary mode; plus the gateway's
+ * bare 60 s telemetry packet as plain JSON. Pure functions: no I/O, no clock (callers pass `now`).
+ */
+import { Either, Option, Schema } from "effect"
+import { CloudEvent, describeParseError, validateKnownEvent } from "../../schema/index.js"
+import type { IngestEvent } from "./IngestEvent.js"
+
+const decodeCloudEvent = Schema.decodeUnknownEither(CloudEvent)
+
+export type ContentMode = "structured" | "batch" | "binary" | "telemetry"
+
+/** A request-level problem: the whole request is refused with this status. */
+export interface RequestProblem {
+  readonly status: 400 | 413 | 415
+  readonly error: string
+  readonly message: string
+  readonly field?: string
+}
+
+export interface Rejection {
+  readonly index: number
+  readonly id?: string
+  readonly source?: string
+  readonly type?: string
+  readonly reason: string
+  readonly field: string
+  /** The offending input, for the dead-letter table. */
+  readonly payload: unknown
+  /** True when the event spoke for another gateway (all such → 403). */
+  readonly foreignGateway?: boolean
+}
+
+export interface Candidate {
+  readonly index: number
+  readonly value: unknown
+}
+
+const mediaType = (contentType: string | undefined): string =>
+  (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? ""
+
+const isJsonMedia = (media: string): boolean => media === "application/json" || media.endsWith("+json")
+
+export const contentModeOf = (
+  contentType: string | undefined,
+  headers: Readonly<Record<string, string | undefined>>
+): Either.Either<ContentMode, RequestProblem> => {
+  const media = mediaType(contentType)
+  if (media === "application/cloudevents+json") return Either.right("structured")
+  if (media === "application/cloudevents-batch+json") return Either.right("batch")
+  if (headers["ce-specversion"] !== undefined) return Either.right("binary")
+  if (media === "application/json") return Either.right("telemetry")
+  return Either.left({
+    status: 415,
+    error: "unsupported_media_type",
+    message: `unsupported content type "${media || "(none)"}"; use application/cloudevents+json, ` +
+      "application/cloudevents-batch+json, binary mode (ce-* headers) or application/json for a telemetry packet",
+    field: "content-type"
+  })
+}
+
+const parseJson = (body: string): Either.Either<unknown, RequestProblem> => {
+  try {
+    return Either.right(JSON.parse(body))
+  } catch (error) {
+    return Either.left({
+      status: 400,
+      error: "invalid_json",
+      message: `body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+      field: "body"
+    })
+  }
+}
+
+/** Header values of binary mode are percent-encoded (CloudEvents HTTP binding §3.1.3.2). */
+const headerValue = (value: string): string => {
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return value
+  }
+}
+
+const binaryEnvelope = (
+  contentType: string | undefined,
+  headers: Readonly<Record<string, string | undefined>>,
+  body: Uint8Array
+): Either.Either<unknown, RequestProblem> => {
+  const envelope: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && name.startsWith("ce-") && name.length > 3) envelope[name.slice(3)] = headerValue(value)
+  }
+  const media = mediaType(contentType)
+  if (contentType) envelope["datacontenttype"] = contentType
+  if (body.byteLength === 0) return Either.right(envelope)
+  if (isJsonMedia(media)) {
+    return Either.map(parseJson(Buffer.from(body).toString("utf8")), (data) => ({ ...envelope, data }))
+  }
+  if (media.startsWith("text/")) return Either.right({ ...envelope, data: Buffer.from(body).toString("utf8") })
+  return Either.right({ ...envelope, data_base64: Buffer.from(body).toString("base64") })
+}
+
+/** A bare packet becomes a CloudEvent; its id is stable across retries (packet_id or window). */
+export const wrapTelemetryPacket = (packet: unknown, gatewayId: string): unknown => {
+  const record = typeof packet === "object" && packet !== null && !Array.isArray(packet)
+    ? packet as Record<string, unknown>
+    : undefined
+  const windowStart = typeof record?.["window_start"] === "string" ? record["window_start"] : undefined
+  const packetId = typeof record?.["packet_id"] === "string" ? record["packet_id"] : undefined
+  return {
+    specversion: "1.0",
+    id: packetId ?? `telemetry-${windowStart ?? "unknown"}`,
+    source: `machpay://gateway/${gatewayId}/metrics`,
+    type: "GatewayTelemetryPacket",
+    ...(windowStart === undefined ? {} : { time: windowStart }),
+    datacontenttype: "application/json",
+    data: packet
+  }
+}
+
+/** Splits the body into candidate events according to the content mode. */
+export const candidatesOf = (
+  mode: ContentMode,
+  input: {
+    readonly contentType: string | undefined
+    readonly headers: Readonly<Record<string, string | undefined>>
+    readonly body: Uint8Array
+    readonly gatewayId: string
+    readonly maxEvents: number
+  }
+): Either.Either<ReadonlyArray<Candidate>, RequestProblem> => {
+  const tooMany = (count: number): RequestProblem => ({
+    status: 413,
+    error: "too_many_events",
+    message: `the request holds ${count} events; the limit is ${input.maxEvents} per request (INGEST_MAX_EVENTS_PER_REQUEST)`,
+    field: "body"
+  })
+  if (mode === "binary") {
+    return Either.map(binaryEnvelope(input.contentType, input.headers, input.body), (value) => [{ index: 0, value }])
+  }
+  return Either.flatMap(parseJson(Buffer.from(input.body).toString("utf8")), (json) => {
+    const list = (values: ReadonlyArray<unknown>, wrap: (value: unknown) => unknown) =>
+      values.length > input.maxEvents
+        ? Either.left(tooMany(values.length))
+        : values.length === 0
+        ? Either.left<RequestProblem>({ status: 400, error: "empty_batch", message: "the batch holds no events", field: "body" })
+        : Either.right(values.map((value, index) => ({ index, value: wrap(value) })))
+    switch (mode) {
+      case "structured":
+        return Array.isArray(json)
+          ? Either.left<RequestProblem>({
+            status: 400,
+            error: "unexpected_array",
+            message: "application/cloudevents+json carries one event; send arrays as application/cloudevents-batch+json",
+            field: "body"
+          })
+          : Either.right([{ index: 0, value: json }])
+      case "batch":
+        return Array.isArray(json)
+          ? list(json, (value) => value)
+          : Either.left<RequestProblem>({
+            status: 400,
+            error: "expected_array",
+            message: "application/cloudevents-batch+json must be a JSON array of events",
+            field: "body"
+          })
+      case "telemetry":
+        return list(Array.isArray(json) ? json : [json], (value) => wrapTelemetryPacket(value, input.gatewayId))
+    }
+  })
+}
+
+export interface ValidationContext {
+  readonly gatewayId: string
+  readonly now: number
+  readonly maxAgeMs: number
+  readonly maxSkewMs: number
+}
+
+const str = (value: unknown, key: string): string | undefined => {
+  if (typeof value !== "object" || value === null) return undefined
+  const field: unknown = (value as Record<string, unknown>)[key]
+  return typeof field === "string" ? field : undefined
+}
+
+/** One candidate → a validated event, or a rejection naming the field. */
+export const validateCandidate = (
+  candidate: Candidate,
+  context: ValidationContext
+): Either.Either<IngestEvent, Rejection> => {
+  const { index, value } = candidate
+  const identity: { index: number; id?: string; source?: string; type?: string } = { index }
+  for (const key of ["id", "source", "type"] as const) {
+    const found = str(value, key)
+    if (found !== undefined) identity[key] = found
+  }
+  const reject = (field: string, reason: string, extra: Partial<Rejection> = {}): Either.Either<IngestEvent, Rejection> =>
+    Either.left({ ...identity, field, reason, payload: value, ...extra })
+
+  const envelope = decodeCloudEvent(value)
+  if (Either.isLeft(envelope)) {
+    const issue = describeParseError(envelope.left)
+    return reject(issue.field, issue.reason)
+  }
+  const event = envelope.right
+  const known = validateKnownEvent(event)
+  if (Either.isLeft(known)) {
+    const issue = describeParseError(known.left)
+    return reject(issue.field, issue.reason)
+  }
+  const typed = Option.getOrUndefined(known.right)
+  if (typed && typed.data.gateway_id !== context.gatewayId) {
+    return reject(
+      "data.gateway_id",
+      `gateway_id "${typed.data.gateway_id}" does not match the gateway of the ingest key ("${context.gatewayId}")`,
+      { foreignGateway: true }
+    )
+  }
+  const time = event.time ?? new Date(context.now).toISOString()
+  const timeMs = Date.parse(time)
+  if (timeMs < context.now - context.maxAgeMs) {
+    return reject("time", `is older than the accepted window (${Math.round(context.maxAgeMs / 3_600_000)} h)`)
+  }
+  if (timeMs > context.now + context.maxSkewMs) {
+    return reject("time", `is too far in the future (more than ${Math.round(context.maxSkewMs / 1000)} s ahead)`)
+  }
+  const { data, data_base64, extensions, ...attributes } = event
+  return Either.right({
+    source: event.source,
+    id: event.id,
+    type: event.type,
+    time,
+    timeMs,
+    receivedAt: context.now,
+    gatewayId: context.gatewayId,
+    subject: event.subject,
+    attributes: { ...attributes, ...extensions, ...(data_base64 === undefined ? {} : { data_base64 }) },
+    data,
+    known: typed
+  })
+}

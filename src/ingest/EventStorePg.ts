@@ -1,0 +1,237 @@
+/**
+ * PostgreSQL event store. Each flush is ONE statement: the batch travels as one JSON parameter,
+ * `jsonb_to_recordset` turns it into rows, and data-modifying CTEs write the raw log, the typed
+ * table and the rollup dirty marks together — atomic without BEGIN/COMMIT round trips.
+ * Duplicates (same source + id) are skipped by `ON CONFLICT DO NOTHING`; what the typed insert
+ * returns is what was new. Intents need their current state, so they take a short transaction.
+ *
+ * Lock order: rows that several flushes may touch (dirty marks, gateways) are written sorted,
+ * and the last-seen update skips rows another process holds, so flushes cannot deadlock.
+ */
+import { Effect, Layer } from "effect"
+import type pg from "pg"
+import { PgPool } from "../db/Database.js"
+import { EventStore, StoreError } from "./EventStore.js"
+import type { IngestEvent, Route } from "./IngestEvent.js"
+import { eventKey } from "./IngestEvent.js"
+import { foldIntents, type IntentEvent, type IntentRow, intentKey } from "./IntentStateMachine.js"
+import { typedRow } from "./rows.js"
+
+const RAW_COLUMNS = `event_time timestamptz, source text, id text, type text, gateway_id text, subject text,
+  received_at timestamptz, attributes jsonb, data jsonb`
+
+const rawInsert = `INSERT INTO telemetry_events (event_time, source, id, type, gateway_id, subject, received_at, attributes, data)
+    SELECT event_time, source, id, type, gateway_id, subject, received_at, attributes, data FROM input
+    ON CONFLICT DO NOTHING RETURNING source, id`
+
+/** Marks closed hours touched by late rows so the rollup job recomputes them. */
+const dirtyMarks = (timeColumn: string) => `dirty AS (
+    INSERT INTO rollup_dirty (gateway_id, hour)
+    SELECT DISTINCT i.gateway_id, date_trunc('hour', i.${timeColumn}, 'UTC') FROM input i
+      JOIN typed t ON t.source = i.source AND t.event_id = i.id
+     WHERE i.${timeColumn} < date_trunc('hour', now(), 'UTC')
+     ORDER BY 1, 2
+    ON CONFLICT DO NOTHING)`
+
+const typedStatement = (table: string, columns: string, insertColumns: string, select: string, extra = "") => `
+  WITH input AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS}, ${columns})),
+  raw AS (${rawInsert}),
+  typed AS (
+    INSERT INTO ${table} (source, event_id, received_at, gateway_id, ${insertColumns})
+    SELECT i.source, i.id, i.received_at, i.gateway_id, ${select} FROM input i
+      JOIN raw r ON r.source = i.source AND r.id = i.id
+    ON CONFLICT DO NOTHING RETURNING source, event_id)${extra}
+  SELECT source, event_id AS id FROM typed`
+
+const list = (names: ReadonlyArray<string>, prefix = "") => names.map((n) => `${prefix}${n}`).join(", ")
+
+const PAYMENT = ["agent_id", "payment_id", "request_id", "method", "route", "amount", "asset", "network", "payer", "pay_to", "scheme"]
+const BLOCKED = ["agent_id", "request_id", "method", "route", "reason", "severity", "detail", "client_ip"]
+const SOLVENCY = ["agent_id", "kind", "severity", "asset", "network", "balance", "threshold", "required", "message"]
+const TELEMETRY = [
+  "window_seconds", "gateway_version", "requests_total", "requests_paid", "requests_blocked", "requests_error",
+  "payments_count", "unique_agents", "revenue", "asset", "latency_p50_ms", "latency_p90_ms", "latency_p95_ms",
+  "latency_p99_ms", "latency_max_ms", "routes", "config"
+]
+
+const TYPES: Record<string, string> = {
+  amount: "numeric", balance: "numeric", threshold: "numeric", required: "numeric", revenue: "numeric",
+  window_seconds: "integer", requests_total: "bigint", requests_paid: "bigint", requests_blocked: "bigint",
+  requests_error: "bigint", payments_count: "bigint", unique_agents: "bigint", latency_p50_ms: "float8",
+  latency_p90_ms: "float8", latency_p95_ms: "float8", latency_p99_ms: "float8", latency_max_ms: "float8",
+  routes: "jsonb", config: "jsonb", window_start: "timestamptz"
+}
+const declare = (names: ReadonlyArray<string>) => names.map((n) => `${n} ${TYPES[n] ?? "text"}`).join(", ")
+
+const eventTable = (table: string, names: ReadonlyArray<string>, dirty: boolean) =>
+  typedStatement(
+    table,
+    declare(names),
+    `event_time, ${list(names)}`,
+    `i.event_time, ${list(names, "i.")}`,
+    dirty ? `,\n  ${dirtyMarks("event_time")}` : ""
+  )
+
+const STATEMENTS: Record<Exclude<Route, "PaymentIntent" | "Other">, string> = {
+  PaymentAuthorized: eventTable("payment_authorized", PAYMENT, true),
+  RequestBlocked: eventTable("request_blocked", BLOCKED, false),
+  SolvencyAlert: eventTable("solvency_alerts", SOLVENCY, false),
+  GatewayTelemetryPacket: typedStatement(
+    "gateway_telemetry",
+    declare(["window_start", ...TELEMETRY]),
+    `window_start, ${list(TELEMETRY)}`,
+    `i.window_start, ${list(TELEMETRY, "i.")}`,
+    `,
+  ${dirtyMarks("window_start")},
+  configs AS (
+    SELECT DISTINCT ON (i.gateway_id) i.gateway_id, i.config, i.event_time, i.received_at FROM input i
+      JOIN typed t ON t.source = i.source AND t.event_id = i.id
+     WHERE i.config IS NOT NULL ORDER BY i.gateway_id, i.window_start DESC),
+  history AS (
+    INSERT INTO gateway_config_history (gateway_id, revision, config, event_time, received_at)
+    SELECT gateway_id, config->>'revision', config, event_time, received_at FROM configs ORDER BY 1, 2
+    ON CONFLICT DO NOTHING),
+  current_config AS (
+    UPDATE gateways g SET config = c.config->'settings', config_revision = c.config->>'revision',
+           config_updated_at = c.event_time
+      FROM configs c
+     WHERE g.id = c.gateway_id AND (g.config_updated_at IS NULL OR g.config_updated_at <= c.event_time))`
+  )
+}
+
+const RAW_ONLY = `WITH input AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS}))
+  ${rawInsert.replace("INSERT", "INSERT")}`
+
+const rawFields = (event: IngestEvent) => ({
+  event_time: event.time,
+  source: event.source,
+  id: event.id,
+  type: event.type,
+  gateway_id: event.gatewayId,
+  subject: event.subject ?? null,
+  received_at: new Date(event.receivedAt).toISOString(),
+  attributes: event.attributes,
+  data: event.data ?? null
+})
+
+const query = <R extends pg.QueryResultRow>(client: pg.Pool | pg.PoolClient, text: string, values: ReadonlyArray<unknown>) =>
+  Effect.tryPromise({
+    try: () => client.query<R>(text, [...values]),
+    catch: (cause) => new StoreError({ message: `database write failed: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
+  })
+
+const keysOf = (rows: ReadonlyArray<{ source: string; id: string }>) => new Set(rows.map(eventKey))
+
+const writeIntents = (pool: pg.Pool, events: ReadonlyArray<IngestEvent>) =>
+  Effect.acquireUseRelease(
+    Effect.tryPromise({ try: () => pool.connect(), catch: (cause) => new StoreError({ message: "database unreachable", cause }) }),
+    (client) =>
+      Effect.gen(function*() {
+        yield* query(client, "BEGIN", [])
+        const raw = yield* query<{ source: string; id: string }>(
+          client,
+          `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS})) ${rawInsert}`,
+          [JSON.stringify(events.map(rawFields))]
+        )
+        const inserted = keysOf(raw.rows)
+        const fresh: Array<IntentEvent> = events.flatMap((event) =>
+          inserted.has(eventKey(event)) && event.known?.type === "PaymentIntent" ? [{ event, data: event.known.data }] : []
+        )
+        if (fresh.length > 0) {
+          const ids = [...new Set(fresh.map((e) => JSON.stringify([e.data.gateway_id, e.data.intent_id])))].map((s) => JSON.parse(s))
+          const current = yield* query<IntentRow>(
+            client,
+            `SELECT gateway_id, intent_id, agent_id, status, status_rank, amount::text, asset, network, method, route, tx_hash,
+                    failure_reason, expires_at, created_at, updated_at, last_event_time, received_at
+               FROM payment_intents WHERE (gateway_id, intent_id) IN (
+                 SELECT k->>0, k->>1 FROM jsonb_array_elements($1::jsonb) k)
+              ORDER BY gateway_id, intent_id FOR UPDATE`,
+            [JSON.stringify(ids)]
+          )
+          const { rows, transitions } = foldIntents(
+            new Map(current.rows.map((row) => [intentKey(row.gateway_id, row.intent_id), normaliseRow(row)])),
+            fresh
+          )
+          yield* query(client, INSERT_TRANSITIONS, [JSON.stringify(transitions)])
+          yield* query(client, UPSERT_INTENTS, [JSON.stringify(rows)])
+        }
+        yield* query(client, "COMMIT", [])
+        return { inserted }
+      }).pipe(Effect.tapError(() => Effect.promise(() => client.query("ROLLBACK").catch(() => undefined)))),
+    (client, exit) => Effect.sync(() => client.release(exit._tag === "Failure" ? true : undefined))
+  )
+
+/** node-postgres returns Date objects for timestamptz; the state machine works on strings. */
+const normaliseRow = (row: IntentRow): IntentRow => {
+  const iso = (value: unknown): string => (value instanceof Date ? value.toISOString() : String(value))
+  return {
+    ...row,
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+    last_event_time: iso(row.last_event_time),
+    received_at: iso(row.received_at),
+    expires_at: row.expires_at === null ? null : iso(row.expires_at)
+  }
+}
+
+const INTENT_COLUMNS = `gateway_id text, intent_id text, agent_id text, status text, status_rank smallint, amount numeric,
+  asset text, network text, method text, route text, tx_hash text, failure_reason text, expires_at timestamptz,
+  created_at timestamptz, updated_at timestamptz, last_event_time timestamptz, received_at timestamptz`
+const INTENT_NAMES = INTENT_COLUMNS.split(",").map((c) => c.trim().split(" ")[0] ?? "")
+
+const INSERT_TRANSITIONS = `INSERT INTO payment_intent_transitions
+  (gateway_id, intent_id, source, event_id, event_time, received_at, from_status, to_status, applied)
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(gateway_id text, intent_id text, source text, event_id text,
+    event_time timestamptz, received_at timestamptz, from_status text, to_status text, applied boolean)
+  ON CONFLICT DO NOTHING`
+
+// The guard keeps status forward-only even if another process inserted the intent meanwhile.
+const UPSERT_INTENTS = `INSERT INTO payment_intents (${INTENT_NAMES.join(", ")})
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${INTENT_COLUMNS}) ORDER BY gateway_id, intent_id
+  ON CONFLICT (gateway_id, intent_id) DO UPDATE SET
+    ${INTENT_NAMES.filter((n) => n !== "gateway_id" && n !== "intent_id").map((n) => `${n} = EXCLUDED.${n}`).join(", ")}
+  WHERE payment_intents.status_rank <= EXCLUDED.status_rank`
+
+export const EventStorePg = Layer.effect(
+  EventStore,
+  Effect.gen(function*() {
+    const pool = yield* PgPool
+    return {
+      write: (route, events) => {
+        if (events.length === 0) return Effect.succeed({ inserted: new Set<string>() })
+        if (route === "PaymentIntent") return writeIntents(pool, events)
+        const payload = JSON.stringify(events.map((event) => ({ ...rawFields(event), ...typedRow(event) })))
+        return query<{ source: string; id: string }>(pool, route === "Other" ? RAW_ONLY : STATEMENTS[route], [payload]).pipe(
+          Effect.map((result) => ({ inserted: keysOf(result.rows) }))
+        )
+      },
+      deadLetter: (rows) =>
+        rows.length === 0 ? Effect.void : query(
+          pool,
+          `INSERT INTO dead_letters (received_at, gateway_id, source, event_id, type, reason, field, payload, payload_bytes)
+           SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(received_at timestamptz, gateway_id text, source text,
+             event_id text, type text, reason text, field text, payload text, payload_bytes integer)`,
+          [JSON.stringify(rows.map((row) => ({
+            received_at: new Date(row.receivedAt).toISOString(),
+            gateway_id: row.gatewayId ?? null,
+            source: row.source ?? null,
+            event_id: row.eventId ?? null,
+            type: row.type ?? null,
+            reason: row.reason,
+            field: row.field ?? null,
+            payload: row.payload,
+            payload_bytes: row.payloadBytes
+          })))]
+        ).pipe(Effect.asVoid),
+      touchGateways: (seen) =>
+        seen.size === 0 ? Effect.void : query(
+          pool,
+          `WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id text, seen timestamptz, version text)),
+                locked AS (SELECT g.id FROM gateways g JOIN v ON v.id = g.id ORDER BY g.id FOR UPDATE OF g SKIP LOCKED)
+           UPDATE gateways g SET last_seen_at = GREATEST(g.last_seen_at, v.seen), version = COALESCE(v.version, g.version)
+             FROM v JOIN locked l ON l.id = v.id WHERE g.id = v.id`,
+          [JSON.stringify([...seen].map(([id, s]) => ({ id, seen: new Date(s.lastSeenAt).toISOString(), version: s.version ?? null })))]
+        ).pipe(Effect.asVoid)
+    }
+  })
+)

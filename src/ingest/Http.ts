@@ -1,0 +1,195 @@
+/**
+ * `POST /v1/ingest`: authenticate → read (bounded) → verify signature → decompress → split by
+ * content mode → rate limit → validate each event → submit the valid ones → answer per event.
+ */
+import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Clock, Duration, Effect, Either, Metric, Option } from "effect"
+import type { IngestOutcome, IngestResponse } from "../../schema/index.js"
+import { parseBearer } from "../identity/IngestKey.js"
+import { ReplayGuard, verifySignature } from "../identity/RequestSignature.js"
+import { Api } from "../http/Api.js"
+import { decodeContentEncoding, readBody } from "./Body.js"
+import { DeadLetters } from "./DeadLetters.js"
+import { candidatesOf, contentModeOf, type Rejection, type RequestProblem, validateCandidate } from "./Decode.js"
+import { makeKeyCache } from "./GatewayAuth.js"
+import { IngestSettingsConfig } from "./IngestConfig.js"
+import type { IngestEvent } from "./IngestEvent.js"
+import * as Metrics from "./Metrics.js"
+import { IngestPipeline } from "./Pipeline.js"
+import { RateLimiter } from "./RateLimiter.js"
+
+const problem = (status: number, error: string, message: string, options: { field?: string; retryAfter?: number } = {}) =>
+  Metric.increment(Metric.tagged(Metrics.rejectedRequests, "status", String(status))).pipe(
+    Effect.as(
+      HttpServerResponse.unsafeJson(
+        { error, message, ...(options.field === undefined ? {} : { field: options.field }) },
+        {
+          status,
+          headers: {
+            ...(options.retryAfter === undefined ? {} : { "retry-after": String(options.retryAfter) }),
+            ...(status === 401 ? { "www-authenticate": "Bearer" } : {})
+          }
+        }
+      )
+    )
+  )
+
+const fromProblem = (p: RequestProblem) => problem(p.status, p.error, p.message, p.field === undefined ? {} : { field: p.field })
+
+/** `Prefer: wait=commit` (RFC 7240 style) asks to answer only after the database commit. */
+const wantsCommit = (prefer: string | undefined): boolean =>
+  (prefer ?? "").split(",").some((token) => token.trim().toLowerCase().replace(/\s+/g, "") === "wait=commit")
+
+const outcomeOf = (event: IngestEvent, index: number, status: "accepted" | "duplicate"): IngestOutcome => ({
+  index,
+  id: event.id,
+  source: event.source,
+  type: event.type,
+  status
+})
+
+const rejectionOutcome = (r: Rejection): IngestOutcome => ({
+  index: r.index,
+  ...(r.id === undefined ? {} : { id: r.id }),
+  ...(r.source === undefined ? {} : { source: r.source }),
+  ...(r.type === undefined ? {} : { type: r.type }),
+  status: "rejected",
+  reason: r.reason,
+  field: r.field
+})
+
+export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
+  Effect.gen(function*() {
+    const settings = yield* IngestSettingsConfig
+    const pipeline = yield* IngestPipeline
+    const deadLetters = yield* DeadLetters
+    const lookup = yield* makeKeyCache(settings.keyCacheTtl)
+    const limiter = new RateLimiter()
+    const toleranceSeconds = Duration.toSeconds(settings.signatureTolerance)
+    const replays = new ReplayGuard({ windowSeconds: 2 * toleranceSeconds, maxEntries: 100_000 })
+
+    const handle = (request: HttpServerRequest.HttpServerRequest) =>
+      Effect.gen(function*() {
+        const headers = request.headers
+        const key = parseBearer(headers["authorization"])
+        if (Option.isNone(key)) return yield* problem(401, "unauthorized", "missing bearer ingest key in Authorization")
+        const found = yield* lookup(key.value).pipe(Effect.either)
+        if (Either.isLeft(found)) {
+          return yield* problem(503, "unavailable", "cannot verify the ingest key: database unreachable", { retryAfter: 5 })
+        }
+        if (Option.isNone(found.right)) return yield* problem(401, "unauthorized", "unknown ingest key")
+        const gateway = found.right.value
+        if (gateway.disabled) return yield* problem(403, "forbidden", `gateway ${gateway.id} is disabled`)
+
+        const mode = contentModeOf(headers["content-type"], headers)
+        if (Either.isLeft(mode)) return yield* fromProblem(mode.left)
+
+        const raw = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), settings.maxBodyBytes).pipe(Effect.either)
+        if (Either.isLeft(raw)) return yield* fromProblem(raw.left)
+        const nowMs = yield* Clock.currentTimeMillis
+        if (gateway.signingSecret !== null) {
+          const header = headers["x-machpay-signature"]
+          const verified = yield* verifySignature({
+            header,
+            body: raw.right,
+            secret: gateway.signingSecret,
+            nowSeconds: Math.floor(nowMs / 1000),
+            toleranceSeconds
+          }).pipe(Effect.either)
+          if (Either.isLeft(verified)) {
+            return yield* problem(401, "bad_signature", `request signature ${verified.left.reason}`, { field: "x-machpay-signature" })
+          }
+          if (header !== undefined && replays.seen(header, Math.floor(nowMs / 1000))) {
+            return yield* problem(401, "replayed_request", "this signature was already used", { field: "x-machpay-signature" })
+          }
+        }
+        const body = yield* decodeContentEncoding(headers["content-encoding"], raw.right, settings.maxDecompressedBytes).pipe(
+          Effect.either
+        )
+        if (Either.isLeft(body)) return yield* fromProblem(body.left)
+
+        const candidates = candidatesOf(mode.right, {
+          contentType: headers["content-type"],
+          headers,
+          body: body.right,
+          gatewayId: gateway.id,
+          maxEvents: settings.maxEventsPerRequest
+        })
+        if (Either.isLeft(candidates)) return yield* fromProblem(candidates.left)
+        const rate = limiter.take(gateway.id, candidates.right.length, gateway.rateLimitPerSec ?? settings.rateLimitPerSec, nowMs)
+        if (!rate.allowed) {
+          return yield* problem(429, "rate_limited", `gateway ${gateway.id} exceeded its rate`, { retryAfter: rate.retryAfterSeconds })
+        }
+
+        const context = {
+          gatewayId: gateway.id,
+          now: nowMs,
+          maxAgeMs: Duration.toMillis(settings.maxEventAge),
+          maxSkewMs: Duration.toMillis(settings.maxClockSkew)
+        }
+        const valid: Array<{ readonly index: number; readonly event: IngestEvent }> = []
+        const rejected: Array<Rejection> = []
+        for (const candidate of candidates.right) {
+          const result = validateCandidate(candidate, context)
+          if (Either.isRight(result)) valid.push({ index: candidate.index, event: result.right })
+          else rejected.push(result.left)
+        }
+        yield* recordReceived(candidates.right.length, valid, rejected)
+        if (rejected.length > 0) yield* deadLetters.record(gateway.id, rejected, nowMs)
+
+        const waitForCommit = wantsCommit(headers["prefer"])
+        const submitted = valid.length === 0
+          ? Either.right({ outcomes: [], committed: false })
+          : yield* pipeline.submit(valid.map((v) => v.event), { waitForCommit }).pipe(Effect.either)
+        if (Either.isLeft(submitted)) {
+          return yield* submitted.left._tag === "PipelineFull"
+            ? problem(503, "overloaded", "the ingest queue is full; retry later", { retryAfter: submitted.left.retryAfterSeconds })
+            : problem(503, "shutting_down", "the receiver is shutting down; retry later", { retryAfter: 5 })
+        }
+        const results: Array<IngestOutcome> = [
+          ...valid.map((v, i) => outcomeOf(v.event, v.index, submitted.right.outcomes[i] ?? "accepted")),
+          ...rejected.map(rejectionOutcome)
+        ].sort((a, b) => a.index - b.index)
+        const response: IngestResponse = {
+          accepted: results.filter((r) => r.status === "accepted").length,
+          duplicate: results.filter((r) => r.status === "duplicate").length,
+          rejected: rejected.length,
+          committed: submitted.right.committed,
+          results
+        }
+        if (valid.length === 0) {
+          const foreign = rejected.every((r) => r.foreignGateway === true)
+          return foreign
+            ? yield* problem(403, "forbidden", rejected[0]?.reason ?? "events speak for another gateway", { field: "data.gateway_id" })
+            : HttpServerResponse.unsafeJson(response, { status: 400 })
+        }
+        return HttpServerResponse.unsafeJson(response, {
+          status: submitted.right.committed ? 200 : 202,
+          headers: waitForCommit ? { "preference-applied": "wait=commit" } : {}
+        })
+      }).pipe(Effect.withSpan("Ingest.handle"))
+
+    return handlers.handleRaw("ingest", ({ request }) => handle(request))
+  }))
+
+const recordReceived = (
+  total: number,
+  valid: ReadonlyArray<{ readonly event: IngestEvent }>,
+  rejected: ReadonlyArray<Rejection>
+) =>
+  Effect.gen(function*() {
+    const byType = new Map<string, number>()
+    for (const { event } of valid) byType.set(event.type, (byType.get(event.type) ?? 0) + 1)
+    for (const r of rejected) byType.set(r.type ?? "unknown", (byType.get(r.type ?? "unknown") ?? 0) + 1)
+    for (const [type, n] of byType) yield* Metric.incrementBy(Metric.tagged(Metrics.eventsReceived, "type", type), n)
+    const fields = new Map<string, number>()
+    for (const r of rejected) fields.set(r.field, (fields.get(r.field) ?? 0) + 1)
+    for (const [field, n] of fields) {
+      yield* Metric.incrementBy(
+        Metric.tagged(Metric.tagged(Metrics.eventsOutcome, "outcome", "rejected"), "field", field.replace(/\.\d+\./g, ".")),
+        n
+      )
+    }
+    return total
+  })

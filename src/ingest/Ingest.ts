@@ -1,0 +1,19 @@
+/**
+ * The receiver feature: HTTP handler + pipeline + PostgreSQL store + dead letters.
+ * Needs `CommittedEvents` (where committed batches are published) from the root.
+ */
+import { Layer } from "effect"
+import { DeadLettersLive } from "./DeadLetters.js"
+import { EventStorePg } from "./EventStorePg.js"
+import { GatewayDirectory } from "./GatewayAuth.js"
+import { IngestHttpLive } from "./Http.js"
+import { IngestPipelineLive } from "./Pipeline.js"
+
+export const IngestServicesLive = Layer.mergeAll(IngestPipelineLive, DeadLettersLive).pipe(
+  Layer.provideMerge(EventStorePg)
+)
+
+export const IngestHttpFeature = IngestHttpLive.pipe(
+  Layer.provide(IngestServicesLive),
+  Layer.provide(GatewayDirectory.Live)
+)

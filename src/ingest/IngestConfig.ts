@@ -1,0 +1,43 @@
+import { Config, Duration } from "effect"
+import { positiveInt } from "../config/AppConfig.js"
+
+const duration = (name: string, fallback: Duration.DurationInput) =>
+  Config.duration(name).pipe(Config.withDefault(Duration.decode(fallback)))
+
+export interface IngestSettings {
+  /** Events admitted but not yet committed, across all types; beyond it new requests get 503. */
+  readonly queueCapacity: number
+  readonly batchSize: number
+  readonly batchWindow: Duration.Duration
+  readonly maxBodyBytes: number
+  readonly maxDecompressedBytes: number
+  readonly maxEventsPerRequest: number
+  /** Events older than this (by `time`) are rejected rather than written into a wrong partition. */
+  readonly maxEventAge: Duration.Duration
+  readonly maxClockSkew: Duration.Duration
+  /** Default per-gateway rate (events/s); a gateway's own `rate_limit_per_sec` overrides it. */
+  readonly rateLimitPerSec: number
+  readonly keyCacheTtl: Duration.Duration
+  readonly signatureTolerance: Duration.Duration
+  readonly deadLetterMaxPayloadBytes: number
+  readonly recentKeys: number
+  /** On SIGTERM/SIGINT: how long to keep flushing queued events before exiting. */
+  readonly drainTimeout: Duration.Duration
+}
+
+export const IngestSettingsConfig: Config.Config<IngestSettings> = Config.all({
+  queueCapacity: positiveInt("INGEST_QUEUE_CAPACITY", 100_000),
+  batchSize: positiveInt("INGEST_BATCH_SIZE", 1000),
+  batchWindow: duration("INGEST_BATCH_WINDOW", "1 second"),
+  maxBodyBytes: positiveInt("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024),
+  maxDecompressedBytes: positiveInt("INGEST_MAX_DECOMPRESSED_BYTES", 20 * 1024 * 1024),
+  maxEventsPerRequest: positiveInt("INGEST_MAX_EVENTS_PER_REQUEST", 10_000),
+  maxEventAge: duration("INGEST_MAX_EVENT_AGE", "7 days"),
+  maxClockSkew: duration("INGEST_MAX_CLOCK_SKEW", "5 minutes"),
+  rateLimitPerSec: positiveInt("INGEST_RATE_LIMIT_PER_SEC", 20_000),
+  keyCacheTtl: duration("INGEST_KEY_CACHE_TTL", "30 seconds"),
+  signatureTolerance: duration("INGEST_SIGNATURE_TOLERANCE", "5 minutes"),
+  deadLetterMaxPayloadBytes: positiveInt("DEAD_LETTER_MAX_PAYLOAD_BYTES", 16 * 1024),
+  recentKeys: positiveInt("INGEST_RECENT_KEYS", 200_000),
+  drainTimeout: duration("SHUTDOWN_DRAIN_TIMEOUT", "20 seconds")
+})

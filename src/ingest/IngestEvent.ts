@@ -1,0 +1,42 @@
+/**
+ * What flows through the pipeline: a validated event bound to the gateway that sent it.
+ * Plain data (no classes) so it serialises into the journal and across processes unchanged.
+ */
+import type { KnownEvent } from "../../schema/index.js"
+
+export interface IngestEvent {
+  readonly source: string
+  readonly id: string
+  readonly type: string
+  /** Event time as sent (RFC 3339) — or the receive time for unknown types without `time`. It is
+   * the partition column, so a retry carries the same value and is recognised as a duplicate. */
+  readonly time: string
+  readonly timeMs: number
+  readonly receivedAt: number
+  /** The authenticated gateway; for known types equal to `data.gateway_id`. */
+  readonly gatewayId: string
+  readonly subject: string | undefined
+  /** Envelope attributes other than `data` (extensions flattened in), for the raw log. */
+  readonly attributes: Readonly<Record<string, unknown>>
+  readonly data: unknown
+  /** The typed event for known types; `undefined` for types stored raw only. */
+  readonly known: KnownEvent | undefined
+}
+
+/** Identity of an event for deduplication: CloudEvents `source` + `id`. */
+export const eventKey = (event: { readonly source: string; readonly id: string }): string =>
+  `${event.source}\u0000${event.id}`
+
+/** Stream a type's events into its own writer; unknown types share the raw-only route. */
+export type Route = KnownEvent["type"] | "Other"
+
+export const routeOf = (event: IngestEvent): Route => event.known?.type ?? "Other"
+
+export const ROUTES: ReadonlyArray<Route> = [
+  "PaymentAuthorized",
+  "RequestBlocked",
+  "SolvencyAlert",
+  "PaymentIntent",
+  "GatewayTelemetryPacket",
+  "Other"
+]
