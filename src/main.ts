@@ -8,41 +8,65 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { ConfigError, Effect, Layer } from "effect"
 import { AppSettingsService, describeConfigError } from "./config/AppConfig.js"
-import { LoggingLive } from "./config/Logging.js"
+import { CliLoggingLive, LoggingLive } from "./config/Logging.js"
+import { StartupConfig } from "./config/Startup.js"
+import { AdminCliLive, formatCliError, runCli } from "./admin/Cli.js"
 import { DatabaseLive, DatabaseLocationLive, DatabasePoolLive } from "./db/Database.js"
 import { migrate } from "./db/Migrator.js"
 import { HealthChecks } from "./health/HealthChecks.js"
 import { HttpAppLive, listen } from "./http/Server.js"
 import { CommittedEvents } from "./ingest/Pipeline.js"
+import { PrometheusLive } from "./observability/Prometheus.js"
 
 const ServeLive = HttpAppLive.pipe(
   Layer.provide(listen),
   Layer.provide(CommittedEvents.None),
+  Layer.provide(PrometheusLive),
   Layer.provide(DatabaseLive),
   Layer.provide(HealthChecks.layer),
   Layer.provide(AppSettingsService.layer)
 )
 
+/** One-shot commands get the database (embedded or DATABASE_URL) for their duration. */
+const OneShotDatabase = DatabasePoolLive.pipe(Layer.provide(DatabaseLocationLive), Layer.provideMerge(AppSettingsService.layer))
+
 const MigrateOnce = migrate().pipe(
   Effect.tap((applied) => Effect.logInfo("migrations applied").pipe(Effect.annotateLogs({ applied: applied.map((m) => m.name) }))),
-  Effect.provide(DatabasePoolLive.pipe(Layer.provide(DatabaseLocationLive), Layer.provide(AppSettingsService.layer))),
+  Effect.provide(OneShotDatabase),
   Effect.scoped
 )
 
-const [command = "serve"] = process.argv.slice(2)
+const Cli = (args: ReadonlyArray<string>) =>
+  migrate().pipe(
+    Effect.zipRight(runCli(args)),
+    Effect.catchTag("CliError", (error) =>
+      Effect.sync(() => {
+        process.stderr.write(`${formatCliError(error)}\n`)
+        process.exitCode = 2
+      })),
+    Effect.provide(AdminCliLive),
+    Effect.provide(OneShotDatabase),
+    Effect.scoped
+  )
+
+const [command = "serve", ...args] = process.argv.slice(2)
 
 const program: Effect.Effect<unknown, unknown> = command === "migrate"
   ? MigrateOnce
+  : command === "cli"
+  ? Cli(args)
   : command === "serve"
-  ? Layer.launch(ServeLive)
+  ? Effect.zipRight(StartupConfig, Layer.launch(ServeLive))
   : Effect.fail(new Error(`unknown command "${command}"; expected serve, migrate or cli`))
 
-program.pipe(
+const main = program.pipe(
   Effect.catchIf(ConfigError.isConfigError, (error) =>
     Effect.sync(() => {
       process.stderr.write(`${describeConfigError(error)}\n`)
       process.exitCode = 1
     })),
-  Effect.provide(LoggingLive),
-  NodeRuntime.runMain
+  // The CLI prints results on stdout; its logs go to stderr so output stays pipeable.
+  Effect.provide(command === "cli" ? CliLoggingLive : LoggingLive)
 )
+
+NodeRuntime.runMain(main, { disablePrettyLogger: true })

@@ -20,24 +20,23 @@ export const RolesConfig: Config.Config<ReadonlySet<Role>> = Config.string("ROLE
     const unknown = parts.filter((part) => !isRole(part))
     if (unknown.length > 0) {
       return Either.left(
-        ConfigError.InvalidData([], `unknown role "${unknown.join(",")}"; expected a comma list of ${Roles.join(", ")} or all`)
+        ConfigError.InvalidData(["ROLES"], `unknown role "${unknown.join(",")}"; expected a comma list of ${Roles.join(", ")} or all`)
       )
     }
     return Either.right(new Set(parts.filter(isRole)))
   })
 )
 
+/** Like `Config.validate`, but the error names the variable (validate's path is empty). */
+export const checked = <A>(name: string, config: Config.Config<A>, message: string, ok: (value: A) => boolean) =>
+  Config.mapOrFail(config, (value) => (ok(value) ? Either.right(value) : Either.left(ConfigError.InvalidData([name], message))))
+
 export const portConfig = (name: string, fallback: number): Config.Config<number> =>
-  Config.integer(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({ message: "must be a TCP port between 1 and 65535", validation: (n) => n >= 1 && n <= 65535 })
-  )
+  checked(name, Config.integer(name).pipe(Config.withDefault(fallback)), "must be a TCP port between 1 and 65535", (n) =>
+    n >= 1 && n <= 65535)
 
 export const positiveInt = (name: string, fallback: number): Config.Config<number> =>
-  Config.integer(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 })
-  )
+  checked(name, Config.integer(name).pipe(Config.withDefault(fallback)), "must be a positive integer", (n) => n > 0)
 
 export interface AppSettings {
   readonly host: string

@@ -1,5 +1,5 @@
 import { Config, type Option, Redacted } from "effect"
-import { portConfig, positiveInt } from "../config/AppConfig.js"
+import { checked, portConfig, positiveInt } from "../config/AppConfig.js"
 
 export interface DatabaseSettings {
   /** `DATABASE_URL`; when absent an embedded PostgreSQL is started in `DATA_DIR/postgres`. */
@@ -11,12 +11,8 @@ export interface DatabaseSettings {
 
 export const DatabaseSettingsConfig: Config.Config<DatabaseSettings> = Config.all({
   url: Config.option(
-    Config.redacted("DATABASE_URL").pipe(
-      Config.validate({
-        message: "must be a postgres:// or postgresql:// URL",
-        validation: (url) => /^postgres(ql)?:\/\/\S+$/.test(Redacted.value(url))
-      })
-    )
+    checked("DATABASE_URL", Config.redacted("DATABASE_URL"), "must be a postgres:// or postgresql:// URL", (url) =>
+      /^postgres(ql)?:\/\/\S+$/.test(Redacted.value(url)))
   ),
   embeddedPort: portConfig("EMBEDDED_PG_PORT", 54329),
   poolMax: positiveInt("DB_POOL_MAX", 10),

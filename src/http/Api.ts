@@ -5,9 +5,11 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { HealthApi } from "../health/Api.js"
 import { IngestApi } from "../ingest/Api.js"
+import { ObservabilityApi } from "../observability/Api.js"
 
 export class Api extends HttpApi.make("machpay-telemetry")
   .add(HealthApi)
   .add(IngestApi)
+  .add(ObservabilityApi)
   .annotate(OpenApi.Title, "MachPay Telemetry")
   .annotate(OpenApi.Description, "Ingest, live stream and console API for MachPay gateways.") {}

@@ -9,6 +9,8 @@ import { createServer } from "node:http"
 import { AppSettingsConfig, AppSettingsService, type Role } from "../config/AppConfig.js"
 import { HealthHttpLive } from "../health/Http.js"
 import { IngestHttpFeature } from "../ingest/Ingest.js"
+import { ObservabilityHttpLive } from "../observability/Http.js"
+import { withRequestMetrics } from "../observability/HttpMetrics.js"
 import { Api } from "./Api.js"
 
 export const listen = Layer.unwrapEffect(
@@ -18,7 +20,8 @@ export const listen = Layer.unwrapEffect(
 /** Every group's handlers; each needs its feature's services, provided by the root. */
 export const ApiLive = HttpApiBuilder.api(Api).pipe(
   Layer.provide(HealthHttpLive),
-  Layer.provide(IngestHttpFeature)
+  Layer.provide(IngestHttpFeature),
+  Layer.provide(ObservabilityHttpLive)
 )
 
 /** Which role serves which paths; a process without the role answers 404 there. */
@@ -36,7 +39,7 @@ const roleGate = (app: HttpApp.Default) =>
     const request = yield* HttpServerRequest.HttpServerRequest
     const path = request.url.split("?")[0] ?? ""
     const missing = ROLE_PATHS.find(([role, prefix]) => path.startsWith(prefix) && !settings.roles.has(role))
-    if (missing === undefined) return yield* app
+    if (missing === undefined) return yield* withRequestMetrics(app)
     return HttpServerResponse.unsafeJson(
       { error: "role_disabled", message: `this process does not run the ${missing[0]} role (ROLES)` },
       { status: 404 }

@@ -1,0 +1,10 @@
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+
+export class ObservabilityApi extends HttpApiGroup.make("observability")
+  .add(
+    HttpApiEndpoint.get("metrics", "/metrics")
+      .addSuccess(Schema.String)
+      .annotate(OpenApi.Description, "Prometheus text exposition (format 0.0.4) of every metric of this process.")
+  )
+  .annotate(OpenApi.Title, "Observability") {}
