@@ -15,12 +15,18 @@ import { DatabaseLive, DatabaseLocationLive, DatabasePoolLive } from "./db/Datab
 import { migrate } from "./db/Migrator.js"
 import { HealthChecks } from "./health/HealthChecks.js"
 import { HttpAppLive, listen } from "./http/Server.js"
-import { CommittedEvents } from "./ingest/Pipeline.js"
+import { JobsLive } from "./jobs/Scheduler.js"
 import { PrometheusLive } from "./observability/Prometheus.js"
+import { RealtimeLive } from "./realtime/Realtime.js"
 
-const ServeLive = HttpAppLive.pipe(
+/** The worker role: scheduled rollup, partitions, retention and archive (docs/jobs.md). */
+const WorkerLive = Layer.unwrapEffect(
+  Effect.map(AppSettingsService, (settings) => (settings.roles.has("worker") ? JobsLive : Layer.empty))
+)
+
+const ServeLive = Layer.merge(HttpAppLive, WorkerLive).pipe(
   Layer.provide(listen),
-  Layer.provide(CommittedEvents.None),
+  Layer.provide(RealtimeLive),
   Layer.provide(PrometheusLive),
   Layer.provide(DatabaseLive),
   Layer.provide(HealthChecks.layer),

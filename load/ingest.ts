@@ -1,0 +1,219 @@
+/**
+ * Ingest benchmark: a fleet of gateways posting batches to the real server process through the
+ * typed client built from the contract, at a fixed rate, then a zero-loss check and the raw
+ * COPY ceiling of the same rows.
+ *
+ *   npm run load -- --rate 12000 --duration 60 --batch 500 --gateways 50
+ *
+ * Options (defaults): --admin-url postgres://postgres@127.0.0.1:5432/postgres  --gateways 50
+ *   --agents 10000  --batch 500  --rate 12000 (events/s)  --duration 60 (s)  --concurrency 32
+ *   --mix payment=60,blocked=10,solvency=5,intent=15,telemetry=5,unknown=5  --duplicates 0.01
+ *   --port 18090  --wait-commit (ask for Prefer: wait=commit)  --keep (keep the database)
+ *   --env KEY=VALUE (extra server environment, repeatable)  --profile (CPU profile of the server → tmp/profiles)
+ */
+import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { Effect } from "effect"
+import { createHash, randomBytes } from "node:crypto"
+import pg from "pg"
+import type { CloudEventJson } from "../schema/CloudEvent.js"
+import { hashIngestKey } from "../src/identity/IngestKey.js"
+import { Api } from "../src/http/Api.js"
+import { copyCeiling, verifyStored } from "./lib/verify.js"
+import { Fleet, parseMix } from "./lib/fleet.js"
+import { startServer } from "./lib/server.js"
+import { fmt, histogramQuantile, summary } from "./lib/stats.js"
+
+const argv = process.argv.slice(2)
+const flag = (name: string) => argv.includes(`--${name}`)
+const option = (name: string, fallback: string) => {
+  const index = argv.indexOf(`--${name}`)
+  return index >= 0 && argv[index + 1] !== undefined ? argv[index + 1]! : fallback
+}
+const options = {
+  adminUrl: option("admin-url", "postgres://postgres@127.0.0.1:5432/postgres"),
+  gateways: Number(option("gateways", "50")),
+  agents: Number(option("agents", "10000")),
+  batch: Number(option("batch", "500")),
+  rate: Number(option("rate", "12000")),
+  duration: Number(option("duration", "60")),
+  concurrency: Number(option("concurrency", "32")),
+  mix: parseMix(option("mix", "payment=60,blocked=10,solvency=5,intent=15,telemetry=5,unknown=5")),
+  duplicates: Number(option("duplicates", "0.01")),
+  port: Number(option("port", "18090")),
+  waitCommit: flag("wait-commit"),
+  keep: flag("keep"),
+  profile: flag("profile"),
+  env: Object.fromEntries(argv.flatMap((a, i) => (argv[i - 1] === "--env" ? [a.split("=", 2) as [string, string]] : [])))
+}
+
+const admin = async <A>(f: (client: pg.Client) => Promise<A>) => {
+  const client = new pg.Client({ connectionString: options.adminUrl })
+  await client.connect()
+  try {
+    return await f(client)
+  } finally {
+    await client.end()
+  }
+}
+
+const idSum = (ids: Iterable<string>) => {
+  let sum = 0n
+  for (const id of ids) sum += BigInt(`0x${createHash("md5").update(id).digest("hex").slice(0, 12)}`)
+  return sum
+}
+
+const main = Effect.gen(function*() {
+  const runId = `r${Date.now().toString(36)}${randomBytes(2).toString("hex")}`
+  const dbName = `bench_${runId}`
+  yield* Effect.promise(() => admin((c) => c.query(`CREATE DATABASE ${dbName}`)))
+  const dbUrl = Object.assign(new URL(options.adminUrl), { pathname: `/${dbName}` }).toString()
+  console.log(`database ${dbName}; starting server…`)
+  const server = yield* Effect.promise(() => startServer(
+    { DATABASE_URL: dbUrl, DB_POOL_MAX: "12", ...options.env },
+    options.port,
+    options.profile ? ["--cpu-prof", "--cpu-prof-dir=tmp/profiles"] : []
+  ))
+  const db = new pg.Pool({ connectionString: dbUrl, max: 4 })
+  const gateways = Array.from({ length: options.gateways }, (_, i) => ({ id: `gw-${i}`, key: `mpk_bench_${runId}_${i}` }))
+  yield* Effect.promise(async () => {
+    await db.query("INSERT INTO vendors (id, name) VALUES ('bench', 'Bench vendor')")
+    await db.query(
+      `INSERT INTO gateways (id, vendor_id, name, ingest_key_hash)
+       SELECT g->>'id', 'bench', g->>'id', g->>'hash' FROM jsonb_array_elements($1::jsonb) g`,
+      [JSON.stringify(gateways.map((g) => ({ id: g.id, hash: hashIngestKey(g.key) })))]
+    )
+  })
+  const clients = yield* Effect.forEach(gateways, (gateway) =>
+    HttpApiClient.make(Api, {
+      baseUrl: server.url,
+      transformClient: HttpClient.mapRequest((request) =>
+        request.pipe(
+          HttpClientRequest.bearerToken(gateway.key),
+          options.waitCommit ? HttpClientRequest.setHeader("prefer", "wait=commit") : (r) => r
+        )
+      )
+    }))
+
+  const fleet = new Fleet(gateways.map((g) => g.id), options.agents, options.mix, runId)
+  const accepted = new Map<string, Array<string>>()
+  const latencies: Array<number> = []
+  let window: Array<number> = []
+  let sentEvents = 0, ackedEvents = 0, duplicatesExpected = 0, duplicatesSeen = 0, failures = 0, inflight = 0, sentBatches = 0
+  const statuses = new Map<number, number>()
+  const recent: Array<{ gateway: number; events: Array<CloudEventJson> }> = []
+  let maxRss = 0
+
+  const send = (gatewayIndex: number, events: Array<CloudEventJson>, isRetry: boolean) =>
+    Effect.gen(function*() {
+      inflight += 1
+      const started = performance.now()
+      const result = yield* clients[gatewayIndex]!.ingest.ingest({ payload: events }).pipe(Effect.either)
+      const ms = performance.now() - started
+      inflight -= 1
+      latencies.push(ms)
+      window.push(ms)
+      if (result._tag === "Left") {
+        failures += 1
+        const status = "status" in result.left && typeof result.left.status === "number" ? result.left.status : 0
+        statuses.set(status, (statuses.get(status) ?? 0) + 1)
+        return
+      }
+      statuses.set(202, (statuses.get(202) ?? 0) + 1)
+      ackedEvents += events.length
+      for (const outcome of result.right.results) {
+        if (outcome.status === "accepted" && outcome.type !== undefined && outcome.id !== undefined) {
+          const list = accepted.get(outcome.type) ?? []
+          list.push(outcome.id)
+          accepted.set(outcome.type, list)
+        }
+        if (outcome.status === "duplicate") duplicatesSeen += 1
+      }
+      if (isRetry) duplicatesExpected += events.length
+    })
+
+  const start = performance.now()
+  const semaphore = yield* Effect.makeSemaphore(options.concurrency)
+  let behind = 0
+  const progress = setInterval(() => {
+    const rss = server.rssMb()
+    maxRss = Math.max(maxRss, rss)
+    const s = summary(window)
+    window = []
+    const elapsed = (performance.now() - start) / 1000
+    process.stdout.write(
+      `\r t=${fmt(elapsed, 0)}s sent=${sentEvents} acked=${ackedEvents} (${fmt(ackedEvents / elapsed, 0)}/s) ` +
+        `ack p50=${fmt(s.p50)}ms p99=${fmt(s.p99)}ms inflight=${inflight} behind=${behind} rss=${fmt(rss, 0)}MB fails=${failures}   `
+    )
+  }, 1000)
+
+  const batchesTotal = Math.floor((options.rate * options.duration) / options.batch)
+  yield* Effect.forEach(
+    Array.from({ length: batchesTotal }, (_, i) => i),
+    (i) =>
+      Effect.gen(function*() {
+        const due = start + (i * options.batch * 1000) / options.rate
+        const wait = due - performance.now()
+        if (wait > 0) yield* Effect.sleep(wait)
+        else if (wait < -100) behind += 1
+        const retry = recent.length > 0 && Math.random() < options.duplicates
+        const job = retry
+          ? recent[Math.floor(Math.random() * recent.length)]!
+          : { gateway: i % gateways.length, events: fleet.batch(gateways[i % gateways.length]!.id, options.batch) }
+        if (!retry) {
+          recent.push(job)
+          if (recent.length > 20) recent.shift()
+          sentEvents += job.events.length
+        }
+        sentBatches += 1
+        yield* semaphore.take(1)
+        yield* Effect.fork(send(job.gateway, job.events, retry).pipe(Effect.ensuring(semaphore.release(1))))
+      }),
+    { discard: true }
+  )
+  yield* semaphore.take(options.concurrency) // every send finished
+  const sendSeconds = (performance.now() - start) / 1000
+  clearInterval(progress)
+  process.stdout.write("\n")
+
+  const totalAccepted = [...accepted.values()].reduce((n, ids) => n + ids.length, 0)
+  const committedAt = yield* Effect.promise(async () => {
+    const deadline = Date.now() + 120_000
+    for (;;) {
+      const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM telemetry_events")
+      if ((rows[0]?.n ?? 0) >= totalAccepted || Date.now() > deadline) return performance.now()
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  })
+  const commitSeconds = (committedAt - start) / 1000
+  const metrics = yield* Effect.promise(() => fetch(`${server.url}/metrics`).then((r) => r.text()))
+  const buckets = [...metrics.matchAll(/^ingest_commit_lag_seconds_bucket\{.*le="([^"]+)"\} (\d+)/gm)].map(
+    (m) => [m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])] as const
+  )
+  const verification = yield* Effect.promise(() => verifyStored(db, accepted, idSum))
+  const ceiling = yield* Effect.promise(() => copyCeiling(db, totalAccepted))
+  maxRss = Math.max(maxRss, server.rssMb())
+  const exitCode = yield* Effect.promise(() => server.stop())
+  yield* Effect.promise(() => db.end())
+  if (!options.keep) yield* Effect.promise(() => admin((c) => c.query(`DROP DATABASE ${dbName} WITH (FORCE)`)))
+
+  const ack = summary(latencies)
+  const committedRate = totalAccepted / commitSeconds
+  console.log(`
+== ingest benchmark ==
+options        rate=${options.rate}/s duration=${options.duration}s batch=${options.batch} gateways=${options.gateways} concurrency=${options.concurrency} wait-commit=${options.waitCommit}
+requests       ${sentBatches} (${[...statuses].map(([s, n]) => `${s}:${n}`).join(" ")}), sent in ${fmt(sendSeconds)}s, behind schedule ${behind}
+events         sent ${sentEvents}, accepted ${totalAccepted}, duplicates reported ${duplicatesSeen} (re-sent ${duplicatesExpected})
+committed      ${fmt(committedRate, 0)} events/s (all accepted events committed after ${fmt(commitSeconds)}s)
+ack latency    p50 ${fmt(ack.p50)} ms  p99 ${fmt(ack.p99)} ms  max ${fmt(ack.max)} ms
+commit lag     p99 ${fmt(histogramQuantile(buckets, 0.99) * 1000)} ms (server histogram)
+server memory  max RSS ${fmt(maxRss, 0)} MB; exit code ${exitCode}
+zero loss      ${verification.ok ? "OK" : "FAILED"} — ${verification.lines.join("; ")}
+COPY ceiling   ${fmt(ceiling.eventsPerSecond, 0)} events/s (${ceiling.rows} rows in ${fmt(ceiling.seconds, 2)}s); ours = ${fmt((100 * committedRate) / ceiling.eventsPerSecond)}% of it
+`)
+  if (!verification.ok) process.exitCode = 1
+})
+
+main.pipe(Effect.provide(FetchHttpClient.layer), Effect.runPromise).catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,54 @@
+/** Starts the real server as a child process and samples its resident memory. */
+import { spawn, type ChildProcess } from "node:child_process"
+import * as fs from "node:fs"
+
+export interface RunningServer {
+  readonly url: string
+  readonly child: ChildProcess
+  readonly rssMb: () => number
+  readonly stop: () => Promise<number | null>
+  readonly log: () => string
+}
+
+export const startServer = async (
+  env: Record<string, string>,
+  port: number,
+  nodeArgs: ReadonlyArray<string> = []
+): Promise<RunningServer> => {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
+    env: { ...process.env, PORT: String(port), LOG_LEVEL: "Warning", ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let log = ""
+  child.stdout?.on("data", (chunk: Buffer) => (log = (log + chunk.toString()).slice(-20_000)))
+  child.stderr?.on("data", (chunk: Buffer) => (log = (log + chunk.toString()).slice(-20_000)))
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}):\n${log}`)
+    const ok = await fetch(`${url}/health/ready`).then((r) => r.ok, () => false)
+    if (ok) break
+    if (Date.now() > deadline) throw new Error(`server did not become ready:\n${log}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  return {
+    url,
+    child,
+    rssMb: () => {
+      try {
+        const status = fs.readFileSync(`/proc/${child.pid}/status`, "utf8")
+        const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN)
+        return kb / 1024
+      } catch {
+        return Number.NaN
+      }
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode)
+        child.once("exit", (code) => resolve(code))
+        child.kill("SIGTERM")
+      }),
+    log: () => log
+  }
+}
