@@ -144,7 +144,7 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
           : yield* pipeline.submit(valid.map((v) => v.event), { waitForCommit }).pipe(Effect.either)
         if (Either.isLeft(submitted)) {
           return yield* submitted.left._tag === "PipelineFull"
-            ? problem(503, "overloaded", "the ingest queue is full; retry later", { retryAfter: submitted.left.retryAfterSeconds })
+            ? problem(503, "overloaded", `${submitted.left.reason}; retry later`, { retryAfter: submitted.left.retryAfterSeconds })
             : problem(503, "shutting_down", "the receiver is shutting down; retry later", { retryAfter: 5 })
         }
         const results: Array<IngestOutcome> = [

@@ -3,6 +3,7 @@
  * Needs `CommittedEvents` (where committed batches are published) from the root.
  */
 import { Layer } from "effect"
+import { JournalFromConfig } from "../journal/JournalConfig.js"
 import { DeadLettersLive } from "./DeadLetters.js"
 import { EventStorePg } from "./EventStorePg.js"
 import { GatewayDirectory } from "./GatewayAuth.js"
@@ -10,6 +11,7 @@ import { IngestHttpLive } from "./Http.js"
 import { IngestPipelineLive } from "./Pipeline.js"
 
 export const IngestServicesLive = Layer.mergeAll(IngestPipelineLive, DeadLettersLive).pipe(
+  Layer.provide(JournalFromConfig),
   Layer.provideMerge(EventStorePg)
 )
 

@@ -4,7 +4,17 @@ import { positiveInt } from "../config/AppConfig.js"
 const duration = (name: string, fallback: Duration.DurationInput) =>
   Config.duration(name).pipe(Config.withDefault(Duration.decode(fallback)))
 
+/**
+ * `journal` (default): a request is acknowledged once its events are fsynced to the disk
+ * journal — a crash, SIGKILL or power loss loses nothing acknowledged. `memory`: acknowledged
+ * once queued in memory (the journal only takes spill-over) — a crash loses what was queued.
+ */
+export type Durability = "memory" | "journal"
+
 export interface IngestSettings {
+  readonly durability: Durability
+  /** Above this many events in memory (or while the database fails), new events go to the journal. */
+  readonly spillThreshold: number
   /** Events admitted but not yet committed, across all types; beyond it new requests get 503. */
   readonly queueCapacity: number
   readonly batchSize: number
@@ -26,6 +36,8 @@ export interface IngestSettings {
 }
 
 export const IngestSettingsConfig: Config.Config<IngestSettings> = Config.all({
+  durability: Config.literal("journal", "memory")("INGEST_DURABILITY").pipe(Config.withDefault("journal" as const)),
+  spillThreshold: positiveInt("INGEST_SPILL_THRESHOLD", 50_000),
   queueCapacity: positiveInt("INGEST_QUEUE_CAPACITY", 100_000),
   batchSize: positiveInt("INGEST_BATCH_SIZE", 1000),
   batchWindow: duration("INGEST_BATCH_WINDOW", "1 second"),

@@ -41,3 +41,13 @@ export const rejectedRequests = Metric.counter("ingest_requests_refused_total", 
   description: "Whole requests refused, by HTTP status",
   incremental: true
 })
+
+export const spilled = Metric.counter("ingest_spilled_total", {
+  description: "Events written only to the disk journal (memory full or database failing)",
+  incremental: true
+})
+
+export const replayed = Metric.counter("ingest_replayed_total", {
+  description: "Events read back from the journal into the pipeline (drain rate = rate of this)",
+  incremental: true
+})

@@ -1,21 +1,29 @@
 /**
- * The ingest pipeline: admission (bounded), one queue and one batching stream per event type,
- * flushes through the `EventStore` with retries, then commit acknowledgements and publication.
+ * The ingest pipeline: admission, durability and shutdown around the per-route batcher.
  *
- * Admission is bounded by a count of events admitted and not yet committed (not by the queues'
- * own size), so a request is taken whole or refused whole: a batch is never half-queued.
- * A failed flush is retried with backoff and never dropped; while the database is down the
- * count grows until new requests are refused with 503 + Retry-After.
+ * Admission is bounded by a count of events admitted and not yet committed, so a request is
+ * taken whole or refused whole. Where an admitted event goes:
+ * - `journal` durability: appended (fsynced, group commit) to the disk journal first; kept in
+ *   memory too while there is room, otherwise only on disk until the drain fiber reads it back.
+ * - `memory` durability: queued in memory; spilled to the journal when memory passes the spill
+ *   threshold or the database is failing.
+ * Requests that wait for the commit are always queued in memory (their caller is waiting).
+ * 503 + Retry-After only when memory is at capacity for a waiting request, or the journal is
+ * full or the disk fails. On shutdown: stop admitting, drain to PostgreSQL within the deadline,
+ * and write what is left only in memory to the journal for the next start.
  */
-import { Chunk, Context, Data, Deferred, Effect, Layer, Metric, MetricLabel, Queue, Schedule, Stream } from "effect"
+import { Context, Data, Deferred, Effect, Layer, Metric, Schedule } from "effect"
 import { HealthChecks } from "../health/HealthChecks.js"
-import { type GatewaySeen, EventStore } from "./EventStore.js"
+import { Journal, type JournalFull, type JournalUnavailable } from "../journal/Service.js"
+import { type Ack, type Item, type Outcome, startBatcher } from "./Batcher.js"
+import { EventStore } from "./EventStore.js"
+import { startGatewaySeen } from "./GatewaySeen.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
-import { eventKey, type IngestEvent, type Route, ROUTES, routeOf } from "./IngestEvent.js"
+import { eventKey, type IngestEvent, routeOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 import { RecentKeys } from "./RecentKeys.js"
 
-export type Outcome = "accepted" | "duplicate"
+export type { Outcome } from "./Batcher.js"
 
 export interface Submitted {
   /** One per submitted event, in order. Provisional ("accepted" = queued) unless `committed`. */
@@ -23,7 +31,10 @@ export interface Submitted {
   readonly committed: boolean
 }
 
-export class PipelineFull extends Data.TaggedError("PipelineFull")<{ readonly retryAfterSeconds: number }> {}
+export class PipelineFull extends Data.TaggedError("PipelineFull")<{
+  readonly retryAfterSeconds: number
+  readonly reason: string
+}> {}
 export class PipelineClosed extends Data.TaggedError("PipelineClosed")<{}> {}
 
 /** Receives every batch after it committed (the realtime hub subscribes here). */
@@ -38,190 +49,150 @@ export class IngestPipeline extends Context.Tag("Ingest/Pipeline")<IngestPipelin
     events: ReadonlyArray<IngestEvent>,
     options: { readonly waitForCommit: boolean }
   ) => Effect.Effect<Submitted, PipelineFull | PipelineClosed>
-  /** Events admitted and not yet committed. */
+  /** Events admitted and not yet committed (in memory, not counting spilled ones on disk). */
   readonly pending: Effect.Effect<number>
 }>() {}
 
-interface Ack {
-  remaining: number
-  readonly outcomes: Array<Outcome>
-  readonly done: Deferred.Deferred<void>
-}
+const encode = (event: IngestEvent): Uint8Array => Buffer.from(JSON.stringify(event))
+const decode = (payload: Uint8Array): IngestEvent => JSON.parse(Buffer.from(payload).toString("utf8"))
 
-interface Item {
-  readonly event: IngestEvent
-  readonly key: string
-  readonly index: number
-  readonly ack: Ack | undefined
-}
-
-const retryPolicy = Schedule.exponential("50 millis", 2).pipe(Schedule.union(Schedule.spaced("5 seconds")))
+const journalRefused = (error: JournalFull | JournalUnavailable) =>
+  new PipelineFull({
+    retryAfterSeconds: error._tag === "JournalFull" ? 5 : 10,
+    reason: error._tag === "JournalFull" ? "the spill journal is full" : `the spill journal is unavailable (${error.message})`
+  })
 
 export const IngestPipelineLive = Layer.scoped(
   IngestPipeline,
   Effect.gen(function*() {
     const settings = yield* IngestSettingsConfig
     const store = yield* EventStore
+    const journal = yield* Journal
     const committed = yield* CommittedEvents
     const health = yield* HealthChecks
-    const queues = new Map(yield* Effect.forEach(ROUTES, (route) => Effect.map(Queue.unbounded<Item>(), (q) => [route, q] as const)))
     const recent = new RecentKeys(settings.recentKeys)
-    const state = { pending: 0, closed: false, lastError: undefined as string | undefined }
-    let seen = new Map<string, GatewaySeen>()
+    const flushState = { lastError: undefined as string | undefined }
+    let pending = 0
+    let closed = false
+    /** Items held only in memory (not journaled): written to the journal if shutdown times out. */
+    const volatile = new Set<Item>()
+    const seen = yield* startGatewaySeen(store)
 
-    const settle = (item: Item, outcome: Outcome) =>
-      item.ack === undefined ? Effect.void : Effect.suspend(() => {
-        const ack = item.ack!
-        ack.outcomes[item.index] = outcome
-        ack.remaining -= 1
-        return ack.remaining === 0 ? Deferred.succeed(ack.done, undefined) : Effect.void
-      })
-
-    const flush = (route: Route, items: ReadonlyArray<Item>) =>
-      Effect.gen(function*() {
-        const unique = new Map<string, Item>()
-        const repeats: Array<Item> = []
-        for (const item of items) {
-          if (unique.has(item.key)) repeats.push(item)
-          else unique.set(item.key, item)
-        }
-        const events = [...unique.values()].map((item) => item.event)
-        const started = Date.now()
-        const result = yield* store.write(route, events).pipe(
-          Effect.tapError((error) =>
-            Effect.gen(function*() {
-              state.lastError = error.message
-              yield* Metric.increment(Metric.tagged(Metrics.flushErrors, "route", route))
-              yield* Effect.logWarning("flush failed; retrying").pipe(Effect.annotateLogs({ route, events: events.length, error: error.message }))
-            })
-          ),
-          Effect.retry(retryPolicy)
-        )
-        state.lastError = undefined
-        const now = Date.now()
-        yield* Metrics.batchSize.pipe(Metric.tagged("route", route), Metric.update(events.length))
-        yield* Metrics.flushDuration.pipe(Metric.tagged("route", route), Metric.update((now - started) / 1000))
-        const stored: Array<IngestEvent> = []
-        const counts = new Map<string, { type: string; outcome: Outcome; n: number }>()
-        const count = (type: string, outcome: Outcome) => {
-          const key = `${type}\u0000${outcome}`
-          const entry = counts.get(key) ?? { type, outcome, n: 0 }
-          entry.n += 1
-          counts.set(key, entry)
-        }
-        for (const item of unique.values()) {
-          const outcome: Outcome = result.inserted.has(item.key) ? "accepted" : "duplicate"
-          if (outcome === "accepted") stored.push(item.event)
-          count(item.event.type, outcome)
-          yield* Metric.update(Metrics.commitLag, (now - item.event.receivedAt) / 1000)
-          yield* settle(item, outcome)
-        }
-        for (const item of repeats) {
-          count(item.event.type, "duplicate")
-          yield* settle(item, "duplicate")
-        }
-        for (const { n, outcome, type } of counts.values()) {
-          yield* Metric.incrementBy(
-            Metric.taggedWithLabels(Metrics.eventsOutcome, [MetricLabel.make("type", type), MetricLabel.make("outcome", outcome)]),
-            n
-          )
-        }
-        state.pending -= items.length
-        yield* Metric.set(Metrics.queueDepth, state.pending)
-        if (stored.length > 0) yield* committed.publish(stored)
-      })
-
-    for (const [route, queue] of queues) {
-      yield* Stream.fromQueue(queue, { maxChunkSize: settings.batchSize }).pipe(
-        Stream.groupedWithin(settings.batchSize, settings.batchWindow),
-        Stream.mapEffect((chunk) => flush(route, Chunk.toReadonlyArray(chunk))),
-        Stream.runDrain,
-        Effect.forkScoped
-      )
-    }
-
-    // Last-seen times are coalesced per gateway and written once a second, outside the flushes.
-    const touch = Effect.suspend(() => {
-      if (seen.size === 0) return Effect.void
-      const batch = seen
-      seen = new Map()
-      return store.touchGateways(batch).pipe(
-        Effect.catchAll((error) =>
-          Effect.sync(() => {
-            for (const [id, value] of batch) if (!seen.has(id)) seen.set(id, value)
-          }).pipe(Effect.zipRight(Effect.logWarning("last-seen update failed").pipe(Effect.annotateLogs({ error: error.message }))))
-        )
-      )
+    const enqueue = yield* startBatcher(settings, store, flushState, {
+      committed: (items, stored) =>
+        Effect.gen(function*() {
+          pending -= items.length
+          for (const item of items) volatile.delete(item)
+          const refs = items.flatMap((item) => (item.ref === undefined ? [] : [item.ref]))
+          if (refs.length > 0) yield* journal.commit(refs)
+          yield* Metric.set(Metrics.queueDepth, pending)
+          if (stored.length > 0) yield* committed.publish(stored)
+        })
     })
-    yield* touch.pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.forkScoped)
 
-    yield* health.register("ingest", Effect.sync(() =>
-      state.lastError !== undefined
-        ? { status: "degraded" as const, reason: `database writes failing: ${state.lastError}` }
-        : state.pending > settings.queueCapacity * 0.8
-        ? { status: "degraded" as const, reason: `queue ${state.pending}/${settings.queueCapacity}` }
+    const admit = (items: ReadonlyArray<Item>) =>
+      Effect.gen(function*() {
+        pending += items.length
+        yield* Metric.set(Metrics.queueDepth, pending)
+        for (const item of items) {
+          if (item.ref === undefined) volatile.add(item)
+          yield* enqueue(routeOf(item.event), item)
+        }
+      })
+
+    const roomInMemory = (n: number) => flushState.lastError === undefined && pending + n <= settings.spillThreshold
+
+    // Drain: read spilled (and, at start, recovered) events back from disk when there is room.
+    const drainOnce = Effect.gen(function*() {
+      if (closed || !roomInMemory(settings.batchSize)) return false
+      const records = yield* journal.takeSpilled(settings.batchSize)
+      if (records.length === 0) return false
+      yield* admit(records.map(({ payload, ref }) => {
+        const event = decode(payload)
+        return { event, key: eventKey(event), index: 0, ack: undefined, ref }
+      }))
+      yield* Metric.incrementBy(Metrics.replayed, records.length)
+      return true
+    }).pipe(Effect.catchAll((error) => Effect.logWarning("journal read-back failed").pipe(Effect.annotateLogs({ error: error.message }), Effect.as(false))))
+    yield* drainOnce.pipe(
+      Effect.repeat({ schedule: Schedule.spaced("50 millis"), while: () => !closed }),
+      Effect.forkScoped
+    )
+
+    yield* health.register("ingest", Effect.gen(function*() {
+      const stats = yield* journal.stats
+      const backlog = stats.spilledPending > 0 ? `; ${stats.spilledPending} events waiting in the journal` : ""
+      return flushState.lastError !== undefined
+        ? { status: "degraded" as const, reason: `database writes failing: ${flushState.lastError}${backlog}` }
+        : pending > settings.queueCapacity * 0.8
+        ? { status: "degraded" as const, reason: `queue ${pending}/${settings.queueCapacity}${backlog}` }
         : { status: "ok" as const }
-    ))
+    }))
 
-    // Runs before the consumers are interrupted (finalizers run in reverse): stop admitting,
-    // then give the queues time to reach the database.
+    // Runs before the consumers are interrupted (finalizers run in reverse order).
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        state.closed = true
-        const drained = yield* Effect.sync(() => state.pending === 0).pipe(
+        closed = true
+        const drained = yield* Effect.sync(() => pending === 0).pipe(
           Effect.repeat({ until: (done) => done, schedule: Schedule.spaced("50 millis") }),
           Effect.timeoutOption(settings.drainTimeout),
           Effect.map((option) => option._tag === "Some")
         )
-        yield* touch
-        yield* Effect.logInfo(drained ? "ingest drained" : "ingest drain timed out").pipe(
-          Effect.annotateLogs({ pending: state.pending })
-        )
+        yield* seen.flush
+        const leftovers = [...volatile]
+        if (!drained && leftovers.length > 0) {
+          const saved = yield* journal.append(leftovers.map((item) => encode(item.event)), { spilled: true }).pipe(
+            Effect.as(true),
+            Effect.catchAll((error) => Effect.logError("could not save undrained events").pipe(Effect.annotateLogs({ error: error.message }), Effect.as(false)))
+          )
+          yield* Effect.logWarning(saved ? "undrained events saved to the journal" : "undrained events lost").pipe(
+            Effect.annotateLogs({ events: leftovers.length })
+          )
+        }
+        yield* Effect.logInfo(drained ? "ingest drained" : "ingest drain timed out").pipe(Effect.annotateLogs({ pending }))
       })
     )
 
     const submit = (events: ReadonlyArray<IngestEvent>, options: { readonly waitForCommit: boolean }) =>
       Effect.gen(function*() {
-        if (state.closed) return yield* Effect.fail(new PipelineClosed())
+        if (closed) return yield* Effect.fail(new PipelineClosed())
         const outcomes: Array<Outcome> = events.map(() => "accepted")
-        const admitted: Array<number> = []
+        const admitted: Array<{ readonly index: number; readonly event: IngestEvent; readonly key: string }> = []
         const inRequest = new Set<string>()
         events.forEach((event, index) => {
           const key = eventKey(event)
           if (inRequest.has(key) || (!options.waitForCommit && recent.has(key))) outcomes[index] = "duplicate"
           else {
             inRequest.add(key)
-            admitted.push(index)
+            admitted.push({ index, event, key })
           }
         })
-        if (state.pending + admitted.length > settings.queueCapacity) {
-          return yield* Effect.fail(new PipelineFull({ retryAfterSeconds: 1 + Math.ceil((4 * state.pending) / settings.queueCapacity) }))
+        if (admitted.length === 0) return { outcomes, committed: options.waitForCommit }
+        const toMemory = options.waitForCommit || roomInMemory(admitted.length)
+        if (toMemory && pending + admitted.length > settings.queueCapacity) {
+          return yield* Effect.fail(new PipelineFull({
+            retryAfterSeconds: 1 + Math.ceil((4 * pending) / settings.queueCapacity),
+            reason: "the ingest queue is full"
+          }))
         }
-        state.pending += admitted.length
-        yield* Metric.set(Metrics.queueDepth, state.pending)
-        const ack: Ack | undefined = options.waitForCommit && admitted.length > 0
+        const journaled = settings.durability === "journal" || !toMemory
+        const refs = journaled
+          ? yield* journal.append(admitted.map((a) => encode(a.event)), { spilled: !toMemory }).pipe(Effect.mapError(journalRefused))
+          : undefined
+        if (!toMemory) yield* Metric.incrementBy(Metrics.spilled, admitted.length)
+        for (const a of admitted) {
+          recent.add(a.key)
+          seen.track(a.event)
+        }
+        if (!toMemory) return { outcomes, committed: false }
+        const ack: Ack | undefined = options.waitForCommit
           ? { remaining: admitted.length, outcomes, done: yield* Deferred.make<void>() }
           : undefined
-        for (const index of admitted) {
-          const event = events[index]!
-          const key = eventKey(event)
-          recent.add(key)
-          trackSeen(event)
-          yield* Queue.offer(queues.get(routeOf(event))!, { event, key, index, ack })
-        }
+        yield* admit(admitted.map((a, i) => ({ event: a.event, key: a.key, index: a.index, ack, ref: refs?.[i] })))
         if (ack) yield* Deferred.await(ack.done)
         return { outcomes, committed: options.waitForCommit }
       })
 
-    const trackSeen = (event: IngestEvent) => {
-      const version = event.known?.type === "GatewayTelemetryPacket" ? event.known.data.gateway_version : undefined
-      const previous = seen.get(event.gatewayId)
-      seen.set(event.gatewayId, {
-        lastSeenAt: Math.max(previous?.lastSeenAt ?? 0, event.receivedAt),
-        version: version ?? previous?.version
-      })
-    }
-
-    return { submit, pending: Effect.sync(() => state.pending) }
+    return { submit, pending: Effect.sync(() => pending) }
   })
 )

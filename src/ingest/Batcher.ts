@@ -1,0 +1,123 @@
+/**
+ * One queue and one batching stream per route (`groupedWithin(batchSize, batchWindow)`),
+ * flushing through the `EventStore`. A failed flush is retried with backoff, never dropped.
+ * After a commit: outcomes are settled, journal records released, and new events published.
+ */
+import { Chunk, Deferred, Effect, Metric, MetricLabel, Queue, Schedule, Stream } from "effect"
+import type { RecordRef } from "../journal/Service.js"
+import type { EventStore } from "./EventStore.js"
+import type { IngestSettings } from "./IngestConfig.js"
+import { type IngestEvent, type Route, ROUTES } from "./IngestEvent.js"
+import * as Metrics from "./Metrics.js"
+
+export type Outcome = "accepted" | "duplicate"
+
+/** Shared by the items of one request that waits for the commit. */
+export interface Ack {
+  remaining: number
+  readonly outcomes: Array<Outcome>
+  readonly done: Deferred.Deferred<void>
+}
+
+export interface Item {
+  readonly event: IngestEvent
+  readonly key: string
+  readonly index: number
+  readonly ack: Ack | undefined
+  /** Where the event sits in the journal, when it was journaled; released after commit. */
+  readonly ref: RecordRef | undefined
+}
+
+export interface BatcherHooks {
+  /** After each commit, with the items it covered and the events that were new. */
+  readonly committed: (items: ReadonlyArray<Item>, stored: ReadonlyArray<IngestEvent>) => Effect.Effect<void>
+}
+
+export interface FlushState {
+  /** The last flush error, until a flush succeeds again. */
+  lastError: string | undefined
+}
+
+const retryPolicy = Schedule.exponential("50 millis", 2).pipe(Schedule.union(Schedule.spaced("5 seconds")))
+
+const settle = (item: Item, outcome: Outcome) =>
+  Effect.suspend(() => {
+    const ack = item.ack
+    if (ack === undefined) return Effect.void
+    ack.outcomes[item.index] = outcome
+    ack.remaining -= 1
+    return ack.remaining === 0 ? Deferred.succeed(ack.done, undefined) : Effect.void
+  })
+
+const countOutcomes = (counts: Map<string, number>) =>
+  Effect.forEach(counts, ([label, n]) => {
+    const [type = "", outcome = ""] = label.split("\u0000")
+    return Metric.incrementBy(
+      Metric.taggedWithLabels(Metrics.eventsOutcome, [MetricLabel.make("type", type), MetricLabel.make("outcome", outcome)]),
+      n
+    )
+  }, { discard: true })
+
+/** Starts the per-route consumers in the current scope; returns the function that enqueues. */
+export const startBatcher = (settings: IngestSettings, store: EventStore["Type"], state: FlushState, hooks: BatcherHooks) =>
+  Effect.gen(function*() {
+    const flush = (route: Route, items: ReadonlyArray<Item>) =>
+      Effect.gen(function*() {
+        const unique = new Map<string, Item>()
+        const repeats: Array<Item> = []
+        for (const item of items) {
+          if (unique.has(item.key)) repeats.push(item)
+          else unique.set(item.key, item)
+        }
+        const events = [...unique.values()].map((item) => item.event)
+        const started = Date.now()
+        const result = yield* store.write(route, events).pipe(
+          Effect.tapError((error) =>
+            Effect.gen(function*() {
+              state.lastError = error.message
+              yield* Metric.increment(Metric.tagged(Metrics.flushErrors, "route", route))
+              yield* Effect.logWarning("flush failed; retrying").pipe(
+                Effect.annotateLogs({ route, events: events.length, error: error.message })
+              )
+            })
+          ),
+          Effect.retry(retryPolicy)
+        )
+        state.lastError = undefined
+        const now = Date.now()
+        yield* Metrics.batchSize.pipe(Metric.tagged("route", route), Metric.update(events.length))
+        yield* Metrics.flushDuration.pipe(Metric.tagged("route", route), Metric.update((now - started) / 1000))
+        const stored: Array<IngestEvent> = []
+        const counts = new Map<string, number>()
+        const count = (type: string, outcome: Outcome) => {
+          const label = `${type}\u0000${outcome}`
+          counts.set(label, (counts.get(label) ?? 0) + 1)
+        }
+        for (const item of unique.values()) {
+          const outcome: Outcome = result.inserted.has(item.key) ? "accepted" : "duplicate"
+          if (outcome === "accepted") stored.push(item.event)
+          count(item.event.type, outcome)
+          yield* Metric.update(Metrics.commitLag, (now - item.event.receivedAt) / 1000)
+          yield* settle(item, outcome)
+        }
+        for (const item of repeats) {
+          count(item.event.type, "duplicate")
+          yield* settle(item, "duplicate")
+        }
+        yield* countOutcomes(counts)
+        yield* hooks.committed(items, stored)
+      })
+
+    const queues = new Map<Route, Queue.Queue<Item>>()
+    for (const route of ROUTES) {
+      const queue = yield* Queue.unbounded<Item>()
+      queues.set(route, queue)
+      yield* Stream.fromQueue(queue, { maxChunkSize: settings.batchSize }).pipe(
+        Stream.groupedWithin(settings.batchSize, settings.batchWindow),
+        Stream.mapEffect((chunk) => flush(route, Chunk.toReadonlyArray(chunk))),
+        Stream.runDrain,
+        Effect.forkScoped
+      )
+    }
+    return (route: Route, item: Item) => Queue.offer(queues.get(route)!, item)
+  })
