@@ -5,7 +5,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Context, Deferred, Duration, Effect, Layer, Option, Redacted, Ref, Schedule } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, Layer, Option, Redacted, Ref, Schedule } from "effect"
 import pg from "pg"
 import { AppSettingsService } from "../config/AppConfig.js"
 import { DatabaseSettingsConfig } from "./DatabaseConfig.js"
@@ -48,7 +48,7 @@ const poolLayer = Layer.scoped(
         pool.on("error", () => undefined)
         return pool
       }),
-      (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption("5 seconds"))
+      (pool) => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption("5 seconds"))
     )
   })
 )
@@ -76,10 +76,11 @@ export class DatabaseStatus extends Context.Tag("Db/Status")<DatabaseStatus, {
   readonly ping: Effect.Effect<boolean>
 }>() {}
 
-const describe = (cause: unknown): string => {
-  if (cause instanceof Error) return cause.message
-  if (typeof cause === "object" && cause !== null && "cause" in cause) return describe(cause.cause)
-  return String(cause)
+/** "PgClient: Failed to connect: connect ECONNREFUSED 127.0.0.1:5432" — the chain of messages. */
+const describe = (error: unknown): string => {
+  if (!(error instanceof Error)) return String(error)
+  const inner = error.cause === undefined ? "" : `: ${describe(error.cause)}`
+  return `${error.message}${inner}`
 }
 
 export const DatabaseStatusLive = Layer.scoped(
@@ -98,7 +99,7 @@ export const DatabaseStatusLive = Layer.scoped(
       ),
       Effect.tapErrorCause((cause) =>
         Effect.gen(function*() {
-          const reason = describe(cause.toJSON())
+          const reason = describe(Cause.squash(cause))
           yield* Ref.update(state, (s): DatabaseState => ({
             _tag: "Unavailable",
             reason,

@@ -10,7 +10,8 @@ import type { IngestSettings } from "./IngestConfig.js"
 import { type IngestEvent, type Route, ROUTES } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 
-export type Outcome = "accepted" | "duplicate"
+/** `rejected`: the database refused the event itself (it went to the dead-letter table). */
+export type Outcome = "accepted" | "duplicate" | "rejected"
 
 /** Shared by the items of one request that waits for the commit. */
 export interface Ack {
@@ -31,6 +32,8 @@ export interface Item {
 export interface BatcherHooks {
   /** After each commit, with the items it covered and the events that were new. */
   readonly committed: (items: ReadonlyArray<Item>, stored: ReadonlyArray<IngestEvent>) => Effect.Effect<void>
+  /** An event the database refuses whatever we do; it is taken out of the stream. */
+  readonly poisoned: (item: Item, reason: string) => Effect.Effect<void>
 }
 
 export interface FlushState {
@@ -61,7 +64,12 @@ const countOutcomes = (counts: Map<string, number>) =>
 /** Starts the per-route consumers in the current scope; returns the function that enqueues. */
 export const startBatcher = (settings: IngestSettings, store: EventStore["Type"], state: FlushState, hooks: BatcherHooks) =>
   Effect.gen(function*() {
-    const flush = (route: Route, items: ReadonlyArray<Item>) =>
+    /**
+     * Writes with retries while the failure is transient. When the database refuses the data
+     * itself, the batch is split in halves until the offending event is alone, and that one
+     * is taken out (dead-lettered) — one bad event must not stall its type for everyone.
+     */
+    const flush = (route: Route, items: ReadonlyArray<Item>): Effect.Effect<void> =>
       Effect.gen(function*() {
         const unique = new Map<string, Item>()
         const repeats: Array<Item> = []
@@ -71,18 +79,33 @@ export const startBatcher = (settings: IngestSettings, store: EventStore["Type"]
         }
         const events = [...unique.values()].map((item) => item.event)
         const started = Date.now()
-        const result = yield* store.write(route, events).pipe(
+        const attempt = yield* store.write(route, events).pipe(
           Effect.tapError((error) =>
             Effect.gen(function*() {
-              state.lastError = error.message
               yield* Metric.increment(Metric.tagged(Metrics.flushErrors, "route", route))
+              if (error.permanent) return
+              state.lastError = error.message
               yield* Effect.logWarning("flush failed; retrying").pipe(
                 Effect.annotateLogs({ route, events: events.length, error: error.message })
               )
             })
           ),
-          Effect.retry(retryPolicy)
+          Effect.retry({ schedule: retryPolicy, while: (error) => error.permanent !== true }),
+          Effect.either
         )
+        if (attempt._tag === "Left") {
+          const reason = attempt.left.message
+          if (items.length === 1) {
+            yield* Effect.logError("event refused by the database; dead-lettered").pipe(Effect.annotateLogs({ route, reason }))
+            yield* settle(items[0]!, "rejected")
+            yield* hooks.poisoned(items[0]!, reason)
+            return yield* hooks.committed(items, [])
+          }
+          const half = Math.ceil(items.length / 2)
+          yield* flush(route, items.slice(0, half))
+          return yield* flush(route, items.slice(half))
+        }
+        const result = attempt.right
         state.lastError = undefined
         const now = Date.now()
         yield* Metrics.batchSize.pipe(Metric.tagged("route", route), Metric.update(events.length))

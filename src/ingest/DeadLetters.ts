@@ -43,6 +43,7 @@ export const DeadLettersLive = Layer.scoped(
     yield* Effect.addFinalizer(() =>
       Queue.takeAll(queue).pipe(
         Effect.flatMap((rows) => store.deadLetter(Chunk.toReadonlyArray(rows))),
+        Effect.interruptible,
         Effect.timeoutOption("5 seconds"),
         Effect.ignore
       )

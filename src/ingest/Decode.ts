@@ -6,6 +6,7 @@
 import { Either, Option, Schema } from "effect"
 import { CloudEvent, describeParseError, validateKnownEvent } from "../../schema/index.js"
 import type { IngestEvent } from "./IngestEvent.js"
+import { unstorableTextAt } from "./Text.js"
 
 const decodeCloudEvent = Schema.decodeUnknownEither(CloudEvent)
 
@@ -35,6 +36,8 @@ export interface Rejection {
 export interface Candidate {
   readonly index: number
   readonly value: unknown
+  /** A bare telemetry packet we wrapped: its `time` is the packet's `window_start`. */
+  readonly bare?: boolean
 }
 
 const mediaType = (contentType: string | undefined): string =>
@@ -166,7 +169,10 @@ export const candidatesOf = (
             field: "body"
           })
       case "telemetry":
-        return list(Array.isArray(json) ? json : [json], (value) => wrapTelemetryPacket(value, input.gatewayId))
+        return Either.map(
+          list(Array.isArray(json) ? json : [json], (value) => wrapTelemetryPacket(value, input.gatewayId)),
+          (candidates) => candidates.map((candidate) => ({ ...candidate, bare: true }))
+        )
     }
   })
 }
@@ -196,8 +202,16 @@ export const validateCandidate = (
     if (found !== undefined) identity[key] = found
   }
   const reject = (field: string, reason: string, extra: Partial<Rejection> = {}): Either.Either<IngestEvent, Rejection> =>
-    Either.left({ ...identity, field, reason, payload: value, ...extra })
+    Either.left({
+      ...identity,
+      field: candidate.bare && field === "time" ? "data.window_start" : field,
+      reason,
+      payload: value,
+      ...extra
+    })
 
+  const badText = unstorableTextAt(value)
+  if (badText !== undefined) return reject(badText, "contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored")
   const envelope = decodeCloudEvent(value)
   if (Either.isLeft(envelope)) {
     const issue = describeParseError(envelope.left)

@@ -32,6 +32,8 @@ export interface GatewaySeen {
 export class StoreError extends Data.TaggedError("StoreError")<{
   readonly message: string
   readonly cause?: unknown
+  /** The database refused the data itself (SQLSTATE class 22): retrying the same batch cannot help. */
+  readonly permanent?: boolean
 }> {}
 
 export class EventStore extends Context.Tag("Ingest/EventStore")<EventStore, {

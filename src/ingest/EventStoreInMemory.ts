@@ -1,6 +1,6 @@
 /**
- * In-memory `EventStore` with the same semantics as the PostgreSQL one (dedupe by source + id
- * + time, forward-only intents via the shared state machine), for unit tests. `failNext`
+ * In-memory `EventStore` with the same semantics as the PostgreSQL one (dedupe by source + id,
+ * forward-only intents via the shared state machine), for unit tests. `failNext`
  * makes the next writes fail, to exercise retries.
  */
 import { Context, Effect, Layer } from "effect"
@@ -43,7 +43,7 @@ const write = (tables: InMemoryTables, route: Route, events: ReadonlyArray<Inges
   tables.writes.push({ route, size: events.length })
   const inserted = new Set<string>()
   for (const event of events) {
-    const rawKey = `${eventKey(event)}\u0000${event.time}`
+    const rawKey = eventKey(event)
     if (tables.raw.has(rawKey)) continue
     tables.raw.set(rawKey, event)
     inserted.add(eventKey(event))

@@ -1,9 +1,12 @@
 /**
  * PostgreSQL event store. Each flush is ONE statement: the batch travels as one JSON parameter,
- * `jsonb_to_recordset` turns it into rows, and data-modifying CTEs write the raw log, the typed
- * table and the rollup dirty marks together — atomic without BEGIN/COMMIT round trips.
- * Duplicates (same source + id) are skipped by `ON CONFLICT DO NOTHING`; what the typed insert
- * returns is what was new. Intents need their current state, so they take a short transaction.
+ * `jsonb_to_recordset` turns it into rows, and data-modifying CTEs write the typed table, the
+ * raw log and the rollup dirty marks together — atomic without BEGIN/COMMIT round trips.
+ *
+ * Duplicates: the typed tables are keyed by (source, event_id) alone, so the typed insert
+ * (`ON CONFLICT DO NOTHING … RETURNING`) decides what is new, and only new events reach the
+ * raw log (whose key must include its partition column). Raw-only events are checked against
+ * the log by (source, id). Intents need their current state, so they take a short transaction.
  *
  * Lock order: rows that several flushes may touch (dirty marks, gateways) are written sorted,
  * and the last-seen update skips rows another process holds, so flushes cannot deadlock.
@@ -16,13 +19,18 @@ import type { IngestEvent, Route } from "./IngestEvent.js"
 import { eventKey } from "./IngestEvent.js"
 import { foldIntents, type IntentEvent, type IntentRow, intentKey } from "./IntentStateMachine.js"
 import { typedRow } from "./rows.js"
+import { storableText } from "./Text.js"
 
 const RAW_COLUMNS = `event_time timestamptz, source text, id text, type text, gateway_id text, subject text,
   received_at timestamptz, attributes jsonb, data jsonb`
 
-const rawInsert = `INSERT INTO telemetry_events (event_time, source, id, type, gateway_id, subject, received_at, attributes, data)
-    SELECT event_time, source, id, type, gateway_id, subject, received_at, attributes, data FROM input
-    ON CONFLICT DO NOTHING RETURNING source, id`
+const RAW_INSERT = `INSERT INTO telemetry_events (event_time, source, id, type, gateway_id, subject, received_at, attributes, data)
+    SELECT i.event_time, i.source, i.id, i.type, i.gateway_id, i.subject, i.received_at, i.attributes, i.data FROM input i`
+
+/** Only the typed insert's new rows go to the raw log. */
+const rawOfTyped = `${RAW_INSERT}
+      JOIN typed t ON t.source = i.source AND t.event_id = i.id
+    ON CONFLICT DO NOTHING`
 
 /** Marks closed hours touched by late rows so the rollup job recomputes them. */
 const dirtyMarks = (timeColumn: string) => `dirty AS (
@@ -35,12 +43,11 @@ const dirtyMarks = (timeColumn: string) => `dirty AS (
 
 const typedStatement = (table: string, columns: string, insertColumns: string, select: string, extra = "") => `
   WITH input AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS}, ${columns})),
-  raw AS (${rawInsert}),
   typed AS (
     INSERT INTO ${table} (source, event_id, received_at, gateway_id, ${insertColumns})
     SELECT i.source, i.id, i.received_at, i.gateway_id, ${select} FROM input i
-      JOIN raw r ON r.source = i.source AND r.id = i.id
-    ON CONFLICT DO NOTHING RETURNING source, event_id)${extra}
+    ON CONFLICT DO NOTHING RETURNING source, event_id),
+  raw AS (${rawOfTyped})${extra}
   SELECT source, event_id AS id FROM typed`
 
 const list = (names: ReadonlyArray<string>, prefix = "") => names.map((n) => `${prefix}${n}`).join(", ")
@@ -89,7 +96,10 @@ const STATEMENTS: Record<Exclude<Route, "PaymentIntent" | "Other">, string> = {
      WHERE i.config IS NOT NULL ORDER BY i.gateway_id, i.window_start DESC),
   history AS (
     INSERT INTO gateway_config_history (gateway_id, revision, config, event_time, received_at)
-    SELECT gateway_id, config->>'revision', config, event_time, received_at FROM configs ORDER BY 1, 2
+    SELECT DISTINCT ON (i.gateway_id, i.config->>'revision') i.gateway_id, i.config->>'revision', i.config, i.event_time,
+           i.received_at
+      FROM input i JOIN typed t ON t.source = i.source AND t.event_id = i.id
+     WHERE i.config IS NOT NULL ORDER BY i.gateway_id, i.config->>'revision', i.event_time
     ON CONFLICT DO NOTHING),
   current_config AS (
     UPDATE gateways g SET config = c.config->'settings', config_revision = c.config->>'revision',
@@ -99,8 +109,11 @@ const STATEMENTS: Record<Exclude<Route, "PaymentIntent" | "Other">, string> = {
   )
 }
 
+/** Raw-only events: the log's key includes the time, so look for the same source + id first. */
 const RAW_ONLY = `WITH input AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS}))
-  ${rawInsert.replace("INSERT", "INSERT")}`
+  ${RAW_INSERT}
+   WHERE NOT EXISTS (SELECT 1 FROM telemetry_events t WHERE t.source = i.source AND t.id = i.id)
+  ON CONFLICT DO NOTHING RETURNING source, id`
 
 const rawFields = (event: IngestEvent) => ({
   event_time: event.time,
@@ -117,8 +130,16 @@ const rawFields = (event: IngestEvent) => ({
 const query = <R extends pg.QueryResultRow>(client: pg.Pool | pg.PoolClient, text: string, values: ReadonlyArray<unknown>) =>
   Effect.tryPromise({
     try: () => client.query<R>(text, [...values]),
-    catch: (cause) => new StoreError({ message: `database write failed: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
+    catch: (cause) =>
+      new StoreError({
+        message: `database write failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+        cause,
+        permanent: typeof cause === "object" && cause !== null && "code" in cause && String(cause.code).startsWith("22")
+      })
   })
+
+// Dead letters hold whatever was sent; text PostgreSQL cannot store is made visible instead.
+const nullableText = (text: string | undefined) => (text === undefined ? null : storableText(text))
 
 const keysOf = (rows: ReadonlyArray<{ source: string; id: string }>) => new Set(rows.map(eventKey))
 
@@ -128,15 +149,18 @@ const writeIntents = (pool: pg.Pool, events: ReadonlyArray<IngestEvent>) =>
     (client) =>
       Effect.gen(function*() {
         yield* query(client, "BEGIN", [])
-        const raw = yield* query<{ source: string; id: string }>(
+        // Transitions are keyed by (source, event_id): the ones already there are duplicates.
+        const seen = yield* query<{ source: string; id: string }>(
           client,
-          `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS})) ${rawInsert}`,
-          [JSON.stringify(events.map(rawFields))]
+          `SELECT source, event_id AS id FROM payment_intent_transitions
+            WHERE (source, event_id) IN (SELECT k->>0, k->>1 FROM jsonb_array_elements($1::jsonb) k)`,
+          [JSON.stringify(events.map((e) => [e.source, e.id]))]
         )
-        const inserted = keysOf(raw.rows)
+        const existing = keysOf(seen.rows)
         const fresh: Array<IntentEvent> = events.flatMap((event) =>
-          inserted.has(eventKey(event)) && event.known?.type === "PaymentIntent" ? [{ event, data: event.known.data }] : []
+          !existing.has(eventKey(event)) && event.known?.type === "PaymentIntent" ? [{ event, data: event.known.data }] : []
         )
+        let inserted = new Set<string>()
         if (fresh.length > 0) {
           const ids = [...new Set(fresh.map((e) => JSON.stringify([e.data.gateway_id, e.data.intent_id])))].map((s) => JSON.parse(s))
           const current = yield* query<IntentRow>(
@@ -152,7 +176,13 @@ const writeIntents = (pool: pg.Pool, events: ReadonlyArray<IngestEvent>) =>
             new Map(current.rows.map((row) => [intentKey(row.gateway_id, row.intent_id), normaliseRow(row)])),
             fresh
           )
-          yield* query(client, INSERT_TRANSITIONS, [JSON.stringify(transitions)])
+          const written = yield* query<{ source: string; id: string }>(client, INSERT_TRANSITIONS, [JSON.stringify(transitions)])
+          inserted = keysOf(written.rows)
+          yield* query(
+            client,
+            `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS})) ${RAW_INSERT} ON CONFLICT DO NOTHING`,
+            [JSON.stringify(fresh.filter((f) => inserted.has(eventKey(f.event))).map((f) => rawFields(f.event)))]
+          )
           yield* query(client, UPSERT_INTENTS, [JSON.stringify(rows)])
         }
         yield* query(client, "COMMIT", [])
@@ -183,7 +213,7 @@ const INSERT_TRANSITIONS = `INSERT INTO payment_intent_transitions
   (gateway_id, intent_id, source, event_id, event_time, received_at, from_status, to_status, applied)
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(gateway_id text, intent_id text, source text, event_id text,
     event_time timestamptz, received_at timestamptz, from_status text, to_status text, applied boolean)
-  ON CONFLICT DO NOTHING`
+  ON CONFLICT DO NOTHING RETURNING source, event_id AS id`
 
 // The guard keeps status forward-only even if another process inserted the intent meanwhile.
 const UPSERT_INTENTS = `INSERT INTO payment_intents (${INTENT_NAMES.join(", ")})
@@ -214,12 +244,12 @@ export const EventStorePg = Layer.effect(
           [JSON.stringify(rows.map((row) => ({
             received_at: new Date(row.receivedAt).toISOString(),
             gateway_id: row.gatewayId ?? null,
-            source: row.source ?? null,
-            event_id: row.eventId ?? null,
-            type: row.type ?? null,
-            reason: row.reason,
-            field: row.field ?? null,
-            payload: row.payload,
+            source: nullableText(row.source),
+            event_id: nullableText(row.eventId),
+            type: nullableText(row.type),
+            reason: storableText(row.reason),
+            field: nullableText(row.field),
+            payload: storableText(row.payload),
             payload_bytes: row.payloadBytes
           })))]
         ).pipe(Effect.asVoid),

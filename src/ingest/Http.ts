@@ -16,7 +16,7 @@ import { makeKeyCache } from "./GatewayAuth.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
 import type { IngestEvent } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
-import { IngestPipeline } from "./Pipeline.js"
+import { IngestPipeline, type Outcome } from "./Pipeline.js"
 import { RateLimiter } from "./RateLimiter.js"
 
 const problem = (status: number, error: string, message: string, options: { field?: string; retryAfter?: number } = {}) =>
@@ -41,12 +41,13 @@ const fromProblem = (p: RequestProblem) => problem(p.status, p.error, p.message,
 const wantsCommit = (prefer: string | undefined): boolean =>
   (prefer ?? "").split(",").some((token) => token.trim().toLowerCase().replace(/\s+/g, "") === "wait=commit")
 
-const outcomeOf = (event: IngestEvent, index: number, status: "accepted" | "duplicate"): IngestOutcome => ({
+const outcomeOf = (event: IngestEvent, index: number, status: Outcome): IngestOutcome => ({
   index,
   id: event.id,
   source: event.source,
   type: event.type,
-  status
+  status,
+  ...(status === "rejected" ? { reason: "the database refused this event (see the dead-letter table)", field: "event" } : {})
 })
 
 const rejectionOutcome = (r: Rejection): IngestOutcome => ({
@@ -100,9 +101,6 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
           if (Either.isLeft(verified)) {
             return yield* problem(401, "bad_signature", `request signature ${verified.left.reason}`, { field: "x-machpay-signature" })
           }
-          if (header !== undefined && replays.seen(header, Math.floor(nowMs / 1000))) {
-            return yield* problem(401, "replayed_request", "this signature was already used", { field: "x-machpay-signature" })
-          }
         }
         const body = yield* decodeContentEncoding(headers["content-encoding"], raw.right, settings.maxDecompressedBytes).pipe(
           Effect.either
@@ -138,6 +136,11 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
         yield* recordReceived(candidates.right.length, valid, rejected)
         if (rejected.length > 0) yield* deadLetters.record(gateway.id, rejected, nowMs)
 
+        // Checked last, so a request refused for size, type or rate may be re-sent as it was.
+        const signature = gateway.signingSecret === null ? undefined : headers["x-machpay-signature"]
+        if (signature !== undefined && replays.seen(signature, Math.floor(nowMs / 1000))) {
+          return yield* problem(401, "replayed_request", "this signature was already used", { field: "x-machpay-signature" })
+        }
         const waitForCommit = wantsCommit(headers["prefer"])
         const submitted = valid.length === 0
           ? Either.right({ outcomes: [], committed: false })
@@ -154,7 +157,7 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
         const response: IngestResponse = {
           accepted: results.filter((r) => r.status === "accepted").length,
           duplicate: results.filter((r) => r.status === "duplicate").length,
-          rejected: rejected.length,
+          rejected: results.filter((r) => r.status === "rejected").length,
           committed: submitted.right.committed,
           results
         }

@@ -10,8 +10,9 @@ import { GatewayDirectory } from "./GatewayAuth.js"
 import { IngestHttpLive } from "./Http.js"
 import { IngestPipelineLive } from "./Pipeline.js"
 
-export const IngestServicesLive = Layer.mergeAll(IngestPipelineLive, DeadLettersLive).pipe(
+export const IngestServicesLive = IngestPipelineLive.pipe(
   Layer.provide(JournalFromConfig),
+  Layer.provideMerge(DeadLettersLive),
   Layer.provideMerge(EventStorePg)
 )
 

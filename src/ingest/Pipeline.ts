@@ -7,7 +7,8 @@
  *   memory too while there is room, otherwise only on disk until the drain fiber reads it back.
  * - `memory` durability: queued in memory; spilled to the journal when memory passes the spill
  *   threshold or the database is failing.
- * Requests that wait for the commit are always queued in memory (their caller is waiting).
+ * Requests that wait for the commit are queued in memory only: their caller waits for the
+ * commit and re-sends if we crash first.
  * 503 + Retry-After only when memory is at capacity for a waiting request, or the journal is
  * full or the disk fails. On shutdown: stop admitting, drain to PostgreSQL within the deadline,
  * and write what is left only in memory to the journal for the next start.
@@ -16,6 +17,7 @@ import { Context, Data, Deferred, Effect, Layer, Metric, Schedule } from "effect
 import { HealthChecks } from "../health/HealthChecks.js"
 import { Journal, type JournalFull, type JournalUnavailable } from "../journal/Service.js"
 import { type Ack, type Item, type Outcome, startBatcher } from "./Batcher.js"
+import { DeadLetters } from "./DeadLetters.js"
 import { EventStore } from "./EventStore.js"
 import { startGatewaySeen } from "./GatewaySeen.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
@@ -70,6 +72,7 @@ export const IngestPipelineLive = Layer.scoped(
     const journal = yield* Journal
     const committed = yield* CommittedEvents
     const health = yield* HealthChecks
+    const deadLetters = yield* DeadLetters
     const recent = new RecentKeys(settings.recentKeys)
     const flushState = { lastError: undefined as string | undefined }
     let pending = 0
@@ -87,7 +90,17 @@ export const IngestPipelineLive = Layer.scoped(
           if (refs.length > 0) yield* journal.commit(refs)
           yield* Metric.set(Metrics.queueDepth, pending)
           if (stored.length > 0) yield* committed.publish(stored)
-        })
+        }),
+      poisoned: (item, reason) =>
+        deadLetters.record(item.event.gatewayId, [{
+          index: item.index,
+          id: item.event.id,
+          source: item.event.source,
+          type: item.event.type,
+          reason: `refused by the database: ${reason}`,
+          field: "event",
+          payload: item.event
+        }], Date.now())
     })
 
     const admit = (items: ReadonlyArray<Item>) =>
@@ -100,12 +113,14 @@ export const IngestPipelineLive = Layer.scoped(
         }
       })
 
-    const roomInMemory = (n: number) => flushState.lastError === undefined && pending + n <= settings.spillThreshold
+    const memoryLimit = Math.min(settings.spillThreshold, settings.queueCapacity)
+    const roomInMemory = (n: number) => flushState.lastError === undefined && pending + n <= memoryLimit
 
     // Drain: read spilled (and, at start, recovered) events back from disk when there is room.
     const drainOnce = Effect.gen(function*() {
-      if (closed || !roomInMemory(settings.batchSize)) return false
-      const records = yield* journal.takeSpilled(settings.batchSize)
+      const room = memoryLimit - pending
+      if (closed || flushState.lastError !== undefined || room <= 0) return false
+      const records = yield* journal.takeSpilled(Math.min(settings.batchSize, room))
       if (records.length === 0) return false
       yield* admit(records.map(({ payload, ref }) => {
         const event = decode(payload)
@@ -135,6 +150,8 @@ export const IngestPipelineLive = Layer.scoped(
         closed = true
         const drained = yield* Effect.sync(() => pending === 0).pipe(
           Effect.repeat({ until: (done) => done, schedule: Schedule.spaced("50 millis") }),
+          // Finalizers run uninterruptibly; the wait must be interruptible for the timeout to fire.
+          Effect.interruptible,
           Effect.timeoutOption(settings.drainTimeout),
           Effect.map((option) => option._tag === "Some")
         )
@@ -175,7 +192,8 @@ export const IngestPipelineLive = Layer.scoped(
             reason: "the ingest queue is full"
           }))
         }
-        const journaled = settings.durability === "journal" || !toMemory
+        // A caller waiting for the commit re-sends if we crash first: no journal write needed.
+        const journaled = !options.waitForCommit && (settings.durability === "journal" || !toMemory)
         const refs = journaled
           ? yield* journal.append(admitted.map((a) => encode(a.event)), { spilled: !toMemory }).pipe(Effect.mapError(journalRefused))
           : undefined
