@@ -5,23 +5,64 @@
 import { type HttpApp, HttpApiBuilder, HttpApiScalar, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { createServer } from "node:http"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { AppSettingsConfig, AppSettingsService, type Role } from "../config/AppConfig.js"
+import { ConsoleHttpLive } from "../console/Console.js"
 import { HealthHttpLive } from "../health/Http.js"
 import { IngestHttpFeature } from "../ingest/Ingest.js"
 import { ObservabilityHttpLive } from "../observability/Http.js"
 import { withRequestMetrics } from "../observability/HttpMetrics.js"
+import { RealtimeHttpFeature } from "../realtime/Realtime.js"
 import { Api } from "./Api.js"
 
+/**
+ * `server.close()` waits for every connection to end, and keep-alive clients that keep posting
+ * (or SSE streams) never let that happen — shutdown would hang. So once closing starts, idle
+ * connections are closed as soon as they go idle, and whatever is still open after a short
+ * grace period (long responses, SSE streams; clients reconnect elsewhere) is closed too.
+ */
+const closingServer = (graceMs: number) => () => {
+  const server = createServer()
+  // The socket listens before the app's handler is attached (the layers in between can take
+  // seconds); a request arriving then would hang forever. Answer it 503 until the app is in.
+  const starting = (_: IncomingMessage, response: ServerResponse) => {
+    response.writeHead(503, { "content-type": "application/json", "retry-after": "1", connection: "close" })
+    response.end(JSON.stringify({ error: "starting", message: "the server is starting; retry shortly" }))
+  }
+  server.on("request", starting)
+  server.on("newListener", (event) => {
+    if (event === "request") server.off("request", starting)
+  })
+  const close = server.close.bind(server)
+  server.close = (callback?: (error?: Error) => void) => {
+    close(callback)
+    const sweep = setInterval(() => server.closeIdleConnections(), 25)
+    const deadline = setTimeout(() => {
+      clearInterval(sweep)
+      server.closeAllConnections()
+    }, graceMs)
+    server.once("close", () => {
+      clearInterval(sweep)
+      clearTimeout(deadline)
+    })
+    server.closeIdleConnections()
+    return server
+  }
+  return server
+}
+
 export const listen = Layer.unwrapEffect(
-  Effect.map(AppSettingsConfig, (settings) => NodeHttpServer.layer(createServer, { port: settings.port, host: settings.host }))
+  Effect.map(AppSettingsConfig, (settings) =>
+    NodeHttpServer.layer(closingServer(1000), { port: settings.port, host: settings.host }))
 )
 
 /** Every group's handlers; each needs its feature's services, provided by the root. */
 export const ApiLive = HttpApiBuilder.api(Api).pipe(
   Layer.provide(HealthHttpLive),
   Layer.provide(IngestHttpFeature),
-  Layer.provide(ObservabilityHttpLive)
+  Layer.provide(ObservabilityHttpLive),
+  Layer.provide(ConsoleHttpLive),
+  Layer.provide(RealtimeHttpFeature)
 )
 
 /** Which role serves which paths; a process without the role answers 404 there. */
