@@ -10,11 +10,13 @@ import { ConfigError, Effect, Layer } from "effect"
 import { AppSettingsService, describeConfigError } from "./config/AppConfig.js"
 import { CliLoggingLive, LoggingLive } from "./config/Logging.js"
 import { StartupConfig } from "./config/Startup.js"
-import { AdminCliLive, formatCliError, runCli } from "./admin/Cli.js"
-import { DatabaseLive, DatabaseLocationLive, DatabasePoolLive } from "./db/Database.js"
+import { AdminCliLive, type CliError, type CliRequirements, formatCliError, runCli } from "./admin/Cli.js"
+import { DatabaseLive, DatabaseLocationLive, DatabasePoolLive, type PgPool } from "./db/Database.js"
 import { migrate } from "./db/Migrator.js"
 import { HealthChecks } from "./health/HealthChecks.js"
 import { HttpAppLive, listen } from "./http/Server.js"
+import { runJobsCli } from "./jobs/Cli.js"
+import { JobRunnerLive } from "./jobs/Jobs.js"
 import { JobsLive } from "./jobs/Scheduler.js"
 import { PrometheusLive } from "./observability/Prometheus.js"
 import { RealtimeLive } from "./realtime/Realtime.js"
@@ -42,9 +44,12 @@ const MigrateOnce = migrate().pipe(
   Effect.scoped
 )
 
+const adminCommand = (args: ReadonlyArray<string>): Effect.Effect<void, CliError | ConfigError.ConfigError, CliRequirements | PgPool> =>
+  args[0] === "jobs" ? runJobsCli(args.slice(1)).pipe(Effect.provide(JobRunnerLive)) : runCli(args)
+
 const Cli = (args: ReadonlyArray<string>) =>
   migrate().pipe(
-    Effect.zipRight(runCli(args)),
+    Effect.zipRight(adminCommand(args)),
     Effect.catchTag("CliError", (error) =>
       Effect.sync(() => {
         process.stderr.write(`${formatCliError(error)}\n`)
