@@ -57,13 +57,16 @@ const report = async (
   scenario: string,
   env: Awaited<ReturnType<typeof setup>>,
   sender: ReturnType<typeof startSender>,
-  notes: Array<string>
+  notes: Array<string>,
+  options: { readonly stopped?: boolean; readonly verifyTimeoutMs?: number } = {}
 ): Promise<FaultReport> => {
-  step("stopping the load")
-  const unacked = await sender.stop()
+  if (!options.stopped) {
+    step("stopping the load")
+    const unacked = await sender.stop()
+    if (unacked > 0) notes.push(`${unacked} batches never acknowledged (not counted)`)
+  }
   step("verifying")
-  if (unacked > 0) notes.push(`${unacked} batches never acknowledged (not counted)`)
-  const check = await verifyAcked(env.db.url, sender.stats.acked)
+  const check = await verifyAcked(env.db.url, sender.stats.acked, options.verifyTimeoutMs)
   return {
     scenario,
     sent: sender.stats.sent,
@@ -163,19 +166,7 @@ export const corruptJournal = async (t: Timing): Promise<FaultReport> => {
     const log = env.app.server?.log() ?? ""
     const recovered = log.split("\n").find((line) => line.includes("journal recovery")) ?? "(no recovery log line)"
     notes.push(recovered.slice(0, 300))
-    const check = await verifyAcked(env.db.url, sender.stats.acked, 30_000)
-    return {
-      scenario: "corrupt journal segment",
-      sent: sender.stats.sent,
-      acknowledged: sender.stats.acked.size,
-      stored: check.stored,
-      lost: check.missing.length,
-      storedTwice: check.doubled,
-      duplicatesReported: sender.stats.duplicates,
-      drainSeconds: check.drainSeconds,
-      refused: Object.fromEntries(sender.stats.refused),
-      notes
-    }
+    return await report("corrupt journal segment", env, sender, notes, { stopped: true, verifyTimeoutMs: 30_000 })
   } finally {
     await env.cleanup()
   }
