@@ -48,7 +48,7 @@ export class GatewayDirectory extends Context.Tag("Ingest/GatewayDirectory")<Gat
     })
 }
 
-/** A small TTL cache in front of the directory, keyed by key hash. */
+/** A small TTL cache in front of the directory, keyed by key hash; stale entries serve during outages. */
 export const makeKeyCache = (ttl: Duration.Duration, maxEntries = 10_000) =>
   Effect.gen(function*() {
     const directory = yield* GatewayDirectory
@@ -60,7 +60,11 @@ export const makeKeyCache = (ttl: Duration.Duration, maxEntries = 10_000) =>
         const now = yield* Clock.currentTimeMillis
         const cached = entries.get(hash)
         if (cached && cached.expires > now) return cached.value
-        const value = yield* directory.findByKeyHash(hash)
+        // While the database is away, a gateway we knew keeps posting (stale-if-error): the
+        // pipeline journals its events. Unknown keys get 503 — we cannot tell them apart.
+        const value = yield* directory.findByKeyHash(hash).pipe(
+          Effect.catchAll((error) => (cached ? Effect.succeed(cached.value) : Effect.fail(error)))
+        )
         if (entries.size >= maxEntries) entries.delete(entries.keys().next().value ?? "")
         // Misses are remembered for less time, so a new gateway can post almost at once.
         entries.set(hash, { value, expires: now + (Option.isSome(value) ? ttlMs : Math.min(ttlMs, 5_000)) })
