@@ -33,12 +33,14 @@ export const AssetAmount = Schema.Struct({
   asset: Schema.String.annotations({ description: "Asset symbol, e.g. \"USDC\"." }),
   amount: Amount
 }).annotations({ identifier: "AssetAmount", description: "An amount in one asset." })
+export type AssetAmount = typeof AssetAmount.Type
 
 export const AssetTotal = Schema.Struct({
   asset: Schema.String.annotations({ description: "Asset symbol, e.g. \"USDC\"." }),
   amount: Amount,
   payments: Schema.Int.annotations({ description: "Payments in this asset." })
 }).annotations({ identifier: "AssetTotal", description: "Sum and count of payments in one asset." })
+export type AssetTotal = typeof AssetTotal.Type
 
 /** An integer query parameter in [min, max]. */
 export const IntParam = (min: number, max: number, description: string) =>

@@ -1,0 +1,100 @@
+/**
+ * Many SSE subscribers in one process, kept cheap so the client is not what is measured: plain
+ * `node:http`, and a scanner that only reads each message's `id:` (whose first field is the
+ * commit time in epoch ms — see docs/realtime.md) to compute commit → client latency.
+ */
+import * as http from "node:http"
+
+export interface SubscriberSpec {
+  readonly topics: string
+  readonly headers: Readonly<Record<string, string>>
+}
+
+export interface Pool {
+  readonly connected: () => number
+  readonly messages: () => number
+  readonly resets: () => number
+  /** Streams the server closed (slow consumer, expiry) or that failed. */
+  readonly dropped: () => number
+  /** Latencies (ms) recorded since the last call, and clears them. */
+  readonly takeLatencies: () => Array<number>
+  readonly close: () => void
+}
+
+const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY })
+
+export const subscribe = (baseUrl: string, specs: ReadonlyArray<SubscriberSpec>): Promise<Pool> =>
+  new Promise((resolve, reject) => {
+    let connected = 0
+    let messages = 0
+    let resets = 0
+    let dropped = 0
+    let latencies: Array<number> = []
+    let pending = specs.length
+    let closing = false
+    const requests: Array<http.ClientRequest> = []
+
+    const done = () => {
+      pending -= 1
+      if (pending === 0) {
+        resolve({
+          connected: () => connected,
+          messages: () => messages,
+          resets: () => resets,
+          dropped: () => dropped,
+          takeLatencies: () => {
+            const out = latencies
+            latencies = []
+            return out
+          },
+          close: () => {
+            closing = true
+            for (const request of requests) request.destroy()
+          }
+        })
+      }
+    }
+
+    for (const spec of specs) {
+      const url = new URL(`/v1/telemetry/live?topics=${encodeURIComponent(spec.topics)}`, baseUrl)
+      const request = http.get(url, { agent, headers: { accept: "text/event-stream", ...spec.headers } }, (response) => {
+        if (response.statusCode !== 200) {
+          reject(new Error(`subscriber ${spec.topics}: HTTP ${response.statusCode}`))
+          response.resume()
+          return
+        }
+        connected += 1
+        done()
+        response.setEncoding("utf8")
+        let carry = ""
+        response.on("data", (chunk: string) => {
+          const now = Date.now()
+          const text = carry + chunk
+          let start = 0
+          for (;;) {
+            const end = text.indexOf("\n\n", start)
+            if (end < 0) break
+            const block = text.slice(start, end)
+            start = end + 2
+            if (block.startsWith("id: ")) {
+              messages += 1
+              const dash = block.indexOf("-", 4)
+              latencies.push(now - Number(block.slice(4, dash)))
+              if (block.includes("\nevent: reset\n")) resets += 1
+            }
+          }
+          carry = text.slice(start)
+        })
+        response.on("end", () => {
+          connected -= 1
+          if (!closing) dropped += 1
+        })
+      })
+      request.on("error", (error) => {
+        if (closing) return
+        dropped += 1
+        if (pending > 0) reject(error)
+      })
+      requests.push(request)
+    }
+  })

@@ -1,0 +1,30 @@
+/** Handlers of the admin console group (`CurrentAdmin` required by the middleware). */
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect } from "effect"
+import { Api } from "../http/Api.js"
+import { ConsoleSettingsService } from "./ConsoleConfig.js"
+import { gateways } from "./GatewayHealthRepo.js"
+import { CursorId, cursorOf, pageSize } from "./Params.js"
+import { databaseReady } from "./Ready.js"
+
+const gatewaysCursor = cursorOf("gateways", CursorId)
+
+export const AdminConsoleHttpLive = HttpApiBuilder.group(Api, "consoleAdmin", (handlers) =>
+  Effect.gen(function*() {
+    const settings = yield* ConsoleSettingsService
+    return handlers.handle("gateways", ({ urlParams: q }) =>
+      Effect.gen(function*() {
+        yield* databaseReady
+        const after = q.cursor === undefined ? undefined : yield* gatewaysCursor.decode(q.cursor)
+        const limit = pageSize(q.limit, 100)
+        const page = yield* gateways({ settings, status: q.status, vendorId: q.vendor_id, limit, afterId: after?.[0] })
+        const last = page.items[page.items.length - 1]
+        return {
+          as_of: page.as_of,
+          thresholds: { stale_after_seconds: settings.staleAfterSeconds, silent_after_seconds: settings.silentAfterSeconds },
+          counts: page.counts,
+          items: page.items,
+          next_cursor: page.more && last ? gatewaysCursor.encode(last.id) : null
+        }
+      }))
+  }))

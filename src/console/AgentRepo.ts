@@ -1,0 +1,154 @@
+/**
+ * SQL of the agent console: the activity timeline (payments, intents, blocked requests,
+ * solvency alerts merged newest first) and spending. Every statement filters on the caller's
+ * agent_id, walking each table's `(agent_id, time …)` index.
+ */
+import { SqlClient, type Statement } from "@effect/sql"
+import { Effect, Schema } from "effect"
+import { ActivityItem, type SpendingItem } from "../../schema/api/ConsoleAgent.js"
+import type { AssetTotal } from "../../schema/api/ConsoleCommon.js"
+import type { Range } from "./Params.js"
+import { money } from "./Scope.js"
+
+export type ActivityType = ActivityItem["type"]
+
+/** `data` is built in SQL per source; decoding it checks that the SQL and the schema agree. */
+const decodeItem = Schema.decodeUnknown(ActivityItem)
+
+/** Tie-break between sources at the same time (higher first). */
+const RANKS: Readonly<Record<ActivityType, number>> = { payment: 3, intent: 2, request_blocked: 1, solvency_alert: 0 }
+
+/** Last row of the previous page: time, rank of its source, key (seq, or intent_id for intents). */
+export type ActivityAfter = readonly [time: string, rank: number, key: string]
+
+interface ActivitySource {
+  readonly type: ActivityType
+  readonly table: string
+  readonly time: string
+  /** The tie-breaking key: `seq` (bigint) or `intent_id` (text). */
+  readonly key: "seq" | "intent_id"
+  readonly data: string
+}
+
+const SOURCES: ReadonlyArray<ActivitySource> = [
+  {
+    type: "payment", table: "payment_authorized", time: "event_time", key: "seq",
+    data: `jsonb_build_object('payment_id', x.payment_id, 'method', x.method, 'route', x.route,
+      'amount', ${money("x.amount")}, 'asset', x.asset, 'network', x.network)`
+  },
+  {
+    type: "intent", table: "payment_intents", time: "updated_at", key: "intent_id",
+    data: `jsonb_build_object('intent_id', x.intent_id, 'status', x.status, 'amount', ${money("x.amount")},
+      'asset', x.asset, 'network', x.network, 'tx_hash', x.tx_hash, 'failure_reason', x.failure_reason,
+      'created_at', rfc3339_utc(x.created_at))`
+  },
+  {
+    type: "request_blocked", table: "request_blocked", time: "event_time", key: "seq",
+    data: `jsonb_build_object('reason', x.reason, 'severity', x.severity, 'method', x.method, 'route', x.route)`
+  },
+  {
+    type: "solvency_alert", table: "solvency_alerts", time: "event_time", key: "seq",
+    data: `jsonb_build_object('reason', x.kind, 'severity', x.severity, 'asset', x.asset, 'network', x.network,
+      'balance', ${money("x.balance")}, 'threshold', ${money("x.threshold")}, 'required', ${money("x.required")})`
+  }
+]
+
+export interface ActivityInput {
+  readonly agentId: string
+  readonly range: Range
+  readonly type?: ActivityType | undefined
+  readonly limit: number
+  readonly after: ActivityAfter | undefined
+}
+
+interface ActivityRow {
+  readonly type: ActivityType
+  readonly rank: number
+  readonly time: string
+  readonly key: string
+  readonly gateway_id: string
+  readonly vendor_id: string | null
+  readonly data: Record<string, unknown>
+}
+
+export const activity = Effect.fn("ConsoleRepo.activity")(function*(input: ActivityInput) {
+  const sql = yield* SqlClient.SqlClient
+  const { after } = input
+  const branch = (source: ActivitySource): Statement.Fragment => {
+    const rank = RANKS[source.type]
+    const time = sql.literal(`x.${source.time}`)
+    const key = sql.literal(`x.${source.key}`)
+    const keyType = sql.literal(source.key === "seq" ? "bigint" : "text")
+    const keyset = after === undefined
+      ? sql.literal("")
+      : rank < after[1]
+      ? sql`AND ${time} <= ${after[0]}::timestamptz`
+      : rank > after[1]
+      ? sql`AND ${time} < ${after[0]}::timestamptz`
+      : sql`AND (${time}, ${key}) < (${after[0]}::timestamptz, ${after[2]}::${keyType})`
+    return sql`(
+      SELECT ${source.type}::text AS type, ${rank}::int AS rank, ${time} AS sort_time,
+             ${source.key === "seq" ? sql`x.seq` : sql`NULL::bigint`} AS sort_seq,
+             ${source.key === "seq" ? sql`NULL::text` : sql`x.intent_id`} AS sort_key,
+             ${key}::text AS key, x.gateway_id, ${sql.literal(source.data)} AS data
+        FROM ${sql.literal(source.table)} x
+       WHERE x.agent_id = ${input.agentId}
+         AND ${time} >= ${input.range.from}::timestamptz AND ${time} < ${input.range.to}::timestamptz
+         ${keyset}
+       ORDER BY ${time} DESC, ${key} DESC LIMIT ${input.limit + 1})`
+  }
+  const branches = SOURCES.filter((s) => input.type === undefined || s.type === input.type).map(branch)
+  const rows = yield* sql<ActivityRow>`
+    SELECT page.type, page.rank, rfc3339_utc(page.sort_time) AS time, page.key, page.gateway_id,
+           gw.vendor_id, page.data
+      FROM (${sql.join(" UNION ALL ", false)(branches)}) page
+      LEFT JOIN gateways gw ON gw.id = page.gateway_id
+     ORDER BY page.sort_time DESC, page.rank DESC, page.sort_seq DESC, page.sort_key DESC
+     LIMIT ${input.limit + 1}`
+  return yield* Effect.forEach(rows, (row) =>
+    Effect.map(
+      decodeItem({ ...row.data, type: row.type, time: row.time, gateway_id: row.gateway_id, vendor_id: row.vendor_id }),
+      (item) => ({ item, cursor: [row.time, row.rank, row.key] as const })
+    ))
+}, Effect.orDie)
+
+export type SpendingGroup = "vendor" | "gateway" | "endpoint"
+
+const GROUPS: Readonly<Record<SpendingGroup, { readonly inner: string; readonly outer: string }>> = {
+  vendor: { inner: "", outer: "NULL::text AS gateway_id, NULL::text AS method, NULL::text AS route" },
+  gateway: { inner: "", outer: "s.gateway_id, NULL::text AS method, NULL::text AS route" },
+  endpoint: { inner: ", p.method, p.route", outer: "s.gateway_id, s.method, s.route" }
+}
+
+export const spending = Effect.fn("ConsoleRepo.spending")(function*(
+  agentId: string,
+  range: Range,
+  groupBy: SpendingGroup,
+  limit: number
+) {
+  const sql = yield* SqlClient.SqlClient
+  const group = GROUPS[groupBy]
+  const inRange = sql`p.agent_id = ${agentId}
+    AND p.event_time >= ${range.from}::timestamptz AND p.event_time < ${range.to}::timestamptz`
+  const outerKeys = groupBy === "vendor" ? "gw.vendor_id, v.name, s.asset" : `gw.vendor_id, v.name, s.asset, ${
+    groupBy === "gateway" ? "s.gateway_id" : "s.gateway_id, s.method, s.route"
+  }`
+  const [items, totals] = yield* Effect.all([
+    sql<SpendingItem>`
+      WITH s AS (
+        SELECT p.gateway_id, p.asset${sql.literal(group.inner)}, sum(p.amount) AS amount, count(*) AS payments
+          FROM payment_authorized p WHERE ${inRange}
+         GROUP BY p.gateway_id, p.asset${sql.literal(group.inner)})
+      SELECT gw.vendor_id, v.name AS vendor_name, ${sql.literal(group.outer)}, s.asset,
+             ${sql.literal(money("sum(s.amount)"))} AS amount, sum(s.payments)::int AS payments
+        FROM s LEFT JOIN gateways gw ON gw.id = s.gateway_id LEFT JOIN vendors v ON v.id = gw.vendor_id
+       GROUP BY ${sql.literal(outerKeys)}
+       ORDER BY sum(s.amount) DESC, 1, 3, 4, 5
+       LIMIT ${limit + 1}`,
+    sql<AssetTotal>`
+      SELECT p.asset, ${sql.literal(money("sum(p.amount)"))} AS amount, count(*)::int AS payments
+        FROM payment_authorized p WHERE ${inRange}
+       GROUP BY p.asset ORDER BY p.asset`
+  ], { concurrency: "unbounded" })
+  return { items: items.slice(0, limit), totals, truncated: items.length > limit }
+}, Effect.orDie)

@@ -1,0 +1,18 @@
+/**
+ * The console feature as one layer: the three handler groups, their bearer middleware and
+ * settings. Needs the database (`SqlClient`, `DatabaseStatus`) and `AppSettingsService` (for
+ * the development JWT secret's location) from the root.
+ */
+import { Layer } from "effect"
+import { AuthLive } from "../auth/Authentication.js"
+import { AdminConsoleHttpLive } from "./AdminHttp.js"
+import { AgentConsoleHttpLive } from "./AgentHttp.js"
+import { ConsoleSettingsService } from "./ConsoleConfig.js"
+import { VendorConsoleHttpLive } from "./VendorHttp.js"
+
+/** The handler groups; they still need the bearer middleware (`AuthenticationLive`). */
+export const ConsoleHandlersLive = Layer.mergeAll(VendorConsoleHttpLive, AgentConsoleHttpLive, AdminConsoleHttpLive).pipe(
+  Layer.provide(ConsoleSettingsService.layer)
+)
+
+export const ConsoleHttpLive = ConsoleHandlersLive.pipe(Layer.provide(AuthLive))

@@ -1,0 +1,218 @@
+/**
+ * SQL of the vendor's keyset-paginated lists: payments, and alerts (blocked requests +
+ * solvency alerts). Pages are ordered by (event_time, seq) descending; the cursor holds the
+ * last row's exact event_time (microseconds, as rfc3339_utc printed it) and seq, so rows
+ * inserted meanwhile never shift a page.
+ *
+ * PostgreSQL cannot merge `gateway_id = ANY(…)` index ranges in order, so each source is read
+ * per gateway with a LATERAL index scan that stops after `limit + 1` rows, and the few hundred
+ * candidates are merged on top (docs/database.md, query 1″). With an agent filter the agent's
+ * own index is walked instead and joined to the vendor's gateways.
+ */
+import { SqlClient, type Statement } from "@effect/sql"
+import { Effect } from "effect"
+import type { Alert, Payment } from "../../schema/api/ConsoleVendor.js"
+import type { Range } from "./Params.js"
+import { andIf, money, type VendorScope, vendorGateways } from "./Scope.js"
+
+/** (event_time, seq) of the last row of the previous page. */
+export type After = readonly [time: string, seq: string]
+
+interface Source {
+  readonly table: string
+  /** Columns selected from `x` (the table's alias), already in wire form. */
+  readonly columns: string
+  /** Extra `AND …` filters on `x`. */
+  readonly filters: Statement.Fragment
+  /** `AND …` keyset condition on `x`, or empty on the first page. */
+  readonly keyset: Statement.Fragment
+  /**
+   * The filters read only columns of the `(gateway_id, event_time, seq) INCLUDE (…)` index:
+   * find the page's keys index-only first, then fetch those rows — a selective filter then
+   * skips non-matching rows in the index instead of fetching each from the heap.
+   */
+  readonly keysFirst?: boolean
+}
+
+/**
+ * Newest `limit` rows of one source for the vendor: per gateway (LATERAL) or, with an agent,
+ * along the agent's index joined to the vendor's gateways.
+ */
+const newest = (
+  sql: SqlClient.SqlClient,
+  scope: VendorScope,
+  range: Range,
+  agentId: string | undefined,
+  limit: number,
+  source: Source
+) => {
+  const table = sql.literal(source.table)
+  const columns = sql.literal(source.columns)
+  const inRange = sql`x.event_time >= ${range.from}::timestamptz AND x.event_time < ${range.to}::timestamptz`
+  if (agentId === undefined && source.keysFirst === true) {
+    return sql`
+      SELECT y.* FROM gateways g CROSS JOIN LATERAL (
+        SELECT ${columns}, x.event_time AS sort_time, x.seq AS sort_seq
+          FROM (SELECT x.event_time, x.seq FROM ${table} x
+                 WHERE x.gateway_id = g.id AND ${inRange} ${source.keyset} ${source.filters}
+                 ORDER BY x.event_time DESC, x.seq DESC LIMIT ${limit}) k
+          JOIN ${table} x ON x.gateway_id = g.id AND x.event_time = k.event_time AND x.seq = k.seq) y
+       WHERE ${vendorGateways(sql, scope)}`
+  }
+  return agentId === undefined
+    ? sql`
+      SELECT y.* FROM gateways g CROSS JOIN LATERAL (
+        SELECT ${columns}, x.event_time AS sort_time, x.seq AS sort_seq FROM ${table} x
+         WHERE x.gateway_id = g.id AND ${inRange} ${source.keyset} ${source.filters}
+         ORDER BY x.event_time DESC, x.seq DESC LIMIT ${limit}) y
+       WHERE ${vendorGateways(sql, scope)}`
+    : sql`
+      SELECT ${columns}, x.event_time AS sort_time, x.seq AS sort_seq
+        FROM ${table} x JOIN gateways g ON g.id = x.gateway_id
+       WHERE x.agent_id = ${agentId} AND ${vendorGateways(sql, scope)} AND ${inRange} ${source.keyset} ${source.filters}
+       ORDER BY x.event_time DESC, x.seq DESC LIMIT ${limit}`
+}
+
+/** Raw sort keys every source carries for the merge (dropped from the output). */
+interface SortColumns {
+  readonly sort_time: unknown
+  readonly sort_seq: unknown
+}
+
+const keysetOn = (sql: SqlClient.SqlClient, after: After | undefined) =>
+  after === undefined ? sql.literal("") : sql`AND (x.event_time, x.seq) < (${after[0]}::timestamptz, ${after[1]}::bigint)`
+
+const PAYMENT_COLUMNS = `x.payment_id, x.gateway_id, x.agent_id, x.request_id, x.method, x.route,
+  ${money("x.amount")} AS amount, x.asset, x.network, x.payer, x.pay_to, x.scheme,
+  rfc3339_utc(x.event_time) AS event_time, rfc3339_utc(x.received_at) AS received_at, x.seq::text AS seq`
+
+export interface PaymentsInput {
+  readonly scope: VendorScope
+  readonly range: Range
+  readonly agentId?: string | undefined
+  readonly asset?: string | undefined
+  readonly network?: string | undefined
+  readonly minAmount?: string | undefined
+  readonly maxAmount?: string | undefined
+  readonly limit: number
+  readonly after: After | undefined
+}
+
+export const payments = Effect.fn("ConsoleRepo.payments")(function*(input: PaymentsInput) {
+  const sql = yield* SqlClient.SqlClient
+  const filters = sql`
+    ${andIf(sql, input.asset !== undefined, () => sql`x.asset = ${input.asset}`)}
+    ${andIf(sql, input.network !== undefined, () => sql`x.network = ${input.network}`)}
+    ${andIf(sql, input.minAmount !== undefined, () => sql`x.amount >= ${input.minAmount}::numeric`)}
+    ${andIf(sql, input.maxAmount !== undefined, () => sql`x.amount <= ${input.maxAmount}::numeric`)}`
+  const rows = yield* sql<Payment & SortColumns & { seq: string }>`
+    SELECT * FROM (${
+    newest(sql, input.scope, input.range, input.agentId, input.limit + 1, {
+      table: "payment_authorized",
+      columns: PAYMENT_COLUMNS,
+      filters,
+      keyset: keysetOn(sql, input.after),
+      // agent_id, amount and asset are in the index; network is not.
+      keysFirst: input.network === undefined
+    })
+  }) page ORDER BY sort_time DESC, sort_seq DESC LIMIT ${input.limit + 1}`
+  return rows.map(({ seq, sort_seq: _s, sort_time: _t, ...payment }) => ({ payment, seq }))
+}, Effect.orDie)
+
+/** Rank breaks ties between the two sources at the same event_time (higher first). */
+const RANKS = { request_blocked: 1, solvency_alert: 0 } as const
+export type AlertKind = keyof typeof RANKS
+const BLOCK_SEVERITIES = new Set(["low", "medium", "high", "critical"])
+const SOLVENCY_SEVERITIES = new Set(["warning", "critical"])
+
+/** Last row of the previous page: event_time, rank of its source, seq. */
+export type AlertAfter = readonly [time: string, rank: number, seq: string]
+
+export interface AlertsInput {
+  readonly scope: VendorScope
+  readonly range: Range
+  readonly kind?: AlertKind | undefined
+  readonly severity?: string | undefined
+  readonly agentId?: string | undefined
+  readonly limit: number
+  readonly after: AlertAfter | undefined
+}
+
+const BLOCKED_COLUMNS = `'request_blocked' AS kind, 1 AS rank, rfc3339_utc(x.event_time) AS event_time, x.gateway_id,
+  x.agent_id, x.severity, x.reason, x.request_id, x.method, x.route, x.detail, x.client_ip,
+  NULL::text AS asset, NULL::text AS network, NULL::text AS balance, NULL::text AS threshold,
+  NULL::text AS required, NULL::text AS message, x.seq::text AS seq`
+
+const SOLVENCY_COLUMNS = `'solvency_alert' AS kind, 0 AS rank, rfc3339_utc(x.event_time) AS event_time, x.gateway_id,
+  x.agent_id, x.severity, x.kind AS reason, NULL::text AS request_id, NULL::text AS method, NULL::text AS route,
+  NULL::text AS detail, NULL::text AS client_ip, x.asset, x.network, ${money("x.balance")} AS balance,
+  ${money("x.threshold")} AS threshold, ${money("x.required")} AS required, x.message, x.seq::text AS seq`
+
+interface AlertRow {
+  readonly kind: AlertKind
+  readonly rank: number
+  readonly event_time: string
+  readonly gateway_id: string
+  readonly agent_id: string | null
+  readonly severity: string
+  readonly reason: string
+  readonly request_id: string | null
+  readonly method: string | null
+  readonly route: string | null
+  readonly detail: string | null
+  readonly client_ip: string | null
+  readonly asset: string | null
+  readonly network: string | null
+  readonly balance: string | null
+  readonly threshold: string | null
+  readonly required: string | null
+  readonly message: string | null
+  readonly seq: string
+}
+
+const toAlert = (r: AlertRow): Alert =>
+  r.kind === "request_blocked"
+    ? {
+      kind: r.kind, event_time: r.event_time, gateway_id: r.gateway_id, agent_id: r.agent_id, severity: r.severity,
+      reason: r.reason, request_id: r.request_id ?? "", method: r.method ?? "", route: r.route ?? "",
+      detail: r.detail, client_ip: r.client_ip
+    }
+    : {
+      kind: r.kind, event_time: r.event_time, gateway_id: r.gateway_id, agent_id: r.agent_id ?? "",
+      severity: r.severity, reason: r.reason, asset: r.asset ?? "", network: r.network ?? "",
+      balance: r.balance ?? "0", threshold: r.threshold ?? "0", required: r.required, message: r.message
+    }
+
+export const alerts = Effect.fn("ConsoleRepo.alerts")(function*(input: AlertsInput) {
+  const sql = yield* SqlClient.SqlClient
+  const { after } = input
+  // Keyset on (event_time, rank, seq) becomes, per source of rank r, a condition on (event_time, seq).
+  const keyset = (rank: number) =>
+    after === undefined
+      ? sql.literal("")
+      : rank < after[1]
+      ? sql`AND x.event_time <= ${after[0]}::timestamptz`
+      : rank > after[1]
+      ? sql`AND x.event_time < ${after[0]}::timestamptz`
+      : sql`AND (x.event_time, x.seq) < (${after[0]}::timestamptz, ${after[2]}::bigint)`
+  const severity = andIf(sql, input.severity !== undefined, () => sql`x.severity = ${input.severity}`)
+  const sources: Array<Statement.Fragment> = []
+  const wants = (kind: AlertKind, severities: ReadonlySet<string>) =>
+    (input.kind === undefined || input.kind === kind) &&
+    (input.severity === undefined || severities.has(input.severity))
+  if (wants("request_blocked", BLOCK_SEVERITIES)) {
+    sources.push(newest(sql, input.scope, input.range, input.agentId, input.limit + 1, {
+      table: "request_blocked", columns: BLOCKED_COLUMNS, filters: severity, keyset: keyset(RANKS.request_blocked)
+    }))
+  }
+  if (wants("solvency_alert", SOLVENCY_SEVERITIES)) {
+    sources.push(newest(sql, input.scope, input.range, input.agentId, input.limit + 1, {
+      table: "solvency_alerts", columns: SOLVENCY_COLUMNS, filters: severity, keyset: keyset(RANKS.solvency_alert)
+    }))
+  }
+  if (sources.length === 0) return []
+  const union = sql.join(" UNION ALL ", false)(sources.map((s) => sql`(${s})`))
+  const rows = yield* sql<AlertRow>`
+    SELECT * FROM (${union}) page ORDER BY sort_time DESC, rank DESC, sort_seq DESC LIMIT ${input.limit + 1}`
+  return rows.map((row) => ({ alert: toAlert(row), cursor: [row.event_time, row.rank, row.seq] as const }))
+}, Effect.orDie)

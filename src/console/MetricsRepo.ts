@@ -1,0 +1,63 @@
+/**
+ * SQL of `GET /v1/vendor/metrics`: an hourly series (rollups for covered hours, raw packets
+ * for the rest, see TelemetrySql.ts), its totals, and per-route figures from the raw packets
+ * of the last hour of the range (the rollup keeps no per-route columns).
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+import type { MetricsPoint, RouteMetrics, VendorMetrics } from "../../schema/api/ConsoleVendor.js"
+import type { Range } from "./Params.js"
+import { type VendorScope, vendorGateways } from "./Scope.js"
+import { telemetryParts, trafficAggregates } from "./TelemetrySql.js"
+
+const MAX_ROUTES = 100
+const HOUR = 3_600_000
+
+type Totals = VendorMetrics["totals"]
+
+export const metrics = Effect.fn("ConsoleRepo.metrics")(function*(scope: VendorScope, range: Range) {
+  const sql = yield* SqlClient.SqlClient
+  const routesFrom = new Date(Math.max(range.fromMs, range.toMs - HOUR)).toISOString()
+  const [series, totals, routes] = yield* Effect.all([
+    sql<MetricsPoint>`
+      WITH ${telemetryParts(sql, scope, range.from, range.to)},
+      hours AS (
+        SELECT generate_series(date_trunc('hour', b.f, 'UTC'), b.t - interval '1 microsecond', interval '1 hour') AS hour
+          FROM b)
+      SELECT rfc3339_utc(s.hour) AS time,
+             CASE WHEN bool_or(x.live) OR s.hour < (SELECT cf FROM b)
+                       OR s.hour >= (SELECT coalesce(min(rollup_to), '-infinity') FROM g) THEN 'live' ELSE 'rollup' END AS source,
+             ${sql.literal(trafficAggregates)},
+             max(x.pmax)::float8 AS latency_max_ms
+        FROM hours s LEFT JOIN parts x ON x.hour = s.hour
+       GROUP BY s.hour ORDER BY s.hour`,
+    sql<Omit<Totals, "error_rate">>`
+      WITH ${telemetryParts(sql, scope, range.from, range.to)}
+      SELECT ${sql.literal(trafficAggregates)} FROM parts x`,
+    sql<RouteMetrics>`
+      SELECT r.method, r.route,
+             sum(r.requests)::float8 AS requests, sum(r.paid)::float8 AS paid, sum(r.blocked)::float8 AS blocked,
+             sum(r.errors)::float8 AS errors,
+             (sum(r.latency_p50_ms * r.requests) / nullif(sum(r.requests), 0))::float8 AS latency_p50_ms,
+             max(r.latency_p99_ms)::float8 AS latency_p99_ms
+        FROM gateways g
+        JOIN gateway_telemetry t ON t.gateway_id = g.id
+        CROSS JOIN LATERAL jsonb_to_recordset(t.routes)
+             AS r(method text, route text, requests bigint, paid bigint, blocked bigint, errors bigint,
+                  latency_p50_ms float8, latency_p99_ms float8)
+       WHERE ${vendorGateways(sql, scope)}
+         AND t.window_start >= ${routesFrom}::timestamptz AND t.window_start < ${range.to}::timestamptz
+       GROUP BY r.method, r.route
+       ORDER BY sum(r.requests) DESC, r.method, r.route
+       LIMIT ${MAX_ROUTES}`
+  ], { concurrency: "unbounded" })
+  const t = totals[0] ?? { requests: 0, paid: 0, blocked: 0, errors: 0, latency_p50_ms: null, latency_p99_ms: null }
+  const result: VendorMetrics = {
+    from: range.from,
+    to: range.to,
+    totals: { ...t, error_rate: t.requests > 0 ? t.errors / t.requests : null },
+    series,
+    routes: { from: routesFrom, to: range.to, items: routes }
+  }
+  return result
+}, Effect.orDie)

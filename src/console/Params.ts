@@ -1,0 +1,95 @@
+/**
+ * Query parameters the schema cannot check alone: time ranges (defaults, order, length —
+ * `to` defaults to now, which only the handler knows), page sizes, and opaque cursors.
+ */
+import { Clock, Effect, Schema } from "effect"
+import { DEFAULT_PAGE_SIZE } from "../../schema/api/ConsoleCommon.js"
+import { isRfc3339, rfc3339ToEpochMillis } from "../../schema/Time.js"
+import { type InvalidParameter, invalidParameter } from "./Errors.js"
+
+const DAY = 86_400_000
+const HOUR = 3_600_000
+
+export interface Range {
+  /** ISO strings (millisecond precision, UTC) — bound into SQL as `::timestamptz`. */
+  readonly from: string
+  readonly to: string
+  readonly fromMs: number
+  readonly toMs: number
+}
+
+export interface RangeRule {
+  /** Default length when `from` is absent. */
+  readonly defaultMs: number
+  /** Longest allowed range. */
+  readonly maxMs: number
+  /** Align the default `from` down to a UTC day or hour (bucketed series). */
+  readonly align?: "day" | "hour"
+}
+
+export const days = (n: number) => n * DAY
+export const hours = (n: number) => n * HOUR
+
+const alignDown = (ms: number, align: "day" | "hour" | undefined) =>
+  align === "day" ? Math.floor(ms / DAY) * DAY : align === "hour" ? Math.floor(ms / HOUR) * HOUR : ms
+
+const describeLength = (ms: number) => (ms % DAY === 0 ? `${ms / DAY} days` : `${ms / HOUR} hours`)
+
+/** `[from, to)` from the query; `to` defaults to now and `from` to `to − defaultMs` (aligned). */
+export const resolveRange = (
+  query: { readonly from?: string | undefined; readonly to?: string | undefined },
+  rule: RangeRule
+): Effect.Effect<Range, InvalidParameter> =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const toMs = query.to === undefined ? now : rfc3339ToEpochMillis(query.to)
+    const fromMs = query.from === undefined
+      ? alignDown(toMs - rule.defaultMs + (rule.align === undefined ? 0 : rule.align === "day" ? DAY : HOUR), rule.align)
+      : rfc3339ToEpochMillis(query.from)
+    if (fromMs >= toMs) {
+      return yield* Effect.fail(invalidParameter(query.from === undefined ? "to" : "from", "must be before `to`"))
+    }
+    if (toMs - fromMs > rule.maxMs) {
+      return yield* Effect.fail(invalidParameter("from", `the range from \`from\` to \`to\` must not exceed ${describeLength(rule.maxMs)}`))
+    }
+    return { from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(), fromMs, toMs }
+  })
+
+export const pageSize = (limit: number | undefined, fallback = DEFAULT_PAGE_SIZE) => limit ?? fallback
+
+/**
+ * Opaque cursors: base64url of the JSON `[kind, [values…]]`; `kind` names the list, so a
+ * cursor from one list is refused by another instead of being misread.
+ */
+export const cursorOf = <const E extends ReadonlyArray<Schema.Schema.AnyNoContext>>(kind: string, ...elements: E) => {
+  const decode = Schema.decodeUnknown(Schema.parseJson(Schema.Tuple(Schema.Literal(kind), Schema.Tuple(...elements))))
+  return {
+    encode: (...values: Schema.Tuple<E>["Encoded"]) =>
+      Buffer.from(JSON.stringify([kind, values]), "utf8").toString("base64url"),
+    decode: (cursor: string) =>
+      Effect.suspend(() => decode(Buffer.from(cursor, "base64url").toString("utf8"))).pipe(
+        Effect.mapBoth({
+          onFailure: () => invalidParameter("cursor", "is not a cursor returned by this endpoint"),
+          onSuccess: ([, values]) => values
+        })
+      )
+  }
+}
+
+/** Cursor elements: a time as the server printed it, and a non-negative integer. */
+export const CursorTime = Schema.String.pipe(Schema.filter(isRfc3339))
+export const CursorInt = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
+export const CursorId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))
+
+/** Compares two non-negative decimal strings ("12.5") exactly: negative, 0 or positive. */
+export const compareDecimals = (a: string, b: string): number => {
+  const [ai = "", af = ""] = a.split(".")
+  const [bi = "", bf = ""] = b.split(".")
+  const ia = ai.replace(/^0+(?=\d)/, "")
+  const ib = bi.replace(/^0+(?=\d)/, "")
+  if (ia.length !== ib.length) return ia.length - ib.length
+  const width = Math.max(af.length, bf.length)
+  const x = ia + af.padEnd(width, "0")
+  const y = ib + bf.padEnd(width, "0")
+  return x < y ? -1 : x > y ? 1 : 0
+}

@@ -1,0 +1,198 @@
+/** Handlers of the vendor console group; the tenant is the token's vendor (`CurrentVendor`). */
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect, Option, Schema } from "effect"
+import {
+  DEFAULT_RANGE_DAYS,
+  MAX_AGGREGATE_RANGE_DAYS,
+  MAX_HOURLY_RANGE_DAYS,
+  MAX_LIST_RANGE_DAYS
+} from "../../schema/api/ConsoleCommon.js"
+import { CurrentVendor } from "../auth/Authentication.js"
+import { Api } from "../http/Api.js"
+import * as Endpoints from "./EndpointsRepo.js"
+import { Conflict, invalidParameter, NotFound } from "./Errors.js"
+import * as Lists from "./ListsRepo.js"
+import { consumers } from "./ConsumersRepo.js"
+import { metrics } from "./MetricsRepo.js"
+import { compareDecimals, CursorInt, CursorTime, cursorOf, days, hours, pageSize, resolveRange } from "./Params.js"
+import { databaseReady } from "./Ready.js"
+import * as Rollups from "./RollupRepo.js"
+import type { VendorScope } from "./Scope.js"
+import * as Vendor from "./VendorRepo.js"
+
+const Seq = Schema.String.pipe(Schema.pattern(/^[0-9]{1,19}$/))
+const paymentsCursor = cursorOf("payments", CursorTime, Seq)
+const alertsCursor = cursorOf("alerts", CursorTime, CursorInt, Seq)
+const consumersCursor = cursorOf("consumers", Schema.String, Schema.String, Schema.String, CursorTime)
+const endpointsCursor = cursorOf("endpoints", Seq)
+
+/** Aggregates default to the last 30 UTC days, today included (so only today is read raw). */
+const aggregate = { defaultMs: days(DEFAULT_RANGE_DAYS), maxMs: days(MAX_AGGREGATE_RANGE_DAYS), align: "day" } as const
+const list = { defaultMs: days(DEFAULT_RANGE_DAYS), maxMs: days(MAX_LIST_RANGE_DAYS) }
+
+/** The caller's scope, narrowed to `gatewayId` when it is one of theirs (else 404). */
+const scopeOf = (gatewayId: string | undefined) =>
+  Effect.gen(function*() {
+    yield* databaseReady
+    const { vendorId } = yield* CurrentVendor
+    if (gatewayId !== undefined && !(yield* Vendor.ownsGateway(vendorId, gatewayId))) {
+      return yield* new NotFound({ message: `gateway ${gatewayId} not found` })
+    }
+    const scope: VendorScope = { vendorId, gatewayId }
+    return scope
+  })
+
+const optionalCursor = <A, E>(cursor: string | undefined, decode: (c: string) => Effect.Effect<A, E>) =>
+  cursor === undefined ? Effect.succeed(undefined) : decode(cursor)
+
+const endpointNotFound = (id: string) => new NotFound({ message: `endpoint ${id} not found` })
+const endpointTaken = () => new Conflict({ message: "you already have an endpoint with this method and path" })
+
+export const VendorConsoleHttpLive = HttpApiBuilder.group(Api, "consoleVendor", (handlers) =>
+  handlers
+    .handle("stats", ({ urlParams: q }) =>
+      Effect.gen(function*() {
+        const range = yield* resolveRange(q, aggregate)
+        const scope = yield* scopeOf(q.gateway_id)
+        return yield* Vendor.stats(scope, yield* Rollups.prepare(scope, range))
+      }))
+    .handle("revenueHistory", ({ urlParams: q }) =>
+      Effect.gen(function*() {
+        const granularity = q.granularity ?? "day"
+        const range = yield* resolveRange(
+          q,
+          granularity === "day"
+            ? aggregate
+            : { defaultMs: hours(48), maxMs: days(MAX_HOURLY_RANGE_DAYS), align: "hour" }
+        )
+        const scope = yield* scopeOf(q.gateway_id)
+        const points = yield* Vendor.revenueHistory(scope, yield* Rollups.prepare(scope, range), granularity, q.asset)
+        return { from: range.from, to: range.to, granularity, points }
+      }))
+    .handle("consumers", ({ urlParams: q }) =>
+      Effect.gen(function*() {
+        const sort = q.sort ?? "spend"
+        const cursor = yield* optionalCursor(q.cursor, consumersCursor.decode)
+        if (cursor !== undefined && cursor[0] !== sort) {
+          return yield* invalidParameter("cursor", `was returned for sort=${cursor[0]}, not sort=${sort}`)
+        }
+        // Later pages keep the first page's `to`, so the ranking they continue does not move.
+        const range = yield* resolveRange(cursor === undefined ? q : { ...q, to: cursor[3] }, aggregate)
+        const scope = yield* scopeOf(q.gateway_id)
+        const page = yield* consumers({
+          scope,
+          split: yield* Rollups.prepare(scope, range),
+          asset: q.asset,
+          sort,
+          limit: pageSize(q.limit),
+          after: cursor === undefined ? undefined : [cursor[1], cursor[2]]
+        })
+        return {
+          from: range.from,
+          to: range.to,
+          items: page.items,
+          next_cursor: page.next === undefined ? null : consumersCursor.encode(sort, page.next[0], page.next[1], range.to)
+        }
+      }))
+    .handle("listEndpoints", ({ urlParams: q }) =>
+      Effect.gen(function*() {
+        const scope = yield* scopeOf(q.gateway_id)
+        const cursor = yield* optionalCursor(q.cursor, endpointsCursor.decode)
+        const limit = pageSize(q.limit)
+        const rows = yield* Endpoints.list({
+          vendorId: scope.vendorId,
+          gatewayId: scope.gatewayId,
+          active: q.active === undefined ? undefined : q.active === "true",
+          limit,
+          afterId: cursor?.[0]
+        })
+        const items = rows.slice(0, limit)
+        const last = items[items.length - 1]
+        return { items, next_cursor: rows.length > limit && last ? endpointsCursor.encode(last.id) : null }
+      }))
+    .handle("getEndpoint", ({ path }) =>
+      Effect.gen(function*() {
+        const { vendorId } = yield* scopeOf(undefined)
+        return yield* Effect.flatMap(Endpoints.get(vendorId, path.id), Option.match({
+          onNone: () => Effect.fail(endpointNotFound(path.id)),
+          onSome: Effect.succeed
+        }))
+      }))
+    .handle("createEndpoint", ({ payload }) =>
+      Effect.gen(function*() {
+        const { vendorId } = yield* scopeOf(payload.gateway_id ?? undefined)
+        return yield* Endpoints.create(vendorId, payload).pipe(Effect.catchTag("EndpointTaken", endpointTaken))
+      }))
+    .handle("updateEndpoint", ({ path, payload }) =>
+      Effect.gen(function*() {
+        if (Object.values(payload).every((value) => value === undefined)) {
+          return yield* invalidParameter("body", "must change at least one field")
+        }
+        const { vendorId } = yield* scopeOf(payload.gateway_id ?? undefined)
+        const updated = yield* Endpoints.update(vendorId, path.id, payload).pipe(
+          Effect.catchTag("EndpointTaken", endpointTaken)
+        )
+        return yield* Option.match(updated, { onNone: () => Effect.fail(endpointNotFound(path.id)), onSome: Effect.succeed })
+      }))
+    .handle("deleteEndpoint", ({ path }) =>
+      Effect.gen(function*() {
+        const { vendorId } = yield* scopeOf(undefined)
+        if (!(yield* Endpoints.remove(vendorId, path.id))) return yield* endpointNotFound(path.id)
+      }))
+    .handle("metrics", ({ urlParams: q }) =>
+      Effect.gen(function*() {
+        const range = yield* resolveRange(q, { defaultMs: hours(24), maxMs: days(MAX_HOURLY_RANGE_DAYS), align: "hour" })
+        return yield* metrics(yield* scopeOf(q.gateway_id), range)
+      }))
+    .handle("payments", ({ urlParams: q }) =>
+      Effect.gen(function*() {
+        const range = yield* resolveRange(q, list)
+        if (q.min_amount !== undefined && q.max_amount !== undefined && compareDecimals(q.min_amount, q.max_amount) > 0) {
+          return yield* invalidParameter("max_amount", "must not be less than min_amount")
+        }
+        const after = yield* optionalCursor(q.cursor, paymentsCursor.decode)
+        const limit = pageSize(q.limit)
+        const rows = yield* Lists.payments({
+          scope: yield* scopeOf(q.gateway_id),
+          range,
+          agentId: q.agent_id,
+          asset: q.asset,
+          network: q.network,
+          minAmount: q.min_amount,
+          maxAmount: q.max_amount,
+          limit,
+          after
+        })
+        const page = rows.slice(0, limit)
+        const last = page[page.length - 1]
+        return {
+          from: range.from,
+          to: range.to,
+          items: page.map((r) => r.payment),
+          next_cursor: rows.length > limit && last ? paymentsCursor.encode(last.payment.event_time, last.seq) : null
+        }
+      }))
+    .handle("alerts", ({ urlParams: q }) =>
+      Effect.gen(function*() {
+        const range = yield* resolveRange(q, list)
+        const after = yield* optionalCursor(q.cursor, alertsCursor.decode)
+        const limit = pageSize(q.limit)
+        const rows = yield* Lists.alerts({
+          scope: yield* scopeOf(q.gateway_id),
+          range,
+          kind: q.kind,
+          severity: q.severity,
+          agentId: q.agent_id,
+          limit,
+          after
+        })
+        const page = rows.slice(0, limit)
+        const last = page[page.length - 1]
+        return {
+          from: range.from,
+          to: range.to,
+          items: page.map((r) => r.alert),
+          next_cursor: rows.length > limit && last ? alertsCursor.encode(...last.cursor) : null
+        }
+      }))
+)

@@ -1,0 +1,110 @@
+/**
+ * SQL of the vendor aggregates: stats and revenue history (consumers: ConsumersRepo.ts).
+ * Payments come from the console rollups for the rolled-up days of the range and from
+ * `payment_authorized` for the rest (see RollupRepo.ts), both per gateway of the caller
+ * (`vendorGateways`); raw payments are read index-only through
+ * `(gateway_id, event_time …) INCLUDE (agent_id, amount, asset)`.
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+import type { AssetTotal } from "../../schema/api/ConsoleCommon.js"
+import type { VendorStats } from "../../schema/api/ConsoleVendor.js"
+import { rawRanges, type Split } from "./RollupRepo.js"
+import { money, type VendorScope, vendorGateways } from "./Scope.js"
+import { telemetryParts, trafficAggregates } from "./TelemetrySql.js"
+
+export const ownsGateway = Effect.fn("ConsoleRepo.ownsGateway")(function*(vendorId: string, gatewayId: string) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql`SELECT 1 FROM gateways WHERE id = ${gatewayId} AND vendor_id = ${vendorId}`
+  return rows.length > 0
+}, Effect.orDie)
+
+export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope, split: Split) {
+  const sql = yield* SqlClient.SqlClient
+  const [totals, traffic] = yield* Effect.all([
+    // Revenue from the hourly revenue rollup, unique agents from the daily agent rollup's ids
+    // (no sums), the rest of the range from the raw payments (index-only) in both cases.
+    sql<{ revenue: ReadonlyArray<AssetTotal>; unique_agents: number; gateways: number; blocked_requests: number }>`
+      WITH g AS MATERIALIZED (SELECT g.id FROM gateways g WHERE ${vendorGateways(sql, scope)}),
+      raw AS MATERIALIZED (
+        SELECT p.asset, p.agent_id COLLATE "C" AS agent_id, p.amount
+          FROM g CROSS JOIN LATERAL ${rawRanges(sql, split)} AS r(lo, hi)
+          JOIN payment_authorized p ON p.gateway_id = g.id AND p.event_time >= r.lo AND p.event_time < r.hi)
+      SELECT (SELECT coalesce(json_agg(json_build_object('asset', a.asset, 'amount', ${sql.literal(money("a.amount"))},
+                                                         'payments', a.payments) ORDER BY a.asset), '[]'::json)
+                FROM (SELECT x.asset, sum(x.amount) AS amount, sum(x.payments)::int AS payments
+                        FROM (SELECT h.asset, h.amount, h.payments
+                                FROM g JOIN console_revenue_hourly h ON h.gateway_id = g.id
+                                 AND h.hour >= ${split.rolledFrom}::timestamptz AND h.hour < ${split.rolledTo}::timestamptz
+                              UNION ALL
+                              SELECT asset, amount, 1 FROM raw) x
+                       GROUP BY x.asset) a) AS revenue,
+             (SELECT count(*)::int
+                FROM (SELECT a.agent_id COLLATE "C" FROM g JOIN console_agent_daily a ON a.gateway_id = g.id
+                       AND a.day >= ${split.rolledFrom}::timestamptz AND a.day < ${split.rolledTo}::timestamptz
+                      UNION
+                      SELECT agent_id FROM raw) d) AS unique_agents,
+             (SELECT count(*)::int FROM g) AS gateways,
+             (SELECT count(*)::int FROM g JOIN request_blocked p ON p.gateway_id = g.id
+               WHERE p.event_time >= ${split.from}::timestamptz AND p.event_time < ${split.to}::timestamptz) AS blocked_requests`,
+    sql<{ requests: number; errors: number; latency_p99_ms: number | null }>`
+      WITH ${telemetryParts(sql, scope, split.from, split.to)}
+      SELECT ${sql.literal(trafficAggregates)} FROM parts x`
+  ], { concurrency: "unbounded" })
+  const c = totals[0] ?? { revenue: [], unique_agents: 0, gateways: 0, blocked_requests: 0 }
+  const t = traffic[0] ?? { requests: 0, errors: 0, latency_p99_ms: null }
+  const result: VendorStats = {
+    from: split.from,
+    to: split.to,
+    gateways: c.gateways,
+    payments: c.revenue.reduce((n, r) => n + r.payments, 0),
+    revenue: c.revenue,
+    unique_agents: c.unique_agents,
+    blocked_requests: c.blocked_requests,
+    requests: t.requests,
+    errors: t.errors,
+    error_rate: t.requests > 0 ? t.errors / t.requests : null,
+    latency_p99_ms: t.latency_p99_ms
+  }
+  return result
+}, Effect.orDie)
+
+export const revenueHistory = Effect.fn("ConsoleRepo.revenueHistory")(function*(
+  scope: VendorScope,
+  split: Split,
+  granularity: "day" | "hour",
+  asset: string | undefined
+) {
+  const sql = yield* SqlClient.SqlClient
+  // '24 hours', not '1 day': a day step on timestamptz follows the session time zone's DST.
+  const step = granularity === "day" ? "24 hours" : "1 hour"
+  const assetFilter = (column: string) => asset === undefined ? sql.literal("") : sql`AND ${sql.literal(column)} = ${asset}`
+  return yield* sql<{ time: string; payments: number; revenue: ReadonlyArray<AssetTotal> }>`
+    WITH g AS MATERIALIZED (SELECT g.id FROM gateways g WHERE ${vendorGateways(sql, scope)}),
+    agg AS (
+      SELECT date_trunc(${granularity}, x.t, 'UTC') AS bucket, x.asset, sum(x.amount) AS amount, sum(x.payments)::int AS payments
+        FROM (SELECT h.hour AS t, h.asset, h.amount, h.payments
+                FROM g JOIN console_revenue_hourly h ON h.gateway_id = g.id
+                 AND h.hour >= ${split.rolledFrom}::timestamptz AND h.hour < ${split.rolledTo}::timestamptz
+                 ${assetFilter("h.asset")}
+              UNION ALL
+              SELECT p.event_time, p.asset, p.amount, 1
+                FROM g CROSS JOIN LATERAL ${rawRanges(sql, split)} AS r(lo, hi)
+                JOIN payment_authorized p ON p.gateway_id = g.id AND p.event_time >= r.lo AND p.event_time < r.hi
+                 ${assetFilter("p.asset")}) x
+       GROUP BY 1, 2),
+    assets AS (SELECT DISTINCT asset FROM agg),
+    buckets AS (
+      SELECT generate_series(date_trunc(${granularity}, ${split.from}::timestamptz, 'UTC'),
+                             ${split.to}::timestamptz - interval '1 microsecond',
+                             ${step}::interval) AS bucket)
+    SELECT rfc3339_utc(b.bucket) AS time,
+           coalesce((SELECT sum(a.payments) FROM agg a WHERE a.bucket = b.bucket), 0)::int AS payments,
+           coalesce((SELECT json_agg(json_build_object(
+                              'asset', s.asset,
+                              'amount', ${sql.literal(money("coalesce(a.amount, 0)"))},
+                              'payments', coalesce(a.payments, 0)) ORDER BY s.asset)
+                       FROM assets s LEFT JOIN agg a ON a.asset = s.asset AND a.bucket = b.bucket), '[]'::json) AS revenue
+      FROM buckets b
+     ORDER BY b.bucket`
+}, Effect.orDie)

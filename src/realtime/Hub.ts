@@ -1,0 +1,273 @@
+/**
+ * The hub: committed batches go into one Effect `PubSub`; the hub's dispatcher fiber, subscribed
+ * to it, fans each batch out to the open streams. Beside it, the bounded history behind
+ * `Last-Event-ID`.
+ *
+ * Fan-out is synchronous on purpose. A fiber plus an Effect `Stream` per connection costs about
+ * 0.1 ms per message per connection (`Stream.merge`/`interruptWhen` are the expensive parts),
+ * which at 1,000 subscribers is 100 ms per batch; writing into each connection's `Sink` from one
+ * loop costs a few microseconds. Each batch carries an index topic → positions, so a stream finds
+ * its events without scanning the batch, and streams with the same topics share one rendering.
+ *
+ * A sink refuses a write when its client is too far behind (its send buffer is full); the hub
+ * then drops that stream (the client reconnects with its last id and resumes from the history).
+ */
+import { Clock, Context, Duration, Effect, Layer, Metric, PubSub, Queue, type Scope } from "effect"
+import { randomBytes } from "node:crypto"
+import type { ResetReason } from "../../schema/api/Realtime.js"
+import { messageFrame } from "./Frames.js"
+import { type Entry, History } from "./History.js"
+import * as Metrics from "./Metrics.js"
+import { RealtimeSettingsConfig } from "./RealtimeConfig.js"
+import type { LiveEventInput, TopicSet } from "./Topics.js"
+
+/** One write to a stream: one or more SSE messages. */
+export interface Outgoing {
+  readonly text: string
+  /** Event (and reset) messages in `text`. */
+  readonly messages: number
+  /** Commit time of live events (for the commit → send histogram); undefined for replay and resets. */
+  readonly commitMs: number | undefined
+}
+
+/** Where a stream's messages go (the HTTP layer implements it over the response). */
+export interface Sink {
+  /** Queues `out` for the client; false when the client's send buffer is full. Replay is never refused. */
+  readonly write: (out: Outgoing, replay: boolean) => boolean
+  /** Called once when the hub drops the stream for being too slow: close the connection now. */
+  readonly drop: () => void
+}
+
+type HubMessage =
+  | { readonly _tag: "Batch"; readonly entries: ReadonlyArray<Entry>; readonly byTopic: ReadonlyMap<string, ReadonlyArray<number>> }
+  | { readonly _tag: "Gap"; readonly id: string }
+
+export interface HubOptions {
+  readonly historySize: number
+  readonly historyWindow: Duration.DurationInput
+}
+
+export class RealtimeHub extends Context.Tag("Realtime/Hub")<RealtimeHub, {
+  /** 8 hex digits, random per process; part of every event id, and of NOTIFY payloads. */
+  readonly instanceId: string
+  /** Committed events, in commit order. Returns once queued for fan-out. */
+  readonly publish: (events: ReadonlyArray<LiveEventInput>, commitMs: number) => Effect.Effect<void>
+  /** Events may have been lost (the cross-process feed broke): resets streams and older cursors. */
+  readonly interrupted: Effect.Effect<void>
+  /**
+   * Writes the replay after `lastEventId` (or a reset) into `sink`, then live events of `topics`
+   * until the scope closes or the stream is dropped as slow.
+   */
+  readonly connect: (topics: TopicSet, lastEventId: string | undefined, sink: Sink) => Effect.Effect<void, never, Scope.Scope>
+  /** Open streams. */
+  readonly size: Effect.Effect<number>
+}>() {
+  static readonly make = (options: HubOptions) => makeHub(options)
+
+  static readonly layer = (options: HubOptions) => Layer.scoped(RealtimeHub, makeHub(options))
+
+  static readonly Live = Layer.scoped(
+    RealtimeHub,
+    Effect.flatMap(RealtimeSettingsConfig, (s) => makeHub({ historySize: s.historySize, historyWindow: s.historyWindow }))
+  )
+}
+
+const RESET_MESSAGES: Readonly<Record<typeof ResetReason.Type, string>> = {
+  cursor_too_old: "Last-Event-ID is older than the history window; events were missed — reload through the REST API",
+  cursor_unknown: "Last-Event-ID was not issued by this service; reload through the REST API",
+  stream_interrupted: "the live feed was interrupted and events may have been missed — reload through the REST API"
+}
+
+const REPLAY_CHUNK = 256
+
+interface Connection {
+  readonly topics: TopicSet
+  /** Topic names that get the full event (vendor and agent topics). */
+  readonly fullKeys: ReadonlyArray<string>
+  /** Streams with equal keys get the same text for a batch. */
+  readonly shareKey: string
+  readonly sink: Sink
+  /** Entries up to this seq were replayed (or predate the stream): skip them live. */
+  readonly afterSeq: number
+  dropped: boolean
+}
+
+const isFull = (entry: Entry, topics: TopicSet): boolean =>
+  topics.gateways.has(entry.gatewayId) || (entry.agentId !== undefined && topics.agents.has(entry.agentId))
+
+/** The frame a stream gets for an entry, or undefined when none of its topics covers it. */
+const frameFor = (entry: Entry, topics: TopicSet): string | undefined =>
+  isFull(entry, topics) ? entry.full : topics.ticker ? entry.tick : undefined
+
+const indexByTopic = (entries: ReadonlyArray<Entry>): Map<string, Array<number>> => {
+  const index = new Map<string, Array<number>>()
+  const add = (topic: string, position: number) => {
+    const list = index.get(topic)
+    if (list === undefined) index.set(topic, [position])
+    else list.push(position)
+  }
+  entries.forEach((entry, position) => {
+    add(`vendor:${entry.gatewayId}`, position)
+    if (entry.agentId !== undefined) add(`agent:${entry.agentId}`, position)
+    if (entry.tick !== undefined) add("ticker", position)
+  })
+  return index
+}
+
+/** A connection's messages in one batch, in batch order (one message per event). */
+const select = (
+  batch: Extract<HubMessage, { _tag: "Batch" }>,
+  connection: Connection
+): { text: string; messages: number } | undefined => {
+  let full: Array<number> = []
+  for (const key of connection.fullKeys) {
+    const positions = batch.byTopic.get(key)
+    if (positions !== undefined) full = full.length === 0 ? positions.slice() : full.concat(positions)
+  }
+  const ticker = connection.topics.ticker ? batch.byTopic.get("ticker") ?? [] : []
+  if (full.length === 0 && ticker.length === 0) return undefined
+  const marks = new Map<number, boolean>()
+  for (const p of full) marks.set(p, true)
+  for (const p of ticker) if (!marks.has(p)) marks.set(p, false)
+  const positions = connection.fullKeys.length <= 1 && ticker.length === 0 ? full : [...marks.keys()].sort((a, b) => a - b)
+  let text = ""
+  let messages = 0
+  for (const p of positions) {
+    const entry = batch.entries[p]
+    if (entry === undefined || entry.seq <= connection.afterSeq) continue
+    const frame = marks.get(p) === true ? entry.full : entry.tick
+    if (frame === undefined) continue
+    text += frame
+    messages += 1
+  }
+  return messages === 0 ? undefined : { text, messages }
+}
+
+const makeHub = (options: HubOptions) =>
+  Effect.gen(function*() {
+    const instanceId = randomBytes(4).toString("hex")
+    const clock = yield* Effect.clock
+    const history = new History(
+      instanceId,
+      options.historySize,
+      Duration.toMillis(Duration.decode(options.historyWindow)),
+      yield* Clock.currentTimeMillis
+    )
+    const pubsub = yield* PubSub.unbounded<HubMessage>()
+    const connections = new Set<Connection>()
+    // History order and PubSub order must agree: a stream skips what it already replayed by seq.
+    const lock = yield* Effect.makeSemaphore(1)
+
+    const resetFrame = (reason: typeof ResetReason.Type, id = history.latestId): Outgoing => ({
+      text: messageFrame(id, "reset", JSON.stringify({ reason, message: RESET_MESSAGES[reason] })),
+      messages: 1,
+      commitMs: undefined
+    })
+
+    const deliver = (connection: Connection, out: Outgoing): void => {
+      if (connection.dropped) return
+      if (!connection.sink.write(out, false)) {
+        connection.dropped = true
+        connections.delete(connection)
+        Metrics.slowConsumerDrops.unsafeUpdate(1, [])
+        connection.sink.drop()
+        return
+      }
+      Metrics.messagesSent.unsafeUpdate(out.messages, [])
+      if (out.commitMs !== undefined) {
+        const seconds = Math.max(0, clock.unsafeCurrentTimeMillis() - out.commitMs) / 1000
+        for (let i = 0; i < out.messages; i++) Metrics.commitToSend.unsafeUpdate(seconds, [])
+      }
+    }
+
+    const dispatch = (message: HubMessage): void => {
+      if (message._tag === "Gap") {
+        const reset = resetFrame("stream_interrupted", message.id)
+        for (const connection of connections) deliver(connection, reset)
+        Metrics.resets.pipe(Metric.tagged("reason", "stream_interrupted")).unsafeUpdate(connections.size, [])
+        return
+      }
+      const firstSeq = message.entries[0]?.seq ?? 0
+      const commitMs = message.entries[0]?.commitMs
+      // Streams that started before this batch and ask for the same topics get the same Outgoing.
+      const shared = new Map<string, Outgoing | undefined>()
+      for (const connection of connections) {
+        const cacheable = connection.afterSeq < firstSeq
+        let out = cacheable ? shared.get(connection.shareKey) : undefined
+        if (out === undefined && !(cacheable && shared.has(connection.shareKey))) {
+          const selected = select(message, connection)
+          out = selected === undefined ? undefined : { ...selected, commitMs }
+          if (cacheable) shared.set(connection.shareKey, out)
+        }
+        if (out !== undefined) deliver(connection, out)
+      }
+    }
+
+    // Subscribed here, not in the fiber: a batch published before the fiber starts must not be lost.
+    const feed = yield* PubSub.subscribe(pubsub)
+    yield* Effect.gen(function*() {
+      while (true) {
+        const messages = yield* Queue.takeBetween(feed, 1, 64)
+        for (const message of messages) dispatch(message)
+      }
+    }).pipe(Effect.forkScoped)
+
+    const publish = (events: ReadonlyArray<LiveEventInput>, commitMs: number) =>
+      events.length === 0 ? Effect.void : lock.withPermits(1)(
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const entries = history.append(events, commitMs, now)
+          return PubSub.publish(pubsub, { _tag: "Batch", entries, byTopic: indexByTopic(entries) })
+        })
+      )
+
+    const interrupted = lock.withPermits(1)(
+      Effect.flatMap(Clock.currentTimeMillis, (now) => PubSub.publish(pubsub, { _tag: "Gap", id: history.markGap(now) }))
+    )
+
+    const replay = (connection: Connection, entries: ReadonlyArray<Entry>): void => {
+      let text = ""
+      let messages = 0
+      const flush = () => {
+        if (messages === 0) return
+        connection.sink.write({ text, messages, commitMs: undefined }, true)
+        Metrics.messagesSent.unsafeUpdate(messages, [])
+        text = ""
+        messages = 0
+      }
+      for (const entry of entries) {
+        const frame = frameFor(entry, connection.topics)
+        if (frame === undefined) continue
+        text += frame
+        messages += 1
+        if (messages === REPLAY_CHUNK) flush()
+      }
+      flush()
+    }
+
+    const connect = (topics: TopicSet, lastEventId: string | undefined, sink: Sink) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            // One synchronous step: nothing can be dispatched between the replay and the registration.
+            const resume = history.resume(lastEventId, now)
+            const fullKeys = [...[...topics.gateways].map((g) => `vendor:${g}`), ...[...topics.agents].map((a) => `agent:${a}`)]
+            const connection: Connection = {
+              topics,
+              fullKeys,
+              shareKey: `${topics.ticker ? "ticker|" : ""}${[...fullKeys].sort().join("|")}`,
+              sink,
+              afterSeq: history.lastSeq,
+              dropped: false
+            }
+            if (resume._tag === "Reset") {
+              sink.write(resetFrame(resume.reason), true)
+              Metrics.resets.pipe(Metric.tagged("reason", resume.reason)).unsafeUpdate(1, [])
+            } else if (resume._tag === "Replay") replay(connection, resume.entries)
+            connections.add(connection)
+            return connection
+          }),
+          (connection) => Effect.sync(() => void connections.delete(connection))
+        ))
+
+    return RealtimeHub.of({ instanceId, publish, interrupted, connect, size: Effect.sync(() => connections.size) })
+  })

@@ -1,0 +1,46 @@
+/**
+ * Live stream settings, read inside the realtime layers (documented in docs/realtime.md).
+ */
+import { Config, Duration } from "effect"
+import { positiveInt } from "../config/AppConfig.js"
+
+const duration = (name: string, fallback: Duration.DurationInput) =>
+  Config.duration(name).pipe(
+    Config.withDefault(Duration.decode(fallback)),
+    Config.validate({ message: "must be a positive duration, e.g. \"15 seconds\"", validation: (d) => Duration.toMillis(d) > 0 })
+  )
+
+export interface RealtimeSettings {
+  readonly heartbeat: Duration.Duration
+  /** The `retry:` hint: how long a browser waits before reconnecting. */
+  readonly retryMs: number
+  readonly maxStreamsPerUser: number
+  /** Anonymous (ticker-only) streams per process, all together. */
+  readonly maxPublicStreams: number
+  readonly maxTopics: number
+  /** Bytes buffered for one stream (its socket not draining) before it counts as a slow consumer and is closed. */
+  readonly sendBufferBytes: number
+  readonly historySize: number
+  readonly historyWindow: Duration.Duration
+  readonly ticketTtl: Duration.Duration
+  readonly cookieName: string
+  /** How long a vendor's list of gateways is trusted before it is read again. */
+  readonly ownershipTtl: Duration.Duration
+}
+
+export const RealtimeSettingsConfig: Config.Config<RealtimeSettings> = Config.all({
+  heartbeat: duration("SSE_HEARTBEAT", "15 seconds"),
+  retryMs: positiveInt("SSE_RETRY_MS", 3000),
+  maxStreamsPerUser: positiveInt("SSE_MAX_STREAMS_PER_USER", 5),
+  maxPublicStreams: positiveInt("SSE_MAX_PUBLIC_STREAMS", 10_000),
+  maxTopics: positiveInt("SSE_MAX_TOPICS", 20),
+  sendBufferBytes: positiveInt("SSE_SEND_BUFFER_BYTES", 1024 * 1024),
+  historySize: positiveInt("SSE_HISTORY_SIZE", 20_000),
+  historyWindow: duration("SSE_HISTORY_WINDOW", "5 minutes"),
+  ticketTtl: duration("SSE_TICKET_TTL", "30 seconds"),
+  cookieName: Config.string("SSE_AUTH_COOKIE").pipe(
+    Config.withDefault("machpay_token"),
+    Config.validate({ message: "must be a cookie name (letters, digits, _ and -)", validation: (s) => /^[A-Za-z0-9_-]+$/.test(s) })
+  ),
+  ownershipTtl: duration("SSE_OWNERSHIP_CACHE_TTL", "30 seconds")
+})

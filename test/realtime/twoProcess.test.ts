@@ -1,0 +1,146 @@
+/**
+ * Cross-process delivery with the real server: `tsx src/main.ts` started twice on one fresh
+ * database, once with ROLES=receiver and once with ROLES=api. Events posted to the receiver's
+ * `/v1/ingest` reach an SSE client of the api process through LISTEN/NOTIFY — a small batch
+ * inline in the notification, a large one as keys read back from `telemetry_events`.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Schedule } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { createHash, randomBytes } from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import pg from "pg"
+import { claimsFor, signHs256 } from "../../src/identity/Jwt.js"
+import { createDatabase, databaseUrl } from "../support/database.js"
+import { wireEvent } from "../support/ingestEvents.js"
+import { openSse } from "./sse.js"
+
+const SECRET = "two-process-secret-two-process-secret!!"
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
+    })
+  })
+
+interface Server {
+  readonly base: string
+  readonly output: () => string
+}
+
+/** Starts the real server; stops it (SIGTERM, then SIGKILL) when the scope closes. */
+const startServer = (roles: string, url: string, dataDir: string) =>
+  Effect.gen(function*() {
+    const port = yield* Effect.promise(freePort)
+    let output = ""
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const child: ChildProcess = spawn(path.resolve("node_modules/.bin/tsx"), ["src/main.ts"], {
+          cwd: process.cwd(),
+          env: {
+            PATH: process.env["PATH"] ?? "",
+            DATABASE_URL: url,
+            PORT: String(port),
+            HOST: "127.0.0.1",
+            ROLES: roles,
+            JWT_SECRET: SECRET,
+            DATA_DIR: path.join(dataDir, roles),
+            INGEST_BATCH_WINDOW: "20 millis",
+            LOG_LEVEL: "Warning"
+          },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        child.stdout?.on("data", (chunk: Buffer) => void (output += chunk.toString()))
+        child.stderr?.on("data", (chunk: Buffer) => void (output += chunk.toString()))
+        return child
+      }),
+      (child) =>
+        Effect.async<void>((resume) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+          const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
+          child.once("exit", () => {
+            clearTimeout(timer)
+            resume(Effect.void)
+          })
+          child.kill("SIGTERM")
+        })
+    )
+    const base = `http://127.0.0.1:${port}`
+    // Bounded: a request accepted while the server is still wiring its handlers is never answered.
+    yield* Effect.tryPromise(() => fetch(`${base}/health/ready`, { signal: AbortSignal.timeout(1000) })).pipe(
+      Effect.filterOrFail((response) => response.status === 200),
+      Effect.retry({ schedule: Schedule.spaced("200 millis"), times: 200 }),
+      Effect.mapError(() => new Error(`${roles} server did not become ready:\n${output}`)),
+      Effect.orDie
+    )
+    return { base, output: () => output, pid: child.pid } satisfies Server & { pid: number | undefined }
+  })
+
+describe("two processes on one database", () => {
+  it.live("events ingested by a receiver process reach SSE clients of an api process", () =>
+    Effect.gen(function*() {
+      const name = yield* createDatabase("rt2p")
+      const url = databaseUrl(name)
+      const dataDir = yield* Effect.acquireRelease(
+        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "machpay-rt2p-"))),
+        (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+      )
+      const [receiver, api] = yield* Effect.all([startServer("receiver", url, dataDir), startServer("api", url, dataDir)], {
+        concurrency: 2
+      })
+
+      const key = `mpk_live_${randomBytes(32).toString("base64url")}`
+      yield* Effect.promise(async () => {
+        const client = new pg.Client({ connectionString: url })
+        await client.connect()
+        await client.query("INSERT INTO vendors (id, name) VALUES ('v1', 'Vendor')")
+        await client.query("INSERT INTO gateways (id, vendor_id, name, ingest_key_hash) VALUES ('gw-2p', 'v1', 'gw', $1)", [
+          createHash("sha256").update(key).digest("hex")
+        ])
+        await client.end()
+      })
+
+      expect((yield* Effect.promise(() => fetch(`${receiver.base}/v1/telemetry/live?topics=ticker`))).status).toBe(404)
+      const jwt = signHs256(claimsFor({ role: "vendor", vendorId: "v1" }, { now: Date.now() / 1000, ttlSeconds: 600 }), SECRET)
+      const stream = yield* Effect.promise(() =>
+        openSse(`${api.base}/v1/telemetry/live?topics=vendor:gw-2p,ticker`, { authorization: `Bearer ${jwt}` })
+      )
+      expect(stream.status).toBe(200)
+
+      const time = new Date().toISOString()
+      const post = (body: unknown, batch: boolean) =>
+        Effect.promise(() =>
+          fetch(`${receiver.base}/v1/ingest`, {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${key}`,
+              "content-type": batch ? "application/cloudevents-batch+json" : "application/cloudevents+json",
+              prefer: "wait=commit"
+            },
+            body: JSON.stringify(body)
+          }).then(async (response) => ({ status: response.status, body: await response.text() }))
+        )
+
+      const one = yield* post(wireEvent("PaymentAuthorized", { id: "two-p-1", time, gateway: "gw-2p" }), false)
+      expect(one.status, one.body).toBe(200)
+      yield* Effect.promise(() => stream.until((m) => m.length >= 1, 15_000))
+      expect(stream.messages[0]?.event).toBe("PaymentAuthorized")
+      expect(JSON.parse(stream.messages[0]?.data ?? "{}")).toMatchObject({ id: "two-p-1", gateway_id: "gw-2p" })
+
+      // Sixty events in one commit do not fit in 8000 bytes: they travel as keys and are read back.
+      const many = Array.from({ length: 60 }, (_, i) =>
+        wireEvent("RequestBlocked", { id: `two-b-${String(i).padStart(2, "0")}`, time, gateway: "gw-2p" }))
+      const batch = yield* post(many, true)
+      expect(batch.status, batch.body).toBe(200)
+      yield* Effect.promise(() => stream.until((m) => m.length >= 61, 15_000))
+      expect(stream.messages.slice(1).map((m) => JSON.parse(m.data).id)).toEqual(many.map((e) => e["id"]))
+      expect(new Set(stream.messages.map((m) => m.id)).size).toBe(61)
+      stream.close()
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+})
