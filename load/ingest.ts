@@ -9,6 +9,7 @@
  *   --agents 10000  --batch 500  --rate 12000 (events/s)  --duration 60 (s)  --concurrency 32
  *   --mix payment=60,blocked=10,solvency=5,intent=15,telemetry=5,unknown=5  --duplicates 0.01
  *   --port 18090  --wait-commit (ask for Prefer: wait=commit)  --keep (keep the database)
+ *   --modes journal,memory,commit (durability modes to run in turn, printed side by side)
  *   --env KEY=VALUE (extra server environment, repeatable)  --profile (CPU profile of the server → tmp/profiles)
  */
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
@@ -62,18 +63,33 @@ const idSum = (ids: Iterable<string>) => {
   return sum
 }
 
-const main = Effect.gen(function*() {
+type Mode = "journal" | "memory" | "commit"
+
+interface RunResult {
+  readonly mode: Mode
+  readonly committedRate: number
+  readonly ackP50: number
+  readonly ackP99: number
+  readonly commitLagP99: number
+  readonly maxRss: number
+  readonly zeroLoss: boolean
+}
+
+/** One full run against a fresh server and database; `mode` picks the durability. */
+const runOnce = (mode: Mode) => Effect.gen(function*() {
+  const waitCommit = options.waitCommit || mode === "commit"
   const runId = `r${Date.now().toString(36)}${randomBytes(2).toString("hex")}`
   const dbName = `bench_${runId}`
   yield* Effect.promise(() => admin((c) => c.query(`CREATE DATABASE ${dbName}`)))
   const dbUrl = Object.assign(new URL(options.adminUrl), { pathname: `/${dbName}` }).toString()
   console.log(`database ${dbName}; starting server…`)
   const server = yield* Effect.promise(() => startServer(
-    { DATABASE_URL: dbUrl, DB_POOL_MAX: "12", ...options.env },
+    { DATABASE_URL: dbUrl, DB_POOL_MAX: "12", INGEST_DURABILITY: mode === "memory" ? "memory" : "journal", ...options.env },
     options.port,
     options.profile ? ["--cpu-prof", "--cpu-prof-dir=tmp/profiles"] : []
   ))
   const db = new pg.Pool({ connectionString: dbUrl, max: 4 })
+  db.on("error", () => undefined) // idle clients are terminated when the database is dropped
   const gateways = Array.from({ length: options.gateways }, (_, i) => ({ id: `gw-${i}`, key: `mpk_bench_${runId}_${i}` }))
   yield* Effect.promise(async () => {
     await db.query("INSERT INTO vendors (id, name) VALUES ('bench', 'Bench vendor')")
@@ -89,7 +105,7 @@ const main = Effect.gen(function*() {
       transformClient: HttpClient.mapRequest((request) =>
         request.pipe(
           HttpClientRequest.bearerToken(gateway.key),
-          options.waitCommit ? HttpClientRequest.setHeader("prefer", "wait=commit") : (r) => r
+          waitCommit ? HttpClientRequest.setHeader("prefer", "wait=commit") : (r) => r
         )
       )
     }))
@@ -200,7 +216,7 @@ const main = Effect.gen(function*() {
   const committedRate = totalAccepted / commitSeconds
   console.log(`
 == ingest benchmark ==
-options        rate=${options.rate}/s duration=${options.duration}s batch=${options.batch} gateways=${options.gateways} concurrency=${options.concurrency} wait-commit=${options.waitCommit}
+options        mode=${mode} rate=${options.rate}/s duration=${options.duration}s batch=${options.batch} gateways=${options.gateways} concurrency=${options.concurrency} wait-commit=${waitCommit}
 requests       ${sentBatches} (${[...statuses].map(([s, n]) => `${s}:${n}`).join(" ")}), sent in ${fmt(sendSeconds)}s, behind schedule ${behind}
 events         sent ${sentEvents}, accepted ${totalAccepted}, duplicates reported ${duplicatesSeen} (re-sent ${duplicatesExpected})
 committed      ${fmt(committedRate, 0)} events/s (all accepted events committed after ${fmt(commitSeconds)}s)
@@ -211,6 +227,33 @@ zero loss      ${verification.ok ? "OK" : "FAILED"} — ${verification.lines.joi
 COPY ceiling   ${fmt(ceiling.eventsPerSecond, 0)} events/s (${ceiling.rows} rows in ${fmt(ceiling.seconds, 2)}s); ours = ${fmt((100 * committedRate) / ceiling.eventsPerSecond)}% of it
 `)
   if (!verification.ok) process.exitCode = 1
+  const result: RunResult = {
+    mode,
+    committedRate,
+    ackP50: ack.p50,
+    ackP99: ack.p99,
+    commitLagP99: histogramQuantile(buckets, 0.99) * 1000,
+    maxRss,
+    zeroLoss: verification.ok
+  }
+  return result
+})
+
+/** `--modes journal,memory,commit` runs each durability mode in turn and compares them. */
+const main = Effect.gen(function*() {
+  const modes = option("modes", options.waitCommit ? "commit" : "journal").split(",") as Array<Mode>
+  const results: Array<RunResult> = []
+  for (const mode of modes) results.push(yield* runOnce(mode))
+  if (results.length > 1) {
+    console.log("== durability modes side by side ==")
+    console.log("mode      committed ev/s   ack p50 ms   ack p99 ms   commit lag p99 ms   max RSS MB   zero loss")
+    for (const r of results) {
+      console.log(
+        `${r.mode.padEnd(9)} ${fmt(r.committedRate, 0).padStart(15)} ${fmt(r.ackP50).padStart(12)} ${fmt(r.ackP99).padStart(12)} ` +
+          `${fmt(r.commitLagP99).padStart(19)} ${fmt(r.maxRss, 0).padStart(12)}   ${r.zeroLoss ? "OK" : "FAILED"}`
+      )
+    }
+  }
 })
 
 main.pipe(Effect.provide(FetchHttpClient.layer), Effect.runPromise).catch((error) => {
