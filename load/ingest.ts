@@ -44,7 +44,9 @@ const options = {
   waitCommit: flag("wait-commit"),
   keep: flag("keep"),
   profile: flag("profile"),
-  env: Object.fromEntries(argv.flatMap((a, i) => (argv[i - 1] === "--env" ? [a.split("=", 2) as [string, string]] : [])))
+  env: Object.fromEntries(
+    argv.flatMap((a, i) => (argv[i - 1] === "--env" && a.includes("=") ? [[a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]] : []))
+  )
 }
 
 const admin = async <A>(f: (client: pg.Client) => Promise<A>) => {

@@ -23,7 +23,7 @@ import { hashIngestKey } from "../src/identity/IngestKey.js"
 import { claimsFor, type PrincipalSpec, signHs256 } from "../src/identity/Jwt.js"
 import { Fleet, parseMix } from "./lib/fleet.js"
 import { fmt, histogramQuantile, summary } from "./lib/stats.js"
-import { type BenchServer, startBenchServer } from "./sse/server.js"
+import { type RunningServer as BenchServer, startServer as startBenchServer } from "./lib/server.js"
 import { type SubscriberSpec, subscribe } from "./sse/subscribers.js"
 
 const argv = process.argv.slice(2)
@@ -44,7 +44,9 @@ const options = {
   keep: argv.includes("--keep"),
   profile: argv.includes("--profile"),
   split: argv.includes("--split"),
-  env: Object.fromEntries(argv.flatMap((a, i) => (argv[i - 1] === "--env" ? [a.split("=", 2) as [string, string]] : [])))
+  env: Object.fromEntries(
+    argv.flatMap((a, i) => (argv[i - 1] === "--env" ? [[a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] as const] : []))
+  )
 }
 
 const SECRET = randomBytes(32).toString("base64url")

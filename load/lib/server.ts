@@ -16,19 +16,22 @@ export const startServer = async (
   nodeArgs: ReadonlyArray<string> = []
 ): Promise<RunningServer> => {
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
-    env: { ...process.env, PORT: String(port), LOG_LEVEL: "Warning", ...env },
+    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "Warning", ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let log = ""
   child.stdout?.on("data", (chunk: Buffer) => (log = (log + chunk.toString()).slice(-20_000)))
   child.stderr?.on("data", (chunk: Buffer) => (log = (log + chunk.toString()).slice(-20_000)))
   const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 60_000
+  const deadline = Date.now() + 90_000
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}):\n${log}`)
-    const ok = await fetch(`${url}/health/ready`).then((r) => r.ok, () => false)
+    const ok = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false)
     if (ok) break
-    if (Date.now() > deadline) throw new Error(`server did not become ready:\n${log}`)
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL")
+      throw new Error(`server did not become ready:\n${log}`)
+    }
     await new Promise((r) => setTimeout(r, 200))
   }
   return {
@@ -46,7 +49,11 @@ export const startServer = async (
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(child.exitCode)
-        child.once("exit", (code) => resolve(code))
+        const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
+        child.once("exit", (code) => {
+          clearTimeout(timer)
+          resolve(code)
+        })
         child.kill("SIGTERM")
       }),
     log: () => log

@@ -55,6 +55,10 @@ export const subscribe = (baseUrl: string, specs: ReadonlyArray<SubscriberSpec>)
       }
     }
 
+    if (specs.length === 0) {
+      pending = 1
+      done()
+    }
     for (const spec of specs) {
       const url = new URL(`/v1/telemetry/live?topics=${encodeURIComponent(spec.topics)}`, baseUrl)
       const request = http.get(url, { agent, headers: { accept: "text/event-stream", ...spec.headers } }, (response) => {

@@ -2,7 +2,7 @@
 import { Schema } from "effect"
 import { AgentId, GatewayId } from "../Ids.js"
 import { Money } from "../Money.js"
-import { Asset, HttpMethod, MaxString, Network, OneOf, Route } from "../Primitives.js"
+import { Asset, Network, OneOf } from "../Primitives.js"
 import {
   Amount,
   AssetAmount,
@@ -104,64 +104,6 @@ export const ConsumersPage = Schema.Struct({
   next_cursor: NextCursor
 }).annotations({ identifier: "ConsumersPage" })
 export type ConsumersPage = typeof ConsumersPage.Type
-
-// --- endpoints (priced routes) ------------------------------------------------------------
-
-export const EndpointId = Schema.String.pipe(
-  Schema.pattern(/^[1-9][0-9]{0,17}$/, { message: () => "must be an endpoint id (a positive integer)" })
-).annotations({ description: "Endpoint id." })
-
-export const EndpointPath = Schema.Struct({ id: EndpointId })
-
-export const EndpointsQuery = Schema.Struct({
-  gateway_id: GatewayFilter,
-  active: optional(OneOf("true", "false").annotations({ description: "Only active (true) or inactive (false) endpoints." })),
-  limit: optional(LimitParam),
-  cursor: optional(CursorParam)
-}).annotations({ title: "EndpointsQuery" })
-
-const Description = MaxString(1000).annotations({ description: "Free text shown in the console (≤ 1000 characters)." })
-
-export const CreateEndpoint = Schema.Struct({
-  method: HttpMethod,
-  path: Route,
-  price: Money.annotations({ description: "Price per request, in units of `asset`." }),
-  asset: Asset,
-  description: optional(Schema.NullOr(Description)),
-  active: optional(Schema.Boolean.annotations({ description: "Default true." })),
-  gateway_id: optional(Schema.NullOr(GatewayId.annotations({ description: "Gateway serving the route (yours), or null for all." })))
-}).annotations({ identifier: "CreateEndpoint" })
-export type CreateEndpoint = typeof CreateEndpoint.Type
-
-export const UpdateEndpoint = Schema.Struct({
-  method: optional(HttpMethod),
-  path: optional(Route),
-  price: optional(Money),
-  asset: optional(Asset),
-  description: optional(Schema.NullOr(Description)),
-  active: optional(Schema.Boolean),
-  gateway_id: optional(Schema.NullOr(GatewayId))
-}).annotations({ identifier: "UpdateEndpoint", description: "Fields to change; omitted fields stay as they are." })
-export type UpdateEndpoint = typeof UpdateEndpoint.Type
-
-export const Endpoint = Schema.Struct({
-  id: EndpointId,
-  gateway_id: Schema.NullOr(Schema.String),
-  method: Schema.String,
-  path: Schema.String,
-  price: Amount,
-  asset: Schema.String,
-  description: Schema.NullOr(Schema.String),
-  active: Schema.Boolean,
-  created_at: UtcTime,
-  updated_at: UtcTime
-}).annotations({ identifier: "Endpoint" })
-export type Endpoint = typeof Endpoint.Type
-
-export const EndpointsPage = Schema.Struct({
-  items: Schema.Array(Endpoint),
-  next_cursor: NextCursor
-}).annotations({ identifier: "EndpointsPage" })
 
 // --- metrics ------------------------------------------------------------------------------
 

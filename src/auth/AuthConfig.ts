@@ -6,6 +6,7 @@
  *   JWT_ISSUER, JWT_AUDIENCE required `iss` / `aud` when set
  *   JWT_CLOCK_SKEW_SECONDS   tolerance for exp/nbf/iat, default 60
  */
+import { checked } from "../config/AppConfig.js"
 import { Config, type Option } from "effect"
 
 export interface AuthSettings {
@@ -15,19 +16,18 @@ export interface AuthSettings {
   readonly clockSkewSeconds: number
 }
 
-const nonEmpty = (name: string) =>
-  Config.string(name).pipe(Config.validate({ message: "must not be empty", validation: (s) => s.trim().length > 0 }))
+const nonEmpty = (name: string) => checked(name, Config.string(name), "must not be empty", (s) => s.trim().length > 0)
 
 export const AuthSettingsConfig: Config.Config<AuthSettings> = Config.all({
   jwksUrl: Config.option(
-    nonEmpty("JWKS_URL").pipe(
-      Config.validate({ message: "must be an http(s) URL", validation: (url) => /^https?:\/\/\S+$/.test(url) })
-    )
+    checked("JWKS_URL", nonEmpty("JWKS_URL"), "must be an http(s) URL", (url) => /^https?:\/\/\S+$/.test(url))
   ),
   issuer: Config.option(nonEmpty("JWT_ISSUER")),
   audience: Config.option(nonEmpty("JWT_AUDIENCE")),
-  clockSkewSeconds: Config.integer("JWT_CLOCK_SKEW_SECONDS").pipe(
-    Config.withDefault(60),
-    Config.validate({ message: "must be between 0 and 3600", validation: (n) => n >= 0 && n <= 3600 })
+  clockSkewSeconds: checked(
+    "JWT_CLOCK_SKEW_SECONDS",
+    Config.integer("JWT_CLOCK_SKEW_SECONDS").pipe(Config.withDefault(60)),
+    "must be between 0 and 3600",
+    (n) => n >= 0 && n <= 3600
   )
 })

@@ -3,8 +3,24 @@
  * one line naming the variable — not later, when the layer that reads it is first built.
  */
 import { Config } from "effect"
+import { JwtSecretConfig } from "../admin/JwtSecret.js"
+import { AuthSettingsConfig } from "../auth/AuthConfig.js"
+import { ConsoleSettingsConfig } from "../console/ConsoleConfig.js"
 import { DatabaseSettingsConfig } from "../db/DatabaseConfig.js"
 import { IngestSettingsConfig } from "../ingest/IngestConfig.js"
+import { JobsSettingsConfig } from "../jobs/JobsConfig.js"
+import { JournalSettingsConfig } from "../journal/JournalConfig.js"
+import { RealtimeSettingsConfig } from "../realtime/RealtimeConfig.js"
 import { AppSettingsConfig } from "./AppConfig.js"
 
-export const StartupConfig = Config.all([AppSettingsConfig, DatabaseSettingsConfig, IngestSettingsConfig])
+export const StartupConfig = Config.all([
+  AppSettingsConfig,
+  DatabaseSettingsConfig,
+  IngestSettingsConfig,
+  JournalSettingsConfig,
+  AuthSettingsConfig,
+  JwtSecretConfig,
+  ConsoleSettingsConfig,
+  RealtimeSettingsConfig,
+  JobsSettingsConfig
+])

@@ -5,7 +5,7 @@ import { DEFAULT_RANGE_DAYS, MAX_AGGREGATE_RANGE_DAYS, MAX_LIST_RANGE_DAYS } fro
 import { CurrentAgent } from "../auth/Authentication.js"
 import { Api } from "../http/Api.js"
 import { activity, spending } from "./AgentRepo.js"
-import { CursorInt, CursorTime, cursorOf, days, pageSize, resolveRange } from "./Params.js"
+import { CursorInt, CursorTime, cursorOf, days, paged, pageSize, resolveRange } from "./Params.js"
 import { databaseReady } from "./Ready.js"
 
 const activityCursor = cursorOf("activity", CursorTime, CursorInt, Schema.String)
@@ -20,14 +20,8 @@ export const AgentConsoleHttpLive = HttpApiBuilder.group(Api, "consoleAgent", (h
         const after = q.cursor === undefined ? undefined : yield* activityCursor.decode(q.cursor)
         const limit = pageSize(q.limit)
         const rows = yield* activity({ agentId, range, type: q.type, limit, after })
-        const page = rows.slice(0, limit)
-        const last = page[page.length - 1]
-        return {
-          from: range.from,
-          to: range.to,
-          items: page.map((r) => r.item),
-          next_cursor: rows.length > limit && last ? activityCursor.encode(...last.cursor) : null
-        }
+        const page = paged(rows, limit, (last) => activityCursor.encode(...last.cursor))
+        return { from: range.from, to: range.to, items: page.items.map((r) => r.item), next_cursor: page.next_cursor }
       }))
     .handle("spending", ({ urlParams: q }) =>
       Effect.gen(function*() {

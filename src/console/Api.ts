@@ -6,22 +6,24 @@ import { HttpApiEndpoint, HttpApiError, HttpApiGroup, HttpApiSchema, OpenApi } f
 import { ActivityPage, ActivityQuery, AgentSpending, SpendingQuery } from "../../schema/api/ConsoleAgent.js"
 import { GatewaysPage, GatewaysQuery } from "../../schema/api/ConsoleAdmin.js"
 import {
-  AlertsPage,
-  AlertsQuery,
-  ConsumersPage,
-  ConsumersQuery,
   CreateEndpoint,
   Endpoint,
   EndpointPath,
   EndpointsPage,
   EndpointsQuery,
+  UpdateEndpoint
+} from "../../schema/api/ConsoleEndpoints.js"
+import {
+  AlertsPage,
+  AlertsQuery,
+  ConsumersPage,
+  ConsumersQuery,
   MetricsQuery,
   PaymentsPage,
   PaymentsQuery,
   RevenueHistory,
   RevenueHistoryQuery,
   StatsQuery,
-  UpdateEndpoint,
   VendorMetrics,
   VendorStats
 } from "../../schema/api/ConsoleVendor.js"

@@ -5,7 +5,7 @@
  */
 import { SqlClient, type SqlError } from "@effect/sql"
 import { Data, Effect, Option } from "effect"
-import type { CreateEndpoint, Endpoint, UpdateEndpoint } from "../../schema/api/ConsoleVendor.js"
+import type { CreateEndpoint, Endpoint, UpdateEndpoint } from "../../schema/api/ConsoleEndpoints.js"
 import { andIf, money } from "./Scope.js"
 
 /** The vendor already prices this method + path. */

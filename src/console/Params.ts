@@ -93,3 +93,10 @@ export const compareDecimals = (a: string, b: string): number => {
   const y = ib + bf.padEnd(width, "0")
   return x < y ? -1 : x > y ? 1 : 0
 }
+
+/** A page from `limit + 1` fetched rows: the first `limit`, and a cursor after the last when more exist. */
+export const paged = <R>(rows: ReadonlyArray<R>, limit: number, cursorAfter: (last: R) => string) => {
+  const items = rows.slice(0, limit)
+  const last = items[items.length - 1]
+  return { items, next_cursor: rows.length > limit && last !== undefined ? cursorAfter(last) : null }
+}

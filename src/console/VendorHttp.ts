@@ -14,7 +14,7 @@ import { Conflict, invalidParameter, NotFound } from "./Errors.js"
 import * as Lists from "./ListsRepo.js"
 import { consumers } from "./ConsumersRepo.js"
 import { metrics } from "./MetricsRepo.js"
-import { compareDecimals, CursorInt, CursorTime, cursorOf, days, hours, pageSize, resolveRange } from "./Params.js"
+import { compareDecimals, CursorInt, CursorTime, cursorOf, days, hours, paged, pageSize, resolveRange } from "./Params.js"
 import { databaseReady } from "./Ready.js"
 import * as Rollups from "./RollupRepo.js"
 import type { VendorScope } from "./Scope.js"
@@ -106,9 +106,7 @@ export const VendorConsoleHttpLive = HttpApiBuilder.group(Api, "consoleVendor", 
           limit,
           afterId: cursor?.[0]
         })
-        const items = rows.slice(0, limit)
-        const last = items[items.length - 1]
-        return { items, next_cursor: rows.length > limit && last ? endpointsCursor.encode(last.id) : null }
+        return paged(rows, limit, (last) => endpointsCursor.encode(last.id))
       }))
     .handle("getEndpoint", ({ path }) =>
       Effect.gen(function*() {
@@ -163,14 +161,8 @@ export const VendorConsoleHttpLive = HttpApiBuilder.group(Api, "consoleVendor", 
           limit,
           after
         })
-        const page = rows.slice(0, limit)
-        const last = page[page.length - 1]
-        return {
-          from: range.from,
-          to: range.to,
-          items: page.map((r) => r.payment),
-          next_cursor: rows.length > limit && last ? paymentsCursor.encode(last.payment.event_time, last.seq) : null
-        }
+        const page = paged(rows, limit, (last) => paymentsCursor.encode(last.payment.event_time, last.seq))
+        return { from: range.from, to: range.to, items: page.items.map((r) => r.payment), next_cursor: page.next_cursor }
       }))
     .handle("alerts", ({ urlParams: q }) =>
       Effect.gen(function*() {
@@ -186,13 +178,7 @@ export const VendorConsoleHttpLive = HttpApiBuilder.group(Api, "consoleVendor", 
           limit,
           after
         })
-        const page = rows.slice(0, limit)
-        const last = page[page.length - 1]
-        return {
-          from: range.from,
-          to: range.to,
-          items: page.map((r) => r.alert),
-          next_cursor: rows.length > limit && last ? alertsCursor.encode(...last.cursor) : null
-        }
+        const page = paged(rows, limit, (last) => alertsCursor.encode(...last.cursor))
+        return { from: range.from, to: range.to, items: page.items.map((r) => r.alert), next_cursor: page.next_cursor }
       }))
 )

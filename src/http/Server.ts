@@ -80,7 +80,8 @@ const roleGate = (app: HttpApp.Default) =>
     const request = yield* HttpServerRequest.HttpServerRequest
     const path = request.url.split("?")[0] ?? ""
     const missing = ROLE_PATHS.find(([role, prefix]) => path.startsWith(prefix) && !settings.roles.has(role))
-    if (missing === undefined) return yield* withRequestMetrics(app)
+    // An SSE stream is one request lasting minutes; it would only blur the duration histogram.
+    if (missing === undefined) return yield* (path.startsWith("/v1/telemetry/live") ? app : withRequestMetrics(app))
     return HttpServerResponse.unsafeJson(
       { error: "role_disabled", message: `this process does not run the ${missing[0]} role (ROLES)` },
       { status: 404 }

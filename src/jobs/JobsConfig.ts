@@ -62,7 +62,7 @@ const cronConfig = (name: string, fallback: string): Config.Config<string> =>
     Config.withDefault(fallback),
     Config.mapOrFail((expression) =>
       Either.match(Cron.parse(expression, "UTC"), {
-        onLeft: (error) => Either.left(ConfigError.InvalidData([], `invalid cron expression "${expression}": ${error.message}`)),
+        onLeft: (error) => Either.left(ConfigError.InvalidData([name], `invalid cron expression "${expression}": ${error.message}`)),
         onRight: () => Either.right(expression)
       })
     )

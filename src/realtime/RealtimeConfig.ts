@@ -2,12 +2,14 @@
  * Live stream settings, read inside the realtime layers (documented in docs/realtime.md).
  */
 import { Config, Duration } from "effect"
-import { positiveInt } from "../config/AppConfig.js"
+import { checked, positiveInt } from "../config/AppConfig.js"
 
 const duration = (name: string, fallback: Duration.DurationInput) =>
-  Config.duration(name).pipe(
-    Config.withDefault(Duration.decode(fallback)),
-    Config.validate({ message: "must be a positive duration, e.g. \"15 seconds\"", validation: (d) => Duration.toMillis(d) > 0 })
+  checked(
+    name,
+    Config.duration(name).pipe(Config.withDefault(Duration.decode(fallback))),
+    "must be a positive duration, e.g. \"15 seconds\"",
+    (d) => Duration.toMillis(d) > 0
   )
 
 export interface RealtimeSettings {
@@ -38,9 +40,11 @@ export const RealtimeSettingsConfig: Config.Config<RealtimeSettings> = Config.al
   historySize: positiveInt("SSE_HISTORY_SIZE", 20_000),
   historyWindow: duration("SSE_HISTORY_WINDOW", "5 minutes"),
   ticketTtl: duration("SSE_TICKET_TTL", "30 seconds"),
-  cookieName: Config.string("SSE_AUTH_COOKIE").pipe(
-    Config.withDefault("machpay_token"),
-    Config.validate({ message: "must be a cookie name (letters, digits, _ and -)", validation: (s) => /^[A-Za-z0-9_-]+$/.test(s) })
+  cookieName: checked(
+    "SSE_AUTH_COOKIE",
+    Config.string("SSE_AUTH_COOKIE").pipe(Config.withDefault("machpay_token")),
+    "must be a cookie name (letters, digits, _ and -)",
+    (s) => /^[A-Za-z0-9_-]+$/.test(s)
   ),
   ownershipTtl: duration("SSE_OWNERSHIP_CACHE_TTL", "30 seconds")
 })
