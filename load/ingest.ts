@@ -8,20 +8,23 @@
  * Options (defaults): --admin-url postgres://postgres@127.0.0.1:5432/postgres  --gateways 50
  *   --agents 10000  --batch 500  --rate 12000 (events/s)  --duration 60 (s)  --concurrency 32
  *   --mix payment=60,blocked=10,solvency=5,intent=15,telemetry=5,unknown=5  --duplicates 0.01
- *   --port 18090  --wait-commit (ask for Prefer: wait=commit)  --keep (keep the database)
+ *   --port (default: a free one)  --wait-commit (ask for Prefer: wait=commit)  --keep (keep the database)
  *   --modes journal,memory,commit (durability modes to run in turn, printed side by side)
  *   --env KEY=VALUE (extra server environment, repeatable)  --profile (CPU profile of the server → tmp/profiles)
  */
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect } from "effect"
 import { createHash, randomBytes } from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
 import pg from "pg"
 import type { CloudEventJson } from "../schema/CloudEvent.js"
 import { hashIngestKey } from "../src/identity/IngestKey.js"
 import { Api } from "../src/http/Api.js"
 import { copyCeiling, verifyStored } from "./lib/verify.js"
 import { Fleet, parseMix } from "./lib/fleet.js"
-import { startServer } from "./lib/server.js"
+import { freePort, startServer } from "./lib/server.js"
 import { fmt, histogramQuantile, summary } from "./lib/stats.js"
 
 const argv = process.argv.slice(2)
@@ -40,7 +43,7 @@ const options = {
   concurrency: Number(option("concurrency", "32")),
   mix: parseMix(option("mix", "payment=60,blocked=10,solvency=5,intent=15,telemetry=5,unknown=5")),
   duplicates: Number(option("duplicates", "0.01")),
-  port: Number(option("port", "18090")),
+  port: Number(option("port", "0")),
   waitCommit: flag("wait-commit"),
   keep: flag("keep"),
   profile: flag("profile"),
@@ -85,9 +88,18 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
   yield* Effect.promise(() => admin((c) => c.query(`CREATE DATABASE ${dbName}`)))
   const dbUrl = Object.assign(new URL(options.adminUrl), { pathname: `/${dbName}` }).toString()
   console.log(`database ${dbName}; starting server…`)
+  const port = options.port === 0 ? yield* Effect.promise(freePort) : options.port
+  // Its own data directory: a journal left by an earlier run must not replay into this database.
+  const dataDir = yield* Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "machpay-bench-")))
   const server = yield* Effect.promise(() => startServer(
-    { DATABASE_URL: dbUrl, DB_POOL_MAX: "12", INGEST_DURABILITY: mode === "memory" ? "memory" : "journal", ...options.env },
-    options.port,
+    {
+      DATABASE_URL: dbUrl,
+      DATA_DIR: dataDir,
+      DB_POOL_MAX: "12",
+      INGEST_DURABILITY: mode === "memory" ? "memory" : "journal",
+      ...options.env
+    },
+    port,
     options.profile ? ["--cpu-prof", "--cpu-prof-dir=tmp/profiles"] : []
   ))
   const db = new pg.Pool({ connectionString: dbUrl, max: 4 })
@@ -113,7 +125,9 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
     }))
 
   const fleet = new Fleet(gateways.map((g) => g.id), options.agents, options.mix, runId)
-  const accepted = new Map<string, Array<string>>()
+  // Sets: a re-sent batch may be answered "accepted" a second time while its original is still
+  // queued; the database keeps one row, and so does this tally.
+  const accepted = new Map<string, Set<string>>()
   const latencies: Array<number> = []
   let window: Array<number> = []
   let sentEvents = 0, ackedEvents = 0, duplicatesExpected = 0, duplicatesSeen = 0, failures = 0, inflight = 0, sentBatches = 0
@@ -140,9 +154,9 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
       ackedEvents += events.length
       for (const outcome of result.right.results) {
         if (outcome.status === "accepted" && outcome.type !== undefined && outcome.id !== undefined) {
-          const list = accepted.get(outcome.type) ?? []
-          list.push(outcome.id)
-          accepted.set(outcome.type, list)
+          const ids = accepted.get(outcome.type) ?? new Set<string>()
+          ids.add(outcome.id)
+          accepted.set(outcome.type, ids)
         }
         if (outcome.status === "duplicate") duplicatesSeen += 1
       }
@@ -193,13 +207,22 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
   clearInterval(progress)
   process.stdout.write("\n")
 
-  const totalAccepted = [...accepted.values()].reduce((n, ids) => n + ids.length, 0)
+  const totalAccepted = [...accepted.values()].reduce((n, ids) => n + ids.size, 0)
   const committedAt = yield* Effect.promise(async () => {
-    const deadline = Date.now() + 120_000
+    const deadline = Date.now() + 300_000
     for (;;) {
       const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM telemetry_events")
       if ((rows[0]?.n ?? 0) >= totalAccepted || Date.now() > deadline) return performance.now()
       await new Promise((r) => setTimeout(r, 100))
+    }
+  })
+  // Then until the server's queue is empty, so the check below sees everything it will store.
+  yield* Effect.promise(async () => {
+    const deadline = Date.now() + 120_000
+    while (Date.now() < deadline) {
+      const text = await fetch(`${server.url}/metrics`).then((r) => r.text())
+      if (/^ingest_queue_depth\{[^}]*\} 0$/m.test(text)) return
+      await new Promise((r) => setTimeout(r, 200))
     }
   })
   const commitSeconds = (committedAt - start) / 1000
@@ -213,6 +236,7 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
   const exitCode = yield* Effect.promise(() => server.stop())
   yield* Effect.promise(() => db.end())
   if (!options.keep) yield* Effect.promise(() => admin((c) => c.query(`DROP DATABASE ${dbName} WITH (FORCE)`)))
+  yield* Effect.promise(() => fs.rm(dataDir, { recursive: true, force: true }))
 
   const ack = summary(latencies)
   const committedRate = totalAccepted / commitSeconds

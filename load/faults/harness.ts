@@ -4,23 +4,15 @@
  * gateway does) and remembers every event id the server acknowledged.
  */
 import * as fs from "node:fs/promises"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import pg from "pg"
 import { startServer as startPostgres, type RunningServer as Postgres } from "../../src/db/embedded/postgresProcess.js"
 import { hashIngestKey } from "../../src/identity/IngestKey.js"
 import { Fleet, parseMix } from "../lib/fleet.js"
-import { type RunningServer, startServer } from "../lib/server.js"
+import { freePort, type RunningServer, startServer } from "../lib/server.js"
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
-    })
-  })
+export { freePort }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -1,6 +1,17 @@
 /** Starts the real server as a child process and samples its resident memory. */
 import { spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
+
+/** A port nobody listens on (a fixed one may still be held by a previous run's server). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
+    })
+  })
 
 export interface RunningServer {
   readonly url: string

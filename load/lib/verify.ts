@@ -15,13 +15,13 @@ const TYPED: Record<string, string> = {
 /** Every accepted event is stored exactly once: counts, distinct ids and an id checksum per type. */
 export const verifyStored = async (
   db: pg.Pool,
-  accepted: ReadonlyMap<string, ReadonlyArray<string>>,
+  accepted: ReadonlyMap<string, ReadonlySet<string>>,
   idSum: (ids: Iterable<string>) => bigint
 ) => {
   const lines: Array<string> = []
   let ok = true
   const { rows: totals } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM telemetry_events")
-  const acceptedTotal = [...accepted.values()].reduce((n, ids) => n + ids.length, 0)
+  const acceptedTotal = [...accepted.values()].reduce((n, ids) => n + ids.size, 0)
   if (totals[0]?.n !== acceptedTotal) ok = false
   lines.push(`raw log ${totals[0]?.n}/${acceptedTotal}`)
   for (const [type, ids] of accepted) {
@@ -37,11 +37,11 @@ export const verifyStored = async (
     const table = TYPED[type]
     if (table) {
       const { rows: typed } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)
-      typedOk = typed[0]?.n === ids.length
+      typedOk = typed[0]?.n === ids.size
     }
-    const good = row.n === ids.length && row.d === row.n && checksumOk && typedOk
+    const good = row.n === ids.size && row.d === row.n && checksumOk && typedOk
     ok &&= good
-    lines.push(`${type} ${row.n}/${ids.length}${good ? "" : ` (distinct ${row.d}, checksum ${checksumOk}, typed ${typedOk})`}`)
+    lines.push(`${type} ${row.n}/${ids.size}${good ? "" : ` (distinct ${row.d}, checksum ${checksumOk}, typed ${typedOk})`}`)
   }
   return { ok, lines }
 }
