@@ -22,17 +22,12 @@ import pg from "pg"
 import type { CloudEventJson } from "../schema/CloudEvent.js"
 import { hashIngestKey } from "../src/identity/IngestKey.js"
 import { Api } from "../src/http/Api.js"
+import { flag, option, repeated } from "./lib/args.js"
 import { copyCeiling, verifyStored } from "./lib/verify.js"
 import { Fleet, parseMix } from "./lib/fleet.js"
 import { freePort, startServer } from "./lib/server.js"
 import { fmt, histogramQuantile, summary } from "./lib/stats.js"
 
-const argv = process.argv.slice(2)
-const flag = (name: string) => argv.includes(`--${name}`)
-const option = (name: string, fallback: string) => {
-  const index = argv.indexOf(`--${name}`)
-  return index >= 0 && argv[index + 1] !== undefined ? argv[index + 1]! : fallback
-}
 const options = {
   adminUrl: option("admin-url", "postgres://postgres@127.0.0.1:5432/postgres"),
   gateways: Number(option("gateways", "50")),
@@ -48,7 +43,7 @@ const options = {
   keep: flag("keep"),
   profile: flag("profile"),
   env: Object.fromEntries(
-    argv.flatMap((a, i) => (argv[i - 1] === "--env" && a.includes("=") ? [[a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]] : []))
+    repeated("env").flatMap((a) => (a.includes("=") ? [[a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]] : []))
   )
 }
 

@@ -23,14 +23,10 @@ import { hashIngestKey } from "../src/identity/IngestKey.js"
 import { claimsFor, type PrincipalSpec, signHs256 } from "../src/identity/Jwt.js"
 import { Fleet, parseMix } from "./lib/fleet.js"
 import { fmt, histogramQuantile, summary } from "./lib/stats.js"
+import { flag, option, repeated } from "./lib/args.js"
 import { type RunningServer as BenchServer, startServer as startBenchServer } from "./lib/server.js"
 import { type SubscriberSpec, subscribe } from "./sse/subscribers.js"
 
-const argv = process.argv.slice(2)
-const option = (name: string, fallback: string) => {
-  const index = argv.indexOf(`--${name}`)
-  return index >= 0 && argv[index + 1] !== undefined ? argv[index + 1]! : fallback
-}
 const options = {
   adminUrl: option("admin-url", "postgres://postgres@127.0.0.1:5432/postgres"),
   subscribers: Number(option("subscribers", "1000")),
@@ -41,11 +37,11 @@ const options = {
   agents: Number(option("agents", "1000")),
   batch: Number(option("batch", "100")),
   port: Number(option("port", "18190")),
-  keep: argv.includes("--keep"),
-  profile: argv.includes("--profile"),
-  split: argv.includes("--split"),
+  keep: flag("keep"),
+  profile: flag("profile"),
+  split: flag("split"),
   env: Object.fromEntries(
-    argv.flatMap((a, i) => (argv[i - 1] === "--env" ? [[a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] as const] : []))
+    repeated("env").flatMap((a) => (a.includes("=") ? [[a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] as const] : []))
   )
 }
 
