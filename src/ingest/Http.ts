@@ -133,7 +133,7 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
           if (Either.isRight(result)) valid.push({ index: candidate.index, event: result.right })
           else rejected.push(result.left)
         }
-        yield* recordReceived(candidates.right.length, valid, rejected)
+        yield* recordReceived(valid, rejected)
         if (rejected.length > 0) yield* deadLetters.record(gateway.id, rejected, nowMs)
 
         // Checked last, so a request refused for size, type or rate may be re-sent as it was.
@@ -176,11 +176,7 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
     return handlers.handleRaw("ingest", ({ request }) => handle(request))
   }))
 
-const recordReceived = (
-  total: number,
-  valid: ReadonlyArray<{ readonly event: IngestEvent }>,
-  rejected: ReadonlyArray<Rejection>
-) =>
+const recordReceived = (valid: ReadonlyArray<{ readonly event: IngestEvent }>, rejected: ReadonlyArray<Rejection>) =>
   Effect.gen(function*() {
     const byType = new Map<string, number>()
     for (const { event } of valid) byType.set(event.type, (byType.get(event.type) ?? 0) + 1)
@@ -194,5 +190,4 @@ const recordReceived = (
         n
       )
     }
-    return total
   })
