@@ -17,18 +17,58 @@ import { agentOf, type LiveEventInput, liveEventJson, tickerEventJson } from "./
 
 export const CROSS_PROCESS_SKEW_MS = 1000
 
-export interface Entry {
-  readonly seq: number
-  readonly ms: number
-  readonly id: string
-  readonly commitMs: number
-  readonly gatewayId: string
-  readonly agentId: string | undefined
+/**
+ * One event in the history. Its SSE messages are rendered on first use and then kept: with no
+ * stream asking for it, an event costs no JSON at all (most events are never sent).
+ */
+export class Entry {
+  private fullFrame: string | undefined
+  private tickFrame: string | undefined | null = null
+
+  constructor(
+    readonly seq: number,
+    readonly ms: number,
+    readonly id: string,
+    readonly commitMs: number,
+    readonly gatewayId: string,
+    readonly agentId: string | undefined,
+    /** Undefined for a gap marker (in no topic). */
+    private readonly event: LiveEventInput | undefined
+  ) {}
+
   /** The whole SSE message for vendor and agent topics. */
-  readonly full: string
+  get full(): string {
+    if (this.fullFrame === undefined) {
+      this.fullFrame = this.event === undefined ? "" : messageFrame(this.id, this.event.type, liveEventJson(this.event))
+    }
+    return this.fullFrame
+  }
+
   /** The SSE message for the ticker (PaymentAuthorized only). */
-  readonly tick: string | undefined
+  get tick(): string | undefined {
+    if (this.tickFrame === null) {
+      this.tickFrame = this.event?.type === "PaymentAuthorized"
+        ? messageFrame(this.id, this.event.type, tickerEventJson(this.event))
+        : undefined
+    }
+    return this.tickFrame
+  }
+
+  get onTicker(): boolean {
+    return this.event?.type === "PaymentAuthorized"
+  }
 }
+
+/** Only what rendering needs: the rest of an ingested event (attributes, typed copy) can be freed. */
+const slim = (event: LiveEventInput): LiveEventInput => ({
+  source: event.source,
+  id: event.id,
+  type: event.type,
+  time: event.time,
+  gatewayId: event.gatewayId,
+  subject: event.subject,
+  data: event.data
+})
 
 export interface EventId {
   readonly ms: number
@@ -90,14 +130,7 @@ export class History {
     const ms = this.advance(commitMs)
     return events.map((event) => {
       const id = this.nextId(ms)
-      return this.push({
-        ...id,
-        commitMs,
-        gatewayId: event.gatewayId,
-        agentId: agentOf(event),
-        full: messageFrame(id.id, event.type, liveEventJson(event)),
-        tick: event.type === "PaymentAuthorized" ? messageFrame(id.id, event.type, tickerEventJson(event)) : undefined
-      })
+      return this.push(new Entry(id.seq, id.ms, id.id, commitMs, event.gatewayId, agentOf(event), slim(event)))
     })
   }
 
@@ -108,7 +141,7 @@ export class History {
   markGap(nowMs: number): string {
     this.evict(nowMs)
     const id = this.nextId(this.advance(nowMs))
-    this.push({ ...id, commitMs: nowMs, gatewayId: "", agentId: undefined, full: "", tick: undefined })
+    this.push(new Entry(id.seq, id.ms, id.id, nowMs, "", undefined, undefined))
     this.coveredFromSeq = id.seq
     this.coveredFromMs = Math.max(this.coveredFromMs, id.ms)
     return id.id

@@ -39,7 +39,7 @@ export interface Sink {
 }
 
 type HubMessage =
-  | { readonly _tag: "Batch"; readonly entries: ReadonlyArray<Entry>; readonly byTopic: ReadonlyMap<string, ReadonlyArray<number>> }
+  | { readonly _tag: "Batch"; readonly entries: ReadonlyArray<Entry> }
   | { readonly _tag: "Gap"; readonly id: string }
 
 export interface HubOptions {
@@ -109,14 +109,14 @@ const indexByTopic = (entries: ReadonlyArray<Entry>): Map<string, Array<number>>
   entries.forEach((entry, position) => {
     add(`vendor:${entry.gatewayId}`, position)
     if (entry.agentId !== undefined) add(`agent:${entry.agentId}`, position)
-    if (entry.tick !== undefined) add("ticker", position)
+    if (entry.onTicker) add("ticker", position)
   })
   return index
 }
 
 /** A connection's messages in one batch, in batch order (one message per event). */
 const select = (
-  batch: Extract<HubMessage, { _tag: "Batch" }>,
+  batch: { readonly entries: ReadonlyArray<Entry>; readonly byTopic: ReadonlyMap<string, ReadonlyArray<number>> },
   connection: Connection
 ): { text: string; messages: number } | undefined => {
   let full: Array<number> = []
@@ -187,6 +187,8 @@ const makeHub = (options: HubOptions) =>
         Metrics.resets.pipe(Metric.tagged("reason", "stream_interrupted")).unsafeUpdate(connections.size, [])
         return
       }
+      if (connections.size === 0) return
+      const batch = { entries: message.entries, byTopic: indexByTopic(message.entries) }
       const firstSeq = message.entries[0]?.seq ?? 0
       const commitMs = message.entries[0]?.commitMs
       // Streams that started before this batch and ask for the same topics get the same Outgoing.
@@ -195,7 +197,7 @@ const makeHub = (options: HubOptions) =>
         const cacheable = connection.afterSeq < firstSeq
         let out = cacheable ? shared.get(connection.shareKey) : undefined
         if (out === undefined && !(cacheable && shared.has(connection.shareKey))) {
-          const selected = select(message, connection)
+          const selected = select(batch, connection)
           out = selected === undefined ? undefined : { ...selected, commitMs }
           if (cacheable) shared.set(connection.shareKey, out)
         }
@@ -216,7 +218,7 @@ const makeHub = (options: HubOptions) =>
       events.length === 0 ? Effect.void : lock.withPermits(1)(
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const entries = history.append(events, commitMs, now)
-          return PubSub.publish(pubsub, { _tag: "Batch", entries, byTopic: indexByTopic(entries) })
+          return PubSub.publish(pubsub, { _tag: "Batch", entries })
         })
       )
 
