@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
+import { buildServer, serverArgs } from "../../scripts/build.js"
 
 /** A port nobody listens on (a fixed one may still be held by a previous run's server). */
 export const freePort = (): Promise<number> =>
@@ -21,12 +22,19 @@ export interface RunningServer {
   readonly log: () => string
 }
 
+let built = false
+
+/** Starts what `npm start` starts: the bundle, built once per benchmark process. */
 export const startServer = async (
   env: Record<string, string>,
   port: number,
   nodeArgs: ReadonlyArray<string> = []
 ): Promise<RunningServer> => {
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
+  if (!built) {
+    buildServer()
+    built = true
+  }
+  const child = spawn(process.execPath, [...nodeArgs, ...serverArgs()], {
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "Warning", ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })

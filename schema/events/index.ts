@@ -72,6 +72,23 @@ const decoders: { readonly [T in EventType]: (u: unknown) => Either.Either<Known
   GatewayTelemetryPacket: Schema.decodeUnknownEither(KnownEventSchemas.GatewayTelemetryPacket)
 }
 
+const dataDecoders: { readonly [T in EventType]: (u: unknown) => Either.Either<EventData<T>, ParseResult.ParseError> } = {
+  PaymentAuthorized: Schema.decodeUnknownEither(PaymentAuthorized),
+  RequestBlocked: Schema.decodeUnknownEither(RequestBlocked),
+  SolvencyAlert: Schema.decodeUnknownEither(SolvencyAlert),
+  PaymentIntent: Schema.decodeUnknownEither(PaymentIntent),
+  GatewayTelemetryPacket: Schema.decodeUnknownEither(GatewayTelemetryPacket)
+}
+
+/** A known type with its decoded `data` (what the pipeline keeps of a typed event). */
+export type KnownData = { [T in EventType]: { readonly type: T; readonly data: EventData<T> } }[EventType]
+
+/** Decodes the `data` of a known type alone (e.g. of an event validated before, read back from disk). */
+export const decodeKnownData = (type: EventType, data: unknown): Either.Either<KnownData, ParseResult.ParseError> => {
+  const decodeData: (u: unknown) => Either.Either<EventData, ParseResult.ParseError> = dataDecoders[type]
+  return Either.map(decodeData(data), (decoded) => ({ type, data: decoded }) as KnownData)
+}
+
 /**
  * Validates a decoded envelope against its known type: `time` must be present
  * and `data` must match the type's schema (errors name `time`, `data.<field>`).
@@ -83,6 +100,13 @@ export const validateKnownEvent = (
 ): Either.Either<Option.Option<KnownEvent>, ParseResult.ParseError> => {
   const type = envelope.type
   if (!isEventType(type)) return Either.right(Option.none())
+  // The envelope is already valid: checking `time` and `data` alone gives the same typed event.
+  // Any failure is decoded again in full, so errors read exactly as the schema words them.
+  if (envelope.time !== undefined) {
+    const decodeData: (u: unknown) => Either.Either<EventData, ParseResult.ParseError> = dataDecoders[type]
+    const data = decodeData(envelope.data)
+    if (Either.isRight(data)) return Either.right(Option.some({ ...envelope, data: data.right } as KnownEvent))
+  }
   const decode: (u: unknown) => Either.Either<KnownEvent, ParseResult.ParseError> = decoders[type]
   return Either.map(decode(envelope), Option.some)
 }

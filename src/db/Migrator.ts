@@ -5,11 +5,16 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
+import { existsSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
-export const migrationsDir = fileURLToPath(new URL("../../migrations", import.meta.url))
+/** `migrations/` at the project root: two levels up from src/db/, one up from the dist/ bundle. */
+export const migrationsDir = [
+  fileURLToPath(new URL("../../migrations", import.meta.url)),
+  fileURLToPath(new URL("../migrations", import.meta.url))
+].find((dir) => existsSync(path.join(dir, "0001_core_entities.sql"))) ?? fileURLToPath(new URL("../../migrations", import.meta.url))
 
 /** Arbitrary constant shared by every process of this application. */
 const MIGRATION_LOCK_KEY = 7_262_001

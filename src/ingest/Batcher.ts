@@ -43,14 +43,18 @@ export interface FlushState {
 
 const retryPolicy = Schedule.exponential("50 millis", 2).pipe(Schedule.union(Schedule.spaced("5 seconds")))
 
-const settle = (item: Item, outcome: Outcome) =>
-  Effect.suspend(() => {
-    const ack = item.ack
-    if (ack === undefined) return Effect.void
-    ack.outcomes[item.index] = outcome
-    ack.remaining -= 1
-    return ack.remaining === 0 ? Deferred.succeed(ack.done, undefined) : Effect.void
-  })
+/** Records an item's outcome; returns the request's Deferred when this was its last item. */
+const settle = (item: Item, outcome: Outcome): Deferred.Deferred<void> | undefined => {
+  const ack = item.ack
+  if (ack === undefined) return undefined
+  ack.outcomes[item.index] = outcome
+  ack.remaining -= 1
+  return ack.remaining === 0 ? ack.done : undefined
+}
+
+/** Wakes the requests whose last item was just settled. */
+const release = (done: ReadonlyArray<Deferred.Deferred<void>>) =>
+  done.length === 0 ? Effect.void : Effect.forEach(done, (d) => Deferred.succeed(d, undefined), { discard: true })
 
 const countOutcomes = (counts: Map<string, number>) =>
   Effect.forEach(counts, ([label, n]) => {
@@ -97,7 +101,7 @@ export const startBatcher = (settings: IngestSettings, store: EventStore["Type"]
           const reason = attempt.left.message
           if (items.length === 1) {
             yield* Effect.logError("event refused by the database; dead-lettered").pipe(Effect.annotateLogs({ route, reason }))
-            yield* settle(items[0]!, "rejected")
+            yield* release([settle(items[0]!, "rejected")].filter((d) => d !== undefined))
             yield* hooks.poisoned(items[0]!, reason)
             return yield* hooks.committed(items, [])
           }
@@ -116,17 +120,21 @@ export const startBatcher = (settings: IngestSettings, store: EventStore["Type"]
           const label = `${type}\u0000${outcome}`
           counts.set(label, (counts.get(label) ?? 0) + 1)
         }
+        const done: Array<Deferred.Deferred<void>> = []
         for (const item of unique.values()) {
           const outcome: Outcome = result.inserted.has(item.key) ? "accepted" : "duplicate"
           if (outcome === "accepted") stored.push(item.event)
           count(item.event.type, outcome)
-          yield* Metric.update(Metrics.commitLag, (now - item.event.receivedAt) / 1000)
-          yield* settle(item, outcome)
+          Metrics.commitLag.unsafeUpdate((now - item.event.receivedAt) / 1000, [])
+          const finished = settle(item, outcome)
+          if (finished !== undefined) done.push(finished)
         }
         for (const item of repeats) {
           count(item.event.type, "duplicate")
-          yield* settle(item, "duplicate")
+          const finished = settle(item, "duplicate")
+          if (finished !== undefined) done.push(finished)
         }
+        yield* release(done)
         yield* countOutcomes(counts)
         yield* hooks.committed(items, stored)
       })
@@ -142,5 +150,6 @@ export const startBatcher = (settings: IngestSettings, store: EventStore["Type"]
         Effect.forkScoped
       )
     }
-    return (route: Route, item: Item) => Queue.offer(queues.get(route)!, item)
+    /** Queues items of one route (in order). */
+    return (route: Route, items: ReadonlyArray<Item>) => Queue.offerAll(queues.get(route)!, items)
   })

@@ -3,12 +3,10 @@
  * CloudEvents HTTP protocol binding: structured, batch and binary mode; plus the gateway's
  * bare 60 s telemetry packet as plain JSON. Pure functions: no I/O, no clock (callers pass `now`).
  */
-import { Either, Option, Schema } from "effect"
-import { CloudEvent, describeParseError, validateKnownEvent } from "../../schema/index.js"
+import { Either, Option } from "effect"
+import { decodeCloudEvent, describeParseError, validateKnownEvent } from "../../schema/index.js"
 import type { IngestEvent } from "./IngestEvent.js"
-import { unstorableTextAt } from "./Text.js"
-
-const decodeCloudEvent = Schema.decodeUnknownEither(CloudEvent)
+import { jsonMayHoldUnstorable, unstorableTextAt } from "./Text.js"
 
 export type ContentMode = "structured" | "batch" | "binary" | "telemetry"
 
@@ -38,6 +36,8 @@ export interface Candidate {
   readonly value: unknown
   /** A bare telemetry packet we wrapped: its `time` is the packet's `window_start`. */
   readonly bare?: boolean
+  /** The JSON it came from had no escape that could hide unstorable text: no need to look. */
+  readonly storable?: boolean
 }
 
 const mediaType = (contentType: string | undefined): string =>
@@ -142,13 +142,15 @@ export const candidatesOf = (
   if (mode === "binary") {
     return Either.map(binaryEnvelope(input.contentType, input.headers, input.body), (value) => [{ index: 0, value }])
   }
-  return Either.flatMap(parseJson(Buffer.from(input.body).toString("utf8")), (json) => {
+  const text = Buffer.from(input.body).toString("utf8")
+  const storable = !jsonMayHoldUnstorable(text)
+  return Either.flatMap(parseJson(text), (json) => {
     const list = (values: ReadonlyArray<unknown>, wrap: (value: unknown) => unknown) =>
       values.length > input.maxEvents
         ? Either.left(tooMany(values.length))
         : values.length === 0
         ? Either.left<RequestProblem>({ status: 400, error: "empty_batch", message: "the batch holds no events", field: "body" })
-        : Either.right(values.map((value, index) => ({ index, value: wrap(value) })))
+        : Either.right(values.map((value, index) => ({ index, value: wrap(value), storable })))
     switch (mode) {
       case "structured":
         return Array.isArray(json)
@@ -158,7 +160,7 @@ export const candidatesOf = (
             message: "application/cloudevents+json carries one event; send arrays as application/cloudevents-batch+json",
             field: "body"
           })
-          : Either.right([{ index: 0, value: json }])
+          : Either.right([{ index: 0, value: json, storable }])
       case "batch":
         return Array.isArray(json)
           ? list(json, (value) => value)
@@ -210,7 +212,7 @@ export const validateCandidate = (
       ...extra
     })
 
-  const badText = unstorableTextAt(value)
+  const badText = candidate.storable === true ? undefined : unstorableTextAt(value)
   if (badText !== undefined) return reject(badText, "contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored")
   const envelope = decodeCloudEvent(value)
   if (Either.isLeft(envelope)) {
@@ -251,6 +253,6 @@ export const validateCandidate = (
     subject: event.subject,
     attributes: { ...attributes, ...extensions, ...(data_base64 === undefined ? {} : { data_base64 }) },
     data,
-    known: typed
+    known: typed && { type: typed.type, data: typed.data } as IngestEvent["known"]
   })
 }

@@ -2,7 +2,8 @@
  * What flows through the pipeline: a validated event bound to the gateway that sent it.
  * Plain data (no classes) so it serialises into the journal and across processes unchanged.
  */
-import type { KnownEvent } from "../../schema/index.js"
+import { Either } from "effect"
+import { decodeKnownData, isEventType, type KnownData } from "../../schema/index.js"
 
 export interface IngestEvent {
   readonly source: string
@@ -19,8 +20,8 @@ export interface IngestEvent {
   /** Envelope attributes other than `data` (extensions flattened in), for the raw log. */
   readonly attributes: Readonly<Record<string, unknown>>
   readonly data: unknown
-  /** The typed event for known types; `undefined` for types stored raw only. */
-  readonly known: KnownEvent | undefined
+  /** Type and decoded data for known types; `undefined` for types stored raw only. */
+  readonly known: KnownData | undefined
 }
 
 /** Identity of an event for deduplication: CloudEvents `source` + `id`. */
@@ -28,7 +29,7 @@ export const eventKey = (event: { readonly source: string; readonly id: string }
   `${event.source}\u0000${event.id}`
 
 /** Stream a type's events into its own writer; unknown types share the raw-only route. */
-export type Route = KnownEvent["type"] | "Other"
+export type Route = KnownData["type"] | "Other"
 
 export const routeOf = (event: IngestEvent): Route => event.known?.type ?? "Other"
 
@@ -40,3 +41,19 @@ export const ROUTES: ReadonlyArray<Route> = [
   "GatewayTelemetryPacket",
   "Other"
 ]
+
+/**
+ * Journal record of an event: JSON without the typed copy of `data` (`known`), which is
+ * decoded again on the rare read-back instead of being written twice on every append.
+ */
+export const encodeEvent = (event: IngestEvent): Uint8Array => Buffer.from(JSON.stringify({ ...event, known: undefined }))
+
+/**
+ * Reads a journal record back. Its data was valid when it was accepted; should it no longer be
+ * (a schema changed between versions), the event keeps its raw log row rather than being lost.
+ */
+export const decodeEvent = (payload: Uint8Array): IngestEvent => {
+  const event = JSON.parse(Buffer.from(payload).toString("utf8")) as Omit<IngestEvent, "known">
+  const known = isEventType(event.type) ? Either.getOrUndefined(decodeKnownData(event.type, event.data)) : undefined
+  return { ...event, known }
+}

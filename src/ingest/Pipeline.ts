@@ -21,7 +21,7 @@ import { DeadLetters } from "./DeadLetters.js"
 import { EventStore } from "./EventStore.js"
 import { startGatewaySeen } from "./GatewaySeen.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
-import { eventKey, type IngestEvent, routeOf } from "./IngestEvent.js"
+import { decodeEvent, encodeEvent, eventKey, type IngestEvent, type Route, routeOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 import { RecentKeys } from "./RecentKeys.js"
 
@@ -55,8 +55,6 @@ export class IngestPipeline extends Context.Tag("Ingest/Pipeline")<IngestPipelin
   readonly pending: Effect.Effect<number>
 }>() {}
 
-const encode = (event: IngestEvent): Uint8Array => Buffer.from(JSON.stringify(event))
-const decode = (payload: Uint8Array): IngestEvent => JSON.parse(Buffer.from(payload).toString("utf8"))
 
 const journalRefused = (error: JournalFull | JournalUnavailable) =>
   new PipelineFull({
@@ -107,10 +105,15 @@ export const IngestPipelineLive = Layer.scoped(
       Effect.gen(function*() {
         pending += items.length
         yield* Metric.set(Metrics.queueDepth, pending)
+        const byRoute = new Map<Route, Array<Item>>()
         for (const item of items) {
           if (item.ref === undefined) volatile.add(item)
-          yield* enqueue(routeOf(item.event), item)
+          const route = routeOf(item.event)
+          const list = byRoute.get(route)
+          if (list === undefined) byRoute.set(route, [item])
+          else list.push(item)
         }
+        for (const [route, list] of byRoute) yield* enqueue(route, list)
       })
 
     const memoryLimit = Math.min(settings.spillThreshold, settings.queueCapacity)
@@ -123,7 +126,7 @@ export const IngestPipelineLive = Layer.scoped(
       const records = yield* journal.takeSpilled(Math.min(settings.batchSize, room))
       if (records.length === 0) return false
       yield* admit(records.map(({ payload, ref }) => {
-        const event = decode(payload)
+        const event = decodeEvent(payload)
         return { event, key: eventKey(event), index: 0, ack: undefined, ref }
       }))
       yield* Metric.incrementBy(Metrics.replayed, records.length)
@@ -158,7 +161,7 @@ export const IngestPipelineLive = Layer.scoped(
         yield* seen.flush
         const leftovers = [...volatile]
         if (!drained && leftovers.length > 0) {
-          const saved = yield* journal.append(leftovers.map((item) => encode(item.event)), { spilled: true }).pipe(
+          const saved = yield* journal.append(leftovers.map((item) => encodeEvent(item.event)), { spilled: true }).pipe(
             Effect.as(true),
             Effect.catchAll((error) => Effect.logError("could not save undrained events").pipe(Effect.annotateLogs({ error: error.message }), Effect.as(false)))
           )
@@ -195,7 +198,7 @@ export const IngestPipelineLive = Layer.scoped(
         // A caller waiting for the commit re-sends if we crash first: no journal write needed.
         const journaled = !options.waitForCommit && (settings.durability === "journal" || !toMemory)
         const refs = journaled
-          ? yield* journal.append(admitted.map((a) => encode(a.event)), { spilled: !toMemory }).pipe(Effect.mapError(journalRefused))
+          ? yield* journal.append(admitted.map((a) => encodeEvent(a.event)), { spilled: !toMemory }).pipe(Effect.mapError(journalRefused))
           : undefined
         if (!toMemory) yield* Metric.incrementBy(Metrics.spilled, admitted.length)
         for (const a of admitted) {

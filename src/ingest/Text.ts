@@ -18,6 +18,13 @@ export const unstorableTextAt = (value: unknown, path: ReadonlyArray<string> = [
   return undefined
 }
 
+/**
+ * JSON text decoded from UTF-8 can only carry U+0000 or a surrogate through a `\u` escape
+ * (JSON forbids raw control characters, and UTF-8 decoding never yields surrogates). Text
+ * without such an escape needs no per-value check; with one (even a valid pair) it gets it.
+ */
+export const jsonMayHoldUnstorable = (json: string): boolean => /\\u(?:0000|[dD][89a-fA-F])/.test(json)
+
 /** NUL becomes the visible text `\u0000`, lone surrogates U+FFFD. */
 export const storableText = (text: string): string =>
   text.replace(/\u0000/g, "\\u0000").replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD")

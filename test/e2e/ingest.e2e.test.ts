@@ -1,5 +1,5 @@
 /**
- * `POST /v1/ingest` end to end: the real server process (`tsx src/main.ts`) on a fresh database,
+ * `POST /v1/ingest` end to end: the real server process (the `npm start` bundle) on a fresh database,
  * driven over HTTP exactly as the CloudEvents HTTP binding (and so the official SDKs) and the
  * gateway's metrics streamer send, with the resulting rows read back from PostgreSQL.
  *

@@ -16,6 +16,7 @@ import {
   wrapTelemetryPacket
 } from "../../src/ingest/Decode.js"
 import type { IngestEvent } from "../../src/ingest/IngestEvent.js"
+import { jsonMayHoldUnstorable, unstorableTextAt } from "../../src/ingest/Text.js"
 
 const GATEWAY = "gw-eu-1"
 const NOW = Date.parse("2025-06-01T12:10:00Z")
@@ -94,7 +95,7 @@ describe("content mode", () => {
 
 describe("structured mode", () => {
   it("carries one event", () => {
-    expect(candidates("application/cloudevents+json; charset=utf-8", json(pa))).toEqual([{ index: 0, value: pa }])
+    expect(candidates("application/cloudevents+json; charset=utf-8", json(pa))).toEqual([{ index: 0, value: pa, storable: true }])
   })
 
   it("refuses an array with 400 (batches have their own media type)", () => {
@@ -109,7 +110,7 @@ describe("structured mode", () => {
   })
 
   it("hands a non-object through to per-event validation (rejected there, not here)", () => {
-    expect(candidates("application/cloudevents+json", json("hello"))).toEqual([{ index: 0, value: "hello" }])
+    expect(candidates("application/cloudevents+json", json("hello"))).toEqual([{ index: 0, value: "hello", storable: true }])
     expect(reject("hello").field).toBe("event")
   })
 })
@@ -419,6 +420,32 @@ describe("validation", () => {
       expect(Either.isLeft(result), `${name} is rejected`).toBe(true)
       if (Either.isLeft(result)) expect(result.left.field, name).toMatch(field)
     }
+  })
+
+  it("finds unstorable text through the request path too, whatever the escape looks like", () => {
+    // candidatesOf skips the per-value scan when the JSON text has no escape that could hide
+    // such text; these bodies do, in several spellings, and must still be refused.
+    const bodies = [
+      "[{\"specversion\":\"1.0\",\"id\":\"n1\",\"source\":\"s\",\"type\":\"X\",\"data\":{\"note\":\"a\\u0000b\"}}]",
+      "[{\"specversion\":\"1.0\",\"id\":\"n2\",\"source\":\"s\",\"type\":\"X\",\"data\":{\"note\":\"a\\uDBFFb\"}}]",
+      "[{\"specversion\":\"1.0\",\"id\":\"n3\",\"source\":\"s\",\"type\":\"X\",\"subject\":\"\\udc00\"}]"
+    ]
+    for (const body of bodies) {
+      const candidates = candidatesOf("batch", {
+        contentType: "application/cloudevents-batch+json",
+        headers: {},
+        body: Buffer.from(body),
+        gatewayId: GATEWAY,
+        maxEvents: 10
+      })
+      if (Either.isLeft(candidates)) throw new Error(`not split: ${body}`)
+      const result = validateCandidate(candidates.right[0]!, context)
+      expect(Either.isLeft(result), body).toBe(true)
+    }
+    // a valid escaped pair is storable
+    expect(jsonMayHoldUnstorable("\"\\ud83d\\ude00\"")).toBe(true)
+    expect(unstorableTextAt(JSON.parse("\"\\ud83d\\ude00\""))).toBeUndefined()
+    expect(jsonMayHoldUnstorable(JSON.stringify({ a: "héllo 😀", b: "\\u0041" }))).toBe(false)
   })
 
   it("validates each candidate on its own", () => {

@@ -1,5 +1,5 @@
 /**
- * Cross-process delivery with the real server: `tsx src/main.ts` started twice on one fresh
+ * Cross-process delivery with the real server: the `npm start` bundle started twice on one fresh
  * database, once with ROLES=receiver and once with ROLES=api. Events posted to the receiver's
  * `/v1/ingest` reach an SSE client of the api process through LISTEN/NOTIFY — a small batch
  * inline in the notification, a large one as keys read back from `telemetry_events`.
@@ -13,6 +13,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import pg from "pg"
+import { serverArgs } from "../../scripts/build.js"
 import { claimsFor, signHs256 } from "../../src/identity/Jwt.js"
 import { createDatabase, databaseUrl } from "../support/database.js"
 import { wireEvent } from "../support/ingestEvents.js"
@@ -41,7 +42,7 @@ const startServer = (roles: string, url: string, dataDir: string) =>
     let output = ""
     const child = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const child: ChildProcess = spawn(path.resolve("node_modules/.bin/tsx"), ["src/main.ts"], {
+        const child: ChildProcess = spawn(process.execPath, [...serverArgs()], {
           cwd: process.cwd(),
           env: {
             PATH: process.env["PATH"] ?? "",

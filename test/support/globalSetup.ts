@@ -8,6 +8,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { TestProject } from "vitest/node"
+import { buildServer } from "../../scripts/build.js"
 import { startServer } from "../../src/db/embedded/postgresProcess.js"
 
 declare module "vitest" {
@@ -26,6 +27,8 @@ const freePort = (): Promise<number> =>
   })
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // End-to-end tests start what `npm start` starts: the bundle, built once here for all files.
+  buildServer()
   const given = process.env["TEST_DATABASE_URL"]
   if (given) {
     project.provide("adminDatabaseUrl", given)

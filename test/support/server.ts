@@ -1,5 +1,6 @@
 /**
- * The real server as a child process, for end-to-end tests: `tsx src/main.ts` on a free port
+ * The real server as a child process, for end-to-end tests: the `npm start` bundle (built once
+ * by the global setup) on a free port
  * against a given database, ready once `/health/ready` answers 200, stopped with SIGTERM (and
  * awaited) when the scope closes. Its output is kept so a failed start says why.
  */
@@ -10,9 +11,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Data, Deferred, Duration, Effect, Schedule } from "effect"
+import { serverArgs } from "../../scripts/build.js"
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url))
-const TSX = path.join(ROOT, "node_modules", ".bin", "tsx")
 
 export class ServerStartError extends Data.TaggedError("ServerStartError")<{ readonly message: string }> {}
 
@@ -46,8 +47,8 @@ const MAX_OUTPUT_CHARS = 64 * 1024
 const KILL_AFTER_MS = 15_000
 
 /**
- * SIGTERM to tsx, which relays it to the server (a graceful drain). If the server has not
- * exited in time, SIGKILL its whole process group: killing tsx alone would orphan the server.
+ * SIGTERM to the server (a graceful drain). If it has not exited in time, SIGKILL its whole
+ * process group, so nothing it started (an embedded PostgreSQL) is left behind.
  */
 const stop = (child: ChildProcess) =>
   Effect.async<void>((resume) => {
@@ -94,7 +95,7 @@ export const startTestServer = (options: TestServerOptions) =>
     const exited = yield* Deferred.make<string>()
     yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const child = spawn(TSX, ["src/main.ts"], {
+        const child = spawn(process.execPath, [...serverArgs()], {
           cwd: ROOT,
           env: {
             ...process.env,
@@ -107,7 +108,7 @@ export const startTestServer = (options: TestServerOptions) =>
             DATA_DIR: dataDir
           },
           stdio: ["ignore", "pipe", "pipe"],
-          // Its own process group, so the server under tsx can be killed with it (see `stop`).
+          // Its own process group, so anything it started is killed with it (see `stop`).
           detached: true
         })
         child.stdout?.on("data", append)
