@@ -63,6 +63,32 @@ const idSum = (ids: Iterable<string>) => {
   return sum
 }
 
+const gauge = (metrics: string, name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)`, "m").exec(metrics)?.[1] ?? 0)
+
+const gcSummary = (metrics: string): string => {
+  const buckets = [...metrics.matchAll(/^nodejs_gc_pause_seconds_bucket\{.*le="([^"]+)"\} (\d+)/gm)].map(
+    (m) => [m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])] as const
+  )
+  const slowest = [...buckets].reverse().find((b, i, all) => (all[i + 1]?.[1] ?? 0) < b[1])
+  return `${gauge(metrics, "nodejs_gc_pause_seconds_count")}, ${fmt(gauge(metrics, "nodejs_gc_pause_seconds_sum"), 2)} s in all, ` +
+    `p99 ${fmt(histogramQuantile(buckets, 0.99) * 1000)} ms, slowest ≤ ${slowest === undefined ? "n/a" : `${fmt(slowest[0] * 1000, 0)} ms`}`
+}
+
+/** Per route: flushes, mean batch size, flush duration p50/p99 (server histograms). */
+const flushSummary = (metrics: string): string => {
+  const routes = [...new Set([...metrics.matchAll(/^ingest_flush_duration_seconds_count\{[^}]*route="([^"]+)"/gm)].map((m) => m[1]!))]
+  return routes.map((route) => {
+    const series = (name: string) =>
+      [...metrics.matchAll(new RegExp(`^${name}_bucket\\{[^}]*route="${route}"[^}]*le="([^"]+)"\\} (\\d+)`, "gm"))]
+        .map((m) => [m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])] as const)
+    const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*route="${route}"[^}]*\\} ([\\d.e+]+)`, "m").exec(metrics)?.[1])
+    const count = value("ingest_batch_size_count")
+    const durations = series("ingest_flush_duration_seconds")
+    return `${route} ${count}× avg ${fmt(value("ingest_batch_size_sum") / count, 0)} ev p50 ${fmt(histogramQuantile(durations, 0.5) * 1000, 0)} ms p99 ${
+      fmt(histogramQuantile(durations, 0.99) * 1000, 0)} ms`
+  }).join("; ")
+}
+
 type Mode = "journal" | "memory" | "commit"
 
 interface RunResult {
@@ -161,7 +187,15 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
   const start = performance.now()
   const semaphore = yield* Effect.makeSemaphore(options.concurrency)
   let behind = 0
+  let ticks = 0
+  const loop = { p99: 0, max: 0 }
   const progress = setInterval(() => {
+    if (++ticks % 5 === 0) {
+      fetch(`${server.url}/metrics`).then((r) => r.text()).then((text) => {
+        loop.p99 = Math.max(loop.p99, gauge(text, "process_event_loop_delay_p99_seconds"))
+        loop.max = Math.max(loop.max, gauge(text, "process_event_loop_delay_max_seconds"))
+      }, () => undefined)
+    }
     const rss = server.rssMb()
     maxRss = Math.max(maxRss, rss)
     const s = summary(window)
@@ -225,6 +259,7 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
   const buckets = [...metrics.matchAll(/^ingest_commit_lag_seconds_bucket\{.*le="([^"]+)"\} (\d+)/gm)].map(
     (m) => [m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])] as const
   )
+  const flushes = flushSummary(metrics)
   const verification = yield* Effect.promise(() => verifyStored(db, accepted, idSum))
   const ceiling = yield* Effect.promise(() => copyCeiling(db, totalAccepted))
   maxRss = Math.max(maxRss, server.rssMb())
@@ -243,6 +278,8 @@ events         sent ${sentEvents}, accepted ${totalAccepted}, duplicates reporte
 committed      ${fmt(committedRate, 0)} events/s (all accepted events committed after ${fmt(commitSeconds)}s)
 ack latency    p50 ${fmt(ack.p50)} ms  p99 ${fmt(ack.p99)} ms  max ${fmt(ack.max)} ms
 commit lag     p99 ${fmt(histogramQuantile(buckets, 0.99) * 1000)} ms (server histogram)
+flushes        ${flushes}
+server loop    event-loop delay: worst 5 s p99 ${fmt(loop.p99 * 1000)} ms, max ${fmt(loop.max * 1000)} ms; GC pauses ${gcSummary(metrics)}
 server memory  max RSS ${fmt(maxRss, 0)} MB; exit code ${exitCode}
 zero loss      ${verification.ok ? "OK" : "FAILED"} — ${verification.lines.join("; ")}
 COPY ceiling   ${fmt(ceiling.eventsPerSecond, 0)} events/s (${ceiling.rows} rows in ${fmt(ceiling.seconds, 2)}s); ours = ${fmt((100 * committedRate) / ceiling.eventsPerSecond)}% of it

@@ -7,6 +7,7 @@
  * extension except `traceparent`, which has its own typed field.
  */
 import { Either, type ParseResult, Schema } from "effect"
+import { compileDecoder, FAIL } from "./FastDecode.js"
 import { Matching, NonEmptyString, Str } from "./Primitives.js"
 import { Rfc3339 } from "./Time.js"
 
@@ -175,14 +176,18 @@ export const RawEventBatch = Schema.Array(Schema.Unknown).annotations({
 }).pipe(Schema.maxItems(MAX_BATCH_EVENTS, { message: () => `a batch holds at most ${MAX_BATCH_EVENTS} events` }))
 
 const decodeWire = Schema.decodeUnknownEither(CloudEventWire)
+const fastWire = compileDecoder(CloudEventWire)
 
 /**
  * unknown → envelope, as an Either (pure, and `yield*`-able in Effect code). Same result as
- * decoding with `CloudEvent`, in half the time: it validates the wire shape only, since
- * `wireToDecoded` of a valid wire event is valid by construction (tested).
+ * decoding with `CloudEvent`, several times faster: the wire shape is checked by the compiled
+ * decoder (the schema itself words any error), and `wireToDecoded` of a valid wire event is
+ * valid by construction (tested).
  */
-export const decodeCloudEvent = (input: unknown): Either.Either<CloudEvent, ParseResult.ParseError> =>
-  Either.map(decodeWire(input), wireToDecoded)
+export const decodeCloudEvent = (input: unknown): Either.Either<CloudEvent, ParseResult.ParseError> => {
+  const wire = fastWire(input)
+  return wire === FAIL ? Either.map(decodeWire(input), wireToDecoded) : Either.right(wireToDecoded(wire))
+}
 
 /**
  * The envelope of a known event type: `time` is required and `data` is

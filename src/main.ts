@@ -1,7 +1,8 @@
 /**
  * The composition root and the only place effects are run.
  *
- *   tsx src/main.ts            serve (roles from ROLES, default all)
+ *   npm start                  serve (roles from ROLES, default all); runs the dist/ bundle
+ *   tsx src/main.ts            the same, straight from the sources (`npm run dev`)
  *   tsx src/main.ts migrate    apply migrations and exit
  *   tsx src/main.ts cli …      entity administration (see `npm run cli -- help`)
  */
@@ -19,6 +20,7 @@ import { runJobsCli } from "./jobs/Cli.js"
 import { JobRunnerLive } from "./jobs/Jobs.js"
 import { JobsLive } from "./jobs/Scheduler.js"
 import { PrometheusLive } from "./observability/Prometheus.js"
+import { RuntimeMetricsLive } from "./observability/Runtime.js"
 import { RealtimeLive } from "./realtime/Realtime.js"
 
 /** The worker role: scheduled rollup, partitions, retention and archive (docs/jobs.md). */
@@ -26,7 +28,7 @@ const WorkerLive = Layer.unwrapEffect(
   Effect.map(AppSettingsService, (settings) => (settings.roles.has("worker") ? JobsLive : Layer.empty))
 )
 
-const ServeLive = Layer.merge(HttpAppLive, WorkerLive).pipe(
+const ServeLive = Layer.mergeAll(HttpAppLive, WorkerLive, RuntimeMetricsLive).pipe(
   Layer.provide(listen),
   Layer.provide(RealtimeLive),
   Layer.provide(PrometheusLive),

@@ -4,6 +4,7 @@
  */
 import { Either, Option, ParseResult, Schema } from "effect"
 import { CloudEvent, CloudEventOf } from "../CloudEvent.js"
+import { compileDecoder, FAIL } from "../FastDecode.js"
 import { GatewayTelemetryPacket } from "./GatewayTelemetryPacket.js"
 import { PaymentAuthorized } from "./PaymentAuthorized.js"
 import { PaymentIntent } from "./PaymentIntent.js"
@@ -72,12 +73,13 @@ const decoders: { readonly [T in EventType]: (u: unknown) => Either.Either<Known
   GatewayTelemetryPacket: Schema.decodeUnknownEither(KnownEventSchemas.GatewayTelemetryPacket)
 }
 
-const dataDecoders: { readonly [T in EventType]: (u: unknown) => Either.Either<EventData<T>, ParseResult.ParseError> } = {
-  PaymentAuthorized: Schema.decodeUnknownEither(PaymentAuthorized),
-  RequestBlocked: Schema.decodeUnknownEither(RequestBlocked),
-  SolvencyAlert: Schema.decodeUnknownEither(SolvencyAlert),
-  PaymentIntent: Schema.decodeUnknownEither(PaymentIntent),
-  GatewayTelemetryPacket: Schema.decodeUnknownEither(GatewayTelemetryPacket)
+/** Compiled decoders of each type's `data` (see FastDecode.ts); `FAIL` → decode with the schema for the issue. */
+const fastData: { readonly [T in EventType]: (u: unknown) => EventData<T> | typeof FAIL } = {
+  PaymentAuthorized: compileDecoder(PaymentAuthorized),
+  RequestBlocked: compileDecoder(RequestBlocked),
+  SolvencyAlert: compileDecoder(SolvencyAlert),
+  PaymentIntent: compileDecoder(PaymentIntent),
+  GatewayTelemetryPacket: compileDecoder(GatewayTelemetryPacket)
 }
 
 /** A known type with its decoded `data` (what the pipeline keeps of a typed event). */
@@ -85,8 +87,11 @@ export type KnownData = { [T in EventType]: { readonly type: T; readonly data: E
 
 /** Decodes the `data` of a known type alone (e.g. of an event validated before, read back from disk). */
 export const decodeKnownData = (type: EventType, data: unknown): Either.Either<KnownData, ParseResult.ParseError> => {
-  const decodeData: (u: unknown) => Either.Either<EventData, ParseResult.ParseError> = dataDecoders[type]
-  return Either.map(decodeData(data), (decoded) => ({ type, data: decoded }) as KnownData)
+  const decodeFast: (u: unknown) => EventData | typeof FAIL = fastData[type]
+  const fast = decodeFast(data)
+  if (fast !== FAIL) return Either.right({ type, data: fast } as KnownData)
+  const schema: Schema.Schema<EventData, unknown> = EventTypes[type] as unknown as Schema.Schema<EventData, unknown>
+  return Either.map(Schema.decodeUnknownEither(schema)(data), (decoded) => ({ type, data: decoded }) as KnownData)
 }
 
 /**
@@ -103,9 +108,9 @@ export const validateKnownEvent = (
   // The envelope is already valid: checking `time` and `data` alone gives the same typed event.
   // Any failure is decoded again in full, so errors read exactly as the schema words them.
   if (envelope.time !== undefined) {
-    const decodeData: (u: unknown) => Either.Either<EventData, ParseResult.ParseError> = dataDecoders[type]
-    const data = decodeData(envelope.data)
-    if (Either.isRight(data)) return Either.right(Option.some({ ...envelope, data: data.right } as KnownEvent))
+    const decodeFast: (u: unknown) => EventData | typeof FAIL = fastData[type]
+    const data = decodeFast(envelope.data)
+    if (data !== FAIL) return Either.right(Option.some({ ...envelope, data } as KnownEvent))
   }
   const decode: (u: unknown) => Either.Either<KnownEvent, ParseResult.ParseError> = decoders[type]
   return Either.map(decode(envelope), Option.some)

@@ -5,8 +5,13 @@
  */
 export class RecentKeys {
   private readonly keys = new Set<string>()
+  /** Insertion order, as a ring: evicting the oldest is one array read, not a walk over a Set's deleted slots. */
+  private readonly order: Array<string | undefined>
+  private next = 0
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity: number) {
+    this.order = new Array<string | undefined>(capacity)
+  }
 
   has(key: string): boolean {
     return this.keys.has(key)
@@ -14,11 +19,11 @@ export class RecentKeys {
 
   add(key: string): void {
     if (this.keys.has(key)) return
+    const oldest = this.order[this.next]
+    if (oldest !== undefined) this.keys.delete(oldest)
+    this.order[this.next] = key
+    this.next = (this.next + 1) % this.capacity
     this.keys.add(key)
-    if (this.keys.size > this.capacity) {
-      const oldest = this.keys.values().next()
-      if (!oldest.done) this.keys.delete(oldest.value)
-    }
   }
 
   get size(): number {
