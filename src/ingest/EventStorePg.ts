@@ -12,13 +12,13 @@
  * and the last-seen update skips rows another process holds, so flushes cannot deadlock.
  */
 import { Effect, Layer } from "effect"
+import { DEFAULT_WINDOW_SECONDS } from "../../schema/index.js"
 import type pg from "pg"
 import { PgPool } from "../db/Database.js"
 import { EventStore, StoreError } from "./EventStore.js"
 import type { IngestEvent, Route } from "./IngestEvent.js"
-import { eventKey } from "./IngestEvent.js"
+import { eventKey, eventRow } from "./IngestEvent.js"
 import { foldIntents, type IntentEvent, type IntentRow, intentKey } from "./IntentStateMachine.js"
-import { typedRow } from "./rows.js"
 import { storableText } from "./Text.js"
 
 const RAW_COLUMNS = `event_time timestamptz, source text, id text, type text, gateway_id text, subject text,
@@ -41,53 +41,59 @@ const dirtyMarks = (timeColumn: string) => `dirty AS (
      ORDER BY 1, 2
     ON CONFLICT DO NOTHING)`
 
-const typedStatement = (table: string, columns: string, insertColumns: string, select: string, extra = "") => `
-  WITH input AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS}, ${columns})),
+/**
+ * A typed column and how it is read from the validated `data` (jsonb) of the row: the batch
+ * carries each event once, as sent, and PostgreSQL takes the typed values out of it.
+ */
+type Column = readonly [name: string, expression: string]
+const text = (name: string): Column => [name, `x.data->>'${name}'`]
+const cast = (name: string, type: string, path = `x.data->>'${name}'`): Column => [name, `(${path})::${type}`]
+const json = (name: string): Column => [name, `x.data->'${name}'`]
+const latency = (name: string, key: string): Column => cast(name, "float8", `x.data->'latency_ms'->>'${key}'`)
+
+const typedStatement = (table: string, columns: ReadonlyArray<Column>, extra = "") => `
+  WITH input AS MATERIALIZED (
+    SELECT x.*, ${columns.filter(([name, expression]) => expression !== `x.${name}`).map(([name, expression]) => `${expression} AS ${name}`).join(", ")}
+      FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS})),
   typed AS (
-    INSERT INTO ${table} (source, event_id, received_at, gateway_id, ${insertColumns})
-    SELECT i.source, i.id, i.received_at, i.gateway_id, ${select} FROM input i
+    INSERT INTO ${table} (source, event_id, received_at, gateway_id, ${columns.map(([name]) => name).join(", ")})
+    SELECT i.source, i.id, i.received_at, i.gateway_id, ${columns.map(([name]) => `i.${name}`).join(", ")} FROM input i
     ON CONFLICT DO NOTHING RETURNING source, event_id),
   raw AS (${rawOfTyped})${extra}
   SELECT source, event_id AS id FROM typed`
 
-const list = (names: ReadonlyArray<string>, prefix = "") => names.map((n) => `${prefix}${n}`).join(", ")
+/** A column of the row itself (already in `x.*`). */
+const eventTime: Column = ["event_time", "x.event_time"]
 
-const PAYMENT = ["agent_id", "payment_id", "request_id", "method", "route", "amount", "asset", "network", "payer", "pay_to", "scheme"]
-const BLOCKED = ["agent_id", "request_id", "method", "route", "reason", "severity", "detail", "client_ip"]
-const SOLVENCY = ["agent_id", "kind", "severity", "asset", "network", "balance", "threshold", "required", "message"]
-const TELEMETRY = [
-  "window_seconds", "gateway_version", "requests_total", "requests_paid", "requests_blocked", "requests_error",
-  "payments_count", "unique_agents", "revenue", "asset", "latency_p50_ms", "latency_p90_ms", "latency_p95_ms",
-  "latency_p99_ms", "latency_max_ms", "routes", "config"
+const PAYMENT: ReadonlyArray<Column> = [
+  eventTime, text("agent_id"), text("payment_id"), text("request_id"), text("method"), text("route"),
+  cast("amount", "numeric"), text("asset"), text("network"), text("payer"), text("pay_to"), text("scheme")
+]
+const BLOCKED: ReadonlyArray<Column> = [
+  eventTime, text("agent_id"), text("request_id"), text("method"), text("route"), text("reason"), text("severity"),
+  text("detail"), text("client_ip")
+]
+const SOLVENCY: ReadonlyArray<Column> = [
+  eventTime, text("agent_id"), text("kind"), text("severity"), text("asset"), text("network"), cast("balance", "numeric"),
+  cast("threshold", "numeric"), cast("required", "numeric"), text("message")
+]
+const TELEMETRY: ReadonlyArray<Column> = [
+  cast("window_start", "timestamptz"),
+  ["window_seconds", `COALESCE((x.data->>'window_seconds')::integer, ${DEFAULT_WINDOW_SECONDS})`],
+  text("gateway_version"), cast("requests_total", "bigint"), cast("requests_paid", "bigint"),
+  cast("requests_blocked", "bigint"), cast("requests_error", "bigint"), cast("payments_count", "bigint"),
+  cast("unique_agents", "bigint"), cast("revenue", "numeric"), text("asset"), latency("latency_p50_ms", "p50"),
+  latency("latency_p90_ms", "p90"), latency("latency_p95_ms", "p95"), latency("latency_p99_ms", "p99"),
+  latency("latency_max_ms", "max"), json("routes"), json("config")
 ]
 
-const TYPES: Record<string, string> = {
-  amount: "numeric", balance: "numeric", threshold: "numeric", required: "numeric", revenue: "numeric",
-  window_seconds: "integer", requests_total: "bigint", requests_paid: "bigint", requests_blocked: "bigint",
-  requests_error: "bigint", payments_count: "bigint", unique_agents: "bigint", latency_p50_ms: "float8",
-  latency_p90_ms: "float8", latency_p95_ms: "float8", latency_p99_ms: "float8", latency_max_ms: "float8",
-  routes: "jsonb", config: "jsonb", window_start: "timestamptz"
-}
-const declare = (names: ReadonlyArray<string>) => names.map((n) => `${n} ${TYPES[n] ?? "text"}`).join(", ")
-
-const eventTable = (table: string, names: ReadonlyArray<string>, dirty: boolean) =>
-  typedStatement(
-    table,
-    declare(names),
-    `event_time, ${list(names)}`,
-    `i.event_time, ${list(names, "i.")}`,
-    dirty ? `,\n  ${dirtyMarks("event_time")}` : ""
-  )
-
 const STATEMENTS: Record<Exclude<Route, "PaymentIntent" | "Other">, string> = {
-  PaymentAuthorized: eventTable("payment_authorized", PAYMENT, true),
-  RequestBlocked: eventTable("request_blocked", BLOCKED, false),
-  SolvencyAlert: eventTable("solvency_alerts", SOLVENCY, false),
+  PaymentAuthorized: typedStatement("payment_authorized", PAYMENT, `,\n  ${dirtyMarks("event_time")}`),
+  RequestBlocked: typedStatement("request_blocked", BLOCKED),
+  SolvencyAlert: typedStatement("solvency_alerts", SOLVENCY),
   GatewayTelemetryPacket: typedStatement(
     "gateway_telemetry",
-    declare(["window_start", ...TELEMETRY]),
-    `window_start, ${list(TELEMETRY)}`,
-    `i.window_start, ${list(TELEMETRY, "i.")}`,
+    TELEMETRY,
     `,
   ${dirtyMarks("window_start")},
   configs AS (
@@ -109,23 +115,18 @@ const STATEMENTS: Record<Exclude<Route, "PaymentIntent" | "Other">, string> = {
   )
 }
 
+/** The batch parameter: the events' rows as one JSON array. */
+const rowsOf = (events: ReadonlyArray<IngestEvent>): string => {
+  let json = "["
+  for (let i = 0; i < events.length; i++) json += (i === 0 ? "" : ",") + eventRow(events[i]!)
+  return `${json}]`
+}
+
 /** Raw-only events: the log's key includes the time, so look for the same source + id first. */
 const RAW_ONLY = `WITH input AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS}))
   ${RAW_INSERT}
    WHERE NOT EXISTS (SELECT 1 FROM telemetry_events t WHERE t.source = i.source AND t.id = i.id)
   ON CONFLICT DO NOTHING RETURNING source, id`
-
-const rawFields = (event: IngestEvent) => ({
-  event_time: event.time,
-  source: event.source,
-  id: event.id,
-  type: event.type,
-  gateway_id: event.gatewayId,
-  subject: event.subject ?? null,
-  received_at: new Date(event.receivedAt).toISOString(),
-  attributes: event.attributes,
-  data: event.data ?? null
-})
 
 const query = <R extends pg.QueryResultRow>(client: pg.Pool | pg.PoolClient, text: string, values: ReadonlyArray<unknown>) =>
   Effect.tryPromise({
@@ -181,7 +182,7 @@ const writeIntents = (pool: pg.Pool, events: ReadonlyArray<IngestEvent>) =>
           yield* query(
             client,
             `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS})) ${RAW_INSERT} ON CONFLICT DO NOTHING`,
-            [JSON.stringify(fresh.filter((f) => inserted.has(eventKey(f.event))).map((f) => rawFields(f.event)))]
+            [rowsOf(fresh.filter((f) => inserted.has(eventKey(f.event))).map((f) => f.event))]
           )
           yield* query(client, UPSERT_INTENTS, [JSON.stringify(rows)])
         }
@@ -230,8 +231,7 @@ export const EventStorePg = Layer.effect(
       write: (route, events) => {
         if (events.length === 0) return Effect.succeed({ inserted: new Set<string>() })
         if (route === "PaymentIntent") return writeIntents(pool, events)
-        const payload = JSON.stringify(events.map((event) => ({ ...rawFields(event), ...typedRow(event) })))
-        return query<{ source: string; id: string }>(pool, route === "Other" ? RAW_ONLY : STATEMENTS[route], [payload]).pipe(
+        return query<{ source: string; id: string }>(pool, route === "Other" ? RAW_ONLY : STATEMENTS[route], [rowsOf(events)]).pipe(
           Effect.map((result) => ({ inserted: keysOf(result.rows) }))
         )
       },

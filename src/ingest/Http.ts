@@ -150,17 +150,14 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
             ? problem(503, "overloaded", `${submitted.left.reason}; retry later`, { retryAfter: submitted.left.retryAfterSeconds })
             : problem(503, "shutting_down", "the receiver is shutting down; retry later", { retryAfter: 5 })
         }
-        const results: Array<IngestOutcome> = [
-          ...valid.map((v, i) => outcomeOf(v.event, v.index, submitted.right.outcomes[i] ?? "accepted")),
-          ...rejected.map(rejectionOutcome)
-        ].sort((a, b) => a.index - b.index)
-        const response: IngestResponse = {
-          accepted: results.filter((r) => r.status === "accepted").length,
-          duplicate: results.filter((r) => r.status === "duplicate").length,
-          rejected: results.filter((r) => r.status === "rejected").length,
-          committed: submitted.right.committed,
-          results
-        }
+        const outcomes = valid.map((v, i) => outcomeOf(v.event, v.index, submitted.right.outcomes[i] ?? "accepted"))
+        // Valid events are in request order already; only a mix with rejections needs sorting.
+        const results: Array<IngestOutcome> = rejected.length === 0
+          ? outcomes
+          : [...outcomes, ...rejected.map(rejectionOutcome)].sort((a, b) => a.index - b.index)
+        const counts = { accepted: 0, duplicate: 0, rejected: 0 }
+        for (const r of results) counts[r.status] += 1
+        const response: IngestResponse = { ...counts, committed: submitted.right.committed, results }
         if (valid.length === 0) {
           const foreign = rejected.every((r) => r.foreignGateway === true)
           return foreign

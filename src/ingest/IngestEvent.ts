@@ -42,18 +42,55 @@ export const ROUTES: ReadonlyArray<Route> = [
   "Other"
 ]
 
-/**
- * Journal record of an event: JSON without the typed copy of `data` (`known`), which is
- * decoded again on the rare read-back instead of being written twice on every append.
- */
-export const encodeEvent = (event: IngestEvent): Uint8Array => Buffer.from(JSON.stringify({ ...event, known: undefined }))
+const q = JSON.stringify
 
 /**
- * Reads a journal record back. Its data was valid when it was accepted; should it no longer be
- * (a schema changed between versions), the event keeps its raw log row rather than being lost.
+ * An event as one flat JSON object — the store's batch row (`jsonb_to_recordset`, typed columns
+ * are read from `data` in SQL) and the journal record. Built by concatenation: it is written
+ * for every event, and spreading objects first would allocate twice as much.
+ */
+export const eventRow = (event: IngestEvent): string =>
+  `{"event_time":${q(event.time)},"source":${q(event.source)},"id":${q(event.id)},"type":${q(event.type)},` +
+  `"gateway_id":${q(event.gatewayId)},"subject":${event.subject === undefined ? "null" : q(event.subject)},` +
+  `"received_at":${q(new Date(event.receivedAt).toISOString())},"attributes":${q(event.attributes)},` +
+  `"data":${event.data === undefined ? "null" : q(event.data)}}`
+
+/** Journal record of an event: its row (the typed copy of `data` is decoded again on read-back). */
+export const encodeEvent = (event: IngestEvent): Uint8Array => Buffer.from(eventRow(event))
+
+interface Row {
+  readonly event_time: string
+  readonly source: string
+  readonly id: string
+  readonly type: string
+  readonly gateway_id: string
+  readonly subject: string | null
+  readonly received_at: string
+  readonly attributes: Readonly<Record<string, unknown>>
+  readonly data: unknown
+}
+
+/**
+ * Reads a journal record back (rows; or whole events, as versions before 0.2 wrote them). Its
+ * data was valid when it was accepted; should it no longer be (a schema changed between
+ * versions), the event keeps its raw log row rather than being lost.
  */
 export const decodeEvent = (payload: Uint8Array): IngestEvent => {
-  const event = JSON.parse(Buffer.from(payload).toString("utf8")) as Omit<IngestEvent, "known">
+  const parsed = JSON.parse(Buffer.from(payload).toString("utf8")) as Row | Omit<IngestEvent, "known">
+  const event: Omit<IngestEvent, "known"> = "event_time" in parsed
+    ? {
+      source: parsed.source,
+      id: parsed.id,
+      type: parsed.type,
+      time: parsed.event_time,
+      timeMs: Date.parse(parsed.event_time),
+      receivedAt: Date.parse(parsed.received_at),
+      gatewayId: parsed.gateway_id,
+      subject: parsed.subject ?? undefined,
+      attributes: parsed.attributes,
+      data: parsed.data ?? undefined
+    }
+    : parsed
   const known = isEventType(event.type) ? Either.getOrUndefined(decodeKnownData(event.type, event.data)) : undefined
   return { ...event, known }
 }

@@ -233,6 +233,25 @@ layer(StoreTest, { excludeTestServices: true })("EventStorePg", (it) => {
       expect(yield* count("gateway_telemetry", `gateway_id = '${GATEWAY}' AND event_id LIKE 'tp-%'`)).toBe(4)
     }))
 
+  it.effect("a packet without window_seconds is stored with the contract's default; one with it keeps its own", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const { window_seconds: _omitted, config: _config, ...bare } = gatewayTelemetryPacketData
+      yield* write([
+        toIngestEvent({ ...wirePacket({ id: "ws-default", time: "2025-06-01T12:05:00Z" }), data: { ...bare, window_start: "2025-06-01T12:05:00Z" } }),
+        toIngestEvent({ ...wirePacket({ id: "ws-300", time: "2025-06-01T12:06:00Z" }), data: { ...bare, window_start: "2025-06-01T12:06:00Z", window_seconds: 300 } })
+      ])
+      const rows = yield* sql<{ event_id: string; window_seconds: number; raw_has_window: boolean }>`
+        SELECT g.event_id, g.window_seconds, (t.data ? 'window_seconds') AS raw_has_window
+          FROM gateway_telemetry g JOIN telemetry_events t ON t.source = g.source AND t.id = g.event_id
+         WHERE g.event_id LIKE 'ws-%' ORDER BY g.event_id`
+      // The raw log keeps the packet as sent; the typed row has the default filled in.
+      expect(rows).toEqual([
+        { event_id: "ws-300", window_seconds: 300, raw_has_window: true },
+        { event_id: "ws-default", window_seconds: 60, raw_has_window: false }
+      ])
+    }))
+
   it.effect("two config revisions in one batch (a gateway sending its backlog) both join the history", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
