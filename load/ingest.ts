@@ -65,6 +65,13 @@ const idSum = (ids: Iterable<string>) => {
 
 const gauge = (metrics: string, name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)`, "m").exec(metrics)?.[1] ?? 0)
 
+/** POST /v1/ingest as the server timed it (from its handler's start to the response). */
+const serverAck = (metrics: string): string => {
+  const buckets = [...metrics.matchAll(/^http_request_duration_seconds_bucket\{(?=[^}]*method="POST")(?=[^}]*route="\/v1\/ingest")(?=[^}]*status="202")[^}]*le="([^"]+)"\} (\d+)/gm)]
+    .map((m) => [m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])] as const)
+  return `p50 ${fmt(histogramQuantile(buckets, 0.5) * 1000)} ms p99 ${fmt(histogramQuantile(buckets, 0.99) * 1000)} ms`
+}
+
 const gcSummary = (metrics: string): string => {
   const buckets = [...metrics.matchAll(/^nodejs_gc_pause_seconds_bucket\{.*le="([^"]+)"\} (\d+)/gm)].map(
     (m) => [m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])] as const
@@ -276,7 +283,7 @@ options        mode=${mode} rate=${options.rate}/s duration=${options.duration}s
 requests       ${sentBatches} (${[...statuses].map(([s, n]) => `${s}:${n}`).join(" ")}), sent in ${fmt(sendSeconds)}s, behind schedule ${behind}
 events         sent ${sentEvents}, accepted ${totalAccepted}, duplicates reported ${duplicatesSeen} (re-sent ${duplicatesExpected})
 committed      ${fmt(committedRate, 0)} events/s (all accepted events committed after ${fmt(commitSeconds)}s)
-ack latency    p50 ${fmt(ack.p50)} ms  p99 ${fmt(ack.p99)} ms  max ${fmt(ack.max)} ms
+ack latency    p50 ${fmt(ack.p50)} ms  p99 ${fmt(ack.p99)} ms  max ${fmt(ack.max)} ms (client); server-side ${serverAck(metrics)}
 commit lag     p99 ${fmt(histogramQuantile(buckets, 0.99) * 1000)} ms (server histogram)
 flushes        ${flushes}
 server loop    event-loop delay: worst 5 s p99 ${fmt(loop.p99 * 1000)} ms, max ${fmt(loop.max * 1000)} ms; GC pauses ${gcSummary(metrics)}

@@ -116,11 +116,7 @@ const STATEMENTS: Record<Exclude<Route, "PaymentIntent" | "Other">, string> = {
 }
 
 /** The batch parameter: the events' rows as one JSON array. */
-const rowsOf = (events: ReadonlyArray<IngestEvent>): string => {
-  let json = "["
-  for (let i = 0; i < events.length; i++) json += (i === 0 ? "" : ",") + eventRow(events[i]!)
-  return `${json}]`
-}
+const rowsOf = (events: ReadonlyArray<IngestEvent>): string => JSON.stringify(events.map(eventRow))
 
 /** Raw-only events: the log's key includes the time, so look for the same source + id first. */
 const RAW_ONLY = `WITH input AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS}))
