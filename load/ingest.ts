@@ -65,6 +65,14 @@ const idSum = (ids: Iterable<string>) => {
 
 const gauge = (metrics: string, name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)`, "m").exec(metrics)?.[1] ?? 0)
 
+/** A quantile of an unlabelled server histogram. */
+const quantileOf = (metrics: string, name: string, q: number): number =>
+  histogramQuantile(
+    [...metrics.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"\\} (\\d+)`, "gm"))]
+      .map((m) => [m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])] as const),
+    q
+  )
+
 /** POST /v1/ingest as the server timed it (from its handler's start to the response). */
 const serverAck = (metrics: string): string => {
   const buckets = [...metrics.matchAll(/^http_request_duration_seconds_bucket\{(?=[^}]*method="POST")(?=[^}]*route="\/v1\/ingest")(?=[^}]*status="202")[^}]*le="([^"]+)"\} (\d+)/gm)]
@@ -286,6 +294,9 @@ committed      ${fmt(committedRate, 0)} events/s (all accepted events committed 
 ack latency    p50 ${fmt(ack.p50)} ms  p99 ${fmt(ack.p99)} ms  max ${fmt(ack.max)} ms (client); server-side ${serverAck(metrics)}
 commit lag     p99 ${fmt(histogramQuantile(buckets, 0.99) * 1000)} ms (server histogram)
 flushes        ${flushes}
+journal        append p50 ${fmt(quantileOf(metrics, "journal_append_duration_seconds", 0.5) * 1000)} ms p99 ${
+  fmt(quantileOf(metrics, "journal_append_duration_seconds", 0.99) * 1000)} ms; fsync p50 ${
+  fmt(quantileOf(metrics, "journal_fsync_duration_seconds", 0.5) * 1000)} ms p99 ${fmt(quantileOf(metrics, "journal_fsync_duration_seconds", 0.99) * 1000)} ms
 server loop    event-loop delay: worst 5 s p99 ${fmt(loop.p99 * 1000)} ms, max ${fmt(loop.max * 1000)} ms; GC pauses ${gcSummary(metrics)}
 server memory  max RSS ${fmt(maxRss, 0)} MB; exit code ${exitCode}
 zero loss      ${verification.ok ? "OK" : "FAILED"} — ${verification.lines.join("; ")}

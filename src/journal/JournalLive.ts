@@ -176,7 +176,9 @@ export const makeJournal = (options: JournalOptions) =>
             }
             // Checked and queued in one step: nothing is queued once closing has begun.
             if (closed || !queue.unsafeOffer({ _tag: "Append", request })) return Effect.fail(closedError())
+            const started = performance.now()
             return Deferred.await(done).pipe(
+              Effect.tap(() => Metrics.appendDuration.unsafeUpdate((performance.now() - started) / 1000, [])),
               Effect.onInterrupt(() =>
                 Effect.sync(() => {
                   if (request.refs === undefined) request.abandoned = true

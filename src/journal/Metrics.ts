@@ -1,5 +1,5 @@
 /** Journal metrics (Effect `Metric`, exported as Prometheus text at `/metrics`). */
-import { Metric } from "effect"
+import { Metric, MetricBoundaries } from "effect"
 
 export const bytes = Metric.gauge("journal_bytes", { description: "Bytes of journal segment files on disk" })
 
@@ -38,3 +38,13 @@ export const writeErrors = Metric.counter("journal_write_errors_total", {
   description: "Failed journal writes or fsyncs (ENOSPC, EIO, …); the appends were refused",
   incremental: true
 })
+
+const latency = MetricBoundaries.fromIterable([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1])
+
+export const fsyncDuration = Metric.histogram("journal_fsync_duration_seconds", latency, "Duration of one fdatasync")
+
+export const appendDuration = Metric.histogram(
+  "journal_append_duration_seconds",
+  latency,
+  "From an append call to its records being durable (queueing, write and the shared fsync)"
+)

@@ -68,12 +68,16 @@ export const makeSegments = (directory: string, ledger: Ledger, firstSegment: nu
       })
 
     const datasync = (a: Active) =>
-      a.file.datasync.pipe(
-        Effect.tap(() => {
-          a.unsynced = false
-          return Metric.increment(Metrics.fsyncs)
-        })
-      )
+      Effect.suspend(() => {
+        const started = performance.now()
+        return a.file.datasync.pipe(
+          Effect.tap(() => {
+            a.unsynced = false
+            Metrics.fsyncDuration.unsafeUpdate((performance.now() - started) / 1000, [])
+            return Metric.increment(Metrics.fsyncs)
+          })
+        )
+      })
 
     /**
      * Appends `bytes` at the end of the active segment (opening one if needed); fsyncs when
