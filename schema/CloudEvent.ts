@@ -97,8 +97,9 @@ export const CloudEventWire = Schema.Struct(
     if ("data" in event && "data_base64" in event) {
       issues.push({ path: ["data_base64"], message: "data and data_base64 are mutually exclusive" })
     }
-    for (const [name, value] of Object.entries(event)) {
+    for (const name of Object.keys(event)) {
       if (KNOWN_ATTRIBUTES.has(name)) continue
+      const value: unknown = event[name]
       if (!EXTENSION_NAME_PATTERN.test(name)) {
         issues.push({
           path: [name],

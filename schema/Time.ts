@@ -22,11 +22,13 @@ const daysInMonth = (year: number, month: number): number =>
 export const rfc3339ToEpochMillis = (value: string): number => {
   const m = RFC3339.exec(value)
   if (m === null) return Number.NaN
-  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]))
-  if (
-    year === undefined || month === undefined || day === undefined ||
-    hour === undefined || minute === undefined || second === undefined
-  ) return Number.NaN
+  // Indexed one by one: this runs for every event, and a mapped array allocates.
+  const year = Number(m[1])
+  const month = Number(m[2])
+  const day = Number(m[3])
+  const hour = Number(m[4])
+  const minute = Number(m[5])
+  const second = Number(m[6])
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return Number.NaN
   if (hour > 23 || minute > 59 || second > 59) return Number.NaN
   let offsetMinutes = 0

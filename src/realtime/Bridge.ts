@@ -10,7 +10,7 @@
  *   and older cursors stop resuming.
  */
 import { SqlClient } from "@effect/sql"
-import { Cause, Chunk, Clock, Context, Deferred, Effect, Exit, Layer, Metric, Queue, Schedule, Schema } from "effect"
+import { Cause, Chunk, Clock, Context, Deferred, Effect, Either, Exit, Layer, Metric, Queue, Schedule } from "effect"
 import pg from "pg"
 import { AppSettingsService } from "../config/AppConfig.js"
 import { PgPool } from "../db/Database.js"
@@ -18,7 +18,16 @@ import { HealthChecks } from "../health/HealthChecks.js"
 import { CommittedEvents } from "../ingest/Pipeline.js"
 import { RealtimeHub } from "./Hub.js"
 import * as Metrics from "./Metrics.js"
-import { CHANNEL, encodeBatch, type EventKey, eventOfTuple, keyOfTuple, Notification } from "./Notification.js"
+import {
+  CHANNEL,
+  decodeNotification,
+  encodeBatch,
+  type EventKey,
+  eventOfTuple,
+  isFrom,
+  keyOfTuple,
+  type Notification
+} from "./Notification.js"
 import type { LiveEventInput } from "./Topics.js"
 
 const tagged = (metric: typeof Metrics.bridgeNotifications, direction: string, mode: string) =>
@@ -147,19 +156,20 @@ export const ListenerLive = Layer.scopedDiscard(
     const sql = yield* SqlClient.SqlClient
     const pool = yield* PgPool
     const state = yield* BridgeStateTag
-    const decode = Schema.decodeUnknown(Notification)
-
     const decodeAll = (payloads: ReadonlyArray<string>) =>
-      Effect.forEach(payloads, (payload) =>
-        decode(payload).pipe(
-          Effect.map((message): Array<Notification> => message.o === hub.instanceId ? [] : [message]),
-          Effect.catchAll(() =>
-            Metric.increment(Metrics.bridgeErrors).pipe(
-              Effect.zipRight(Effect.logWarning("ignored an undecodable realtime notification")),
-              Effect.as([])
-            )
-          )
-        )).pipe(Effect.map((lists) => lists.flat()))
+      Effect.forEach(
+        // Our own notifications come back too: recognised by their header, never parsed.
+        payloads.filter((payload) => !isFrom(payload, hub.instanceId)),
+        (payload) =>
+          Either.match(decodeNotification(payload), {
+            onRight: (message): Effect.Effect<Array<Notification>> => Effect.succeed(message.o === hub.instanceId ? [] : [message]),
+            onLeft: () =>
+              Metric.increment(Metrics.bridgeErrors).pipe(
+                Effect.zipRight(Effect.logWarning("ignored an undecodable realtime notification")),
+                Effect.as([])
+              )
+          })
+      ).pipe(Effect.map((lists) => lists.flat()))
 
     const publishKeys = (keys: ReadonlyArray<EventKey>, commitMs: number) =>
       readBack(sql, keys).pipe(

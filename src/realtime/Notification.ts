@@ -9,7 +9,8 @@
  *
  * `o` lets a process ignore its own notifications (it published to its hub directly).
  */
-import { Schema } from "effect"
+import { Either, type ParseResult, Schema } from "effect"
+import { compileDecoder, FAIL } from "../../schema/FastDecode.js"
 import type { LiveEventInput } from "./Topics.js"
 
 export const CHANNEL = "machpay_realtime"
@@ -30,11 +31,31 @@ const EventTuple = Schema.Tuple(
 )
 const KeyTuple = Schema.Tuple(Schema.String, Schema.String, Schema.String)
 
-export const Notification = Schema.parseJson(Schema.Union(
+const NotificationBody = Schema.Union(
   Schema.Struct({ ...Header, e: Schema.Array(EventTuple) }),
   Schema.Struct({ ...Header, k: Schema.Array(KeyTuple) })
-))
+)
+export const Notification = Schema.parseJson(NotificationBody)
 export type Notification = typeof Notification.Type
+
+const decodeFull = Schema.decodeUnknownEither(Notification)
+const decodeFast = compileDecoder(NotificationBody)
+
+/** A payload → its notification (compiled decoder; the schema words a failure). */
+export const decodeNotification = (payload: string): Either.Either<Notification, ParseResult.ParseError> => {
+  try {
+    const body = decodeFast(JSON.parse(payload))
+    if (body !== FAIL) return Either.right(body)
+  } catch {
+    // not JSON: the schema says so below
+  }
+  return decodeFull(payload)
+}
+
+const header = (origin: string, commitMs: number) => `{"v":1,"o":${JSON.stringify(origin)},"c":${commitMs},`
+
+/** Whether `origin` sent this payload, read off its header without parsing the rest. */
+export const isFrom = (payload: string, origin: string): boolean => payload.startsWith(`{"v":1,"o":${JSON.stringify(origin)},`)
 
 export interface EventKey {
   readonly source: string
@@ -62,7 +83,7 @@ export const encodeBatch = (
   commitMs: number,
   events: ReadonlyArray<LiveEventInput>
 ): { readonly mode: "inline" | "keys"; readonly payloads: ReadonlyArray<string> } => {
-  const head = `{"v":1,"o":${JSON.stringify(origin)},"c":${commitMs},`
+  const head = header(origin, commitMs)
   // Built event by event, and given up as soon as it cannot fit (most batches are large).
   const tuples: Array<string> = []
   let inlineBytes = bytes(head) + 7

@@ -4,11 +4,11 @@
  * SSE stream (retry hint, heartbeats, `event: end`, the send buffer).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Schema, TestClock } from "effect"
+import { Effect, Either, Schema, TestClock } from "effect"
 import type { Principal } from "../../src/identity/Jwt.js"
 import { authorize, GatewayOwnership } from "../../src/realtime/Access.js"
 import type { Outgoing } from "../../src/realtime/Hub.js"
-import { encodeBatch, MAX_PAYLOAD_BYTES, Notification } from "../../src/realtime/Notification.js"
+import { decodeNotification, encodeBatch, isFrom, MAX_PAYLOAD_BYTES, Notification } from "../../src/realtime/Notification.js"
 import { openSseStream } from "../../src/realtime/Sse.js"
 import { StreamTickets } from "../../src/realtime/Tickets.js"
 import { topicSet } from "../../src/realtime/Topics.js"
@@ -93,6 +93,37 @@ describe("NOTIFY payloads", () => {
       return "k" in message ? message.k.map((k) => k[1]) : []
     })
     expect(keys).toEqual(events.map((e) => e.id))
+  })
+})
+
+describe("NOTIFY decoding", () => {
+  const full = Schema.decodeUnknownEither(Notification)
+  const small = encodeBatch("0a1b2c3d", 1234, [payment("gw_1", "a1", "p1"), packet("gw_1", "t1")])
+  const large = encodeBatch("0a1b2c3d", 1234, Array.from({ length: 300 }, (_, i) => payment("gw_1", "a1", `p-${i}`)))
+
+  it("the compiled decoder reads every payload as the schema does, and refuses what it refuses", () => {
+    const inputs = [
+      ...small.payloads,
+      ...large.payloads,
+      "not json",
+      "{\"v\":2,\"o\":\"x\",\"c\":1,\"e\":[]}",
+      "{\"v\":1,\"o\":\"x\",\"c\":1,\"k\":[[\"s\",\"i\"]]}",
+      "{\"v\":1,\"o\":\"x\",\"c\":\"1\",\"e\":[]}"
+    ]
+    for (const input of inputs) {
+      const expected = full(input)
+      const got = decodeNotification(input)
+      expect(Either.isRight(got), input.slice(0, 60)).toBe(Either.isRight(expected))
+      if (Either.isRight(got) && Either.isRight(expected)) expect(got.right).toEqual(expected.right)
+    }
+  })
+
+  it("tells its own payloads by the header, exactly", () => {
+    for (const payload of [...small.payloads, ...large.payloads]) {
+      expect(isFrom(payload, "0a1b2c3d")).toBe(true)
+      expect(isFrom(payload, "0a1b2c3")).toBe(false)
+      expect(isFrom(payload, "0a1b2c3e")).toBe(false)
+    }
   })
 })
 
