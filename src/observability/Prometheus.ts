@@ -2,7 +2,8 @@
  * Effect metrics → OpenTelemetry → Prometheus text. The exporter's own HTTP server is not
  * started: `/metrics` is served by our API (one port to scrape, same auth story).
  */
-import { Metrics, Resource } from "@effect/opentelemetry"
+import * as Metrics from "@effect/opentelemetry/Metrics"
+import * as Resource from "@effect/opentelemetry/Resource"
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus"
 import { Context, Effect, Layer } from "effect"
 import { AppSettingsService } from "../config/AppConfig.js"
