@@ -82,7 +82,7 @@ export interface Row {
 }
 
 /**
- * Reads a journal record back (rows; or whole events, as versions before 0.2 wrote them). Its
+ * Reads a journal record back (rows; or whole events, as earlier versions wrote them). Its
  * data was valid when it was accepted; should it no longer be (a schema changed between
  * versions), the event keeps its raw log row rather than being lost.
  */
