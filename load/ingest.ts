@@ -26,6 +26,7 @@ import { flag, option, repeated } from "./lib/args.js"
 import { copyCeiling, verifyStored } from "./lib/verify.js"
 import { Fleet, parseMix } from "./lib/fleet.js"
 import { freePort, startServer } from "./lib/server.js"
+import { bucketsOf, parseMetrics, quantileMs, valueOf } from "./lib/prometheus.js"
 import { fmt, histogramQuantile, summary } from "./lib/stats.js"
 
 const options = {
@@ -63,46 +64,28 @@ const idSum = (ids: Iterable<string>) => {
   return sum
 }
 
-const gauge = (metrics: string, name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)`, "m").exec(metrics)?.[1] ?? 0)
-
-/** A quantile of an unlabelled server histogram. */
-const quantileOf = (metrics: string, name: string, q: number): number =>
-  histogramQuantile(
-    [...metrics.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"\\} (\\d+)`, "gm"))]
-      .map((m) => [m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])] as const),
-    q
-  )
-
 /** POST /v1/ingest as the server timed it (from its handler's start to the response). */
-const serverAck = (metrics: string): string => {
-  const buckets = [...metrics.matchAll(/^http_request_duration_seconds_bucket\{(?=[^}]*method="POST")(?=[^}]*route="\/v1\/ingest")(?=[^}]*status="202")[^}]*le="([^"]+)"\} (\d+)/gm)]
-    .map((m) => [m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])] as const)
-  return `p50 ${fmt(histogramQuantile(buckets, 0.5) * 1000)} ms p99 ${fmt(histogramQuantile(buckets, 0.99) * 1000)} ms`
+const serverAck = (m: ReturnType<typeof parseMetrics>): string => {
+  const labels = { method: "POST", route: "/v1/ingest", status: "202" }
+  return `p50 ${quantileMs(m, "http_request_duration_seconds", 0.5, labels)} ms p99 ${quantileMs(m, "http_request_duration_seconds", 0.99, labels)} ms`
 }
 
-const gcSummary = (metrics: string): string => {
-  const buckets = [...metrics.matchAll(/^nodejs_gc_pause_seconds_bucket\{.*le="([^"]+)"\} (\d+)/gm)].map(
-    (m) => [m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])] as const
-  )
-  const slowest = [...buckets].reverse().find((b, i, all) => (all[i + 1]?.[1] ?? 0) < b[1])
-  return `${gauge(metrics, "nodejs_gc_pause_seconds_count")}, ${fmt(gauge(metrics, "nodejs_gc_pause_seconds_sum"), 2)} s in all, ` +
-    `p99 ${fmt(histogramQuantile(buckets, 0.99) * 1000)} ms, slowest ≤ ${slowest === undefined ? "n/a" : `${fmt(slowest[0] * 1000, 0)} ms`}`
+const gcSummary = (m: ReturnType<typeof parseMetrics>): string => {
+  const buckets = bucketsOf(m, "nodejs_gc_pause_seconds")
+  const slowest = buckets.find((b) => b[1] === buckets[buckets.length - 1]?.[1])
+  return `${valueOf(m, "nodejs_gc_pause_seconds_count")}, ${fmt(valueOf(m, "nodejs_gc_pause_seconds_sum"), 2)} s in all, ` +
+    `p99 ${quantileMs(m, "nodejs_gc_pause_seconds", 0.99)} ms, slowest ≤ ${slowest === undefined ? "n/a" : `${fmt(slowest[0] * 1000, 0)} ms`}`
 }
 
 /** Per route: flushes, mean batch size, flush duration p50/p99 (server histograms). */
-const flushSummary = (metrics: string): string => {
-  const routes = [...new Set([...metrics.matchAll(/^ingest_flush_duration_seconds_count\{[^}]*route="([^"]+)"/gm)].map((m) => m[1]!))]
-  return routes.map((route) => {
-    const series = (name: string) =>
-      [...metrics.matchAll(new RegExp(`^${name}_bucket\\{[^}]*route="${route}"[^}]*le="([^"]+)"\\} (\\d+)`, "gm"))]
-        .map((m) => [m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])] as const)
-    const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*route="${route}"[^}]*\\} ([\\d.e+]+)`, "m").exec(metrics)?.[1])
-    const count = value("ingest_batch_size_count")
-    const durations = series("ingest_flush_duration_seconds")
-    return `${route} ${count}× avg ${fmt(value("ingest_batch_size_sum") / count, 0)} ev p50 ${fmt(histogramQuantile(durations, 0.5) * 1000, 0)} ms p99 ${
-      fmt(histogramQuantile(durations, 0.99) * 1000, 0)} ms`
-  }).join("; ")
-}
+const flushSummary = (m: ReturnType<typeof parseMetrics>): string =>
+  [...new Set(m.filter((s) => s.name === "ingest_flush_duration_seconds_count").map((s) => s.labels.get("route") ?? ""))]
+    .map((route) => {
+      const count = valueOf(m, "ingest_batch_size_count", { route })
+      return `${route} ${count}× avg ${fmt(valueOf(m, "ingest_batch_size_sum", { route }) / count, 0)} ev p50 ${
+        quantileMs(m, "ingest_flush_duration_seconds", 0.5, { route })} ms p99 ${quantileMs(m, "ingest_flush_duration_seconds", 0.99, { route })} ms`
+    })
+    .join("; ")
 
 type Mode = "journal" | "memory" | "commit"
 
@@ -207,8 +190,9 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
   const progress = setInterval(() => {
     if (++ticks % 5 === 0) {
       fetch(`${server.url}/metrics`).then((r) => r.text()).then((text) => {
-        loop.p99 = Math.max(loop.p99, gauge(text, "process_event_loop_delay_p99_seconds"))
-        loop.max = Math.max(loop.max, gauge(text, "process_event_loop_delay_max_seconds"))
+        const samples = parseMetrics(text)
+        loop.p99 = Math.max(loop.p99, valueOf(samples, "process_event_loop_delay_p99_seconds"))
+        loop.max = Math.max(loop.max, valueOf(samples, "process_event_loop_delay_max_seconds"))
       }, () => undefined)
     }
     const rss = server.rssMb()
@@ -270,10 +254,8 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
     }
   })
   const commitSeconds = (committedAt - start) / 1000
-  const metrics = yield* Effect.promise(() => fetch(`${server.url}/metrics`).then((r) => r.text()))
-  const buckets = [...metrics.matchAll(/^ingest_commit_lag_seconds_bucket\{.*le="([^"]+)"\} (\d+)/gm)].map(
-    (m) => [m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])] as const
-  )
+  const metrics = parseMetrics(yield* Effect.promise(() => fetch(`${server.url}/metrics`).then((r) => r.text())))
+  const buckets = bucketsOf(metrics, "ingest_commit_lag_seconds")
   const flushes = flushSummary(metrics)
   const verification = yield* Effect.promise(() => verifyStored(db, accepted, idSum))
   const ceiling = yield* Effect.promise(() => copyCeiling(db, totalAccepted))
@@ -294,9 +276,9 @@ committed      ${fmt(committedRate, 0)} events/s (all accepted events committed 
 ack latency    p50 ${fmt(ack.p50)} ms  p99 ${fmt(ack.p99)} ms  max ${fmt(ack.max)} ms (client); server-side ${serverAck(metrics)}
 commit lag     p99 ${fmt(histogramQuantile(buckets, 0.99) * 1000)} ms (server histogram)
 flushes        ${flushes}
-journal        append p50 ${fmt(quantileOf(metrics, "journal_append_duration_seconds", 0.5) * 1000)} ms p99 ${
-  fmt(quantileOf(metrics, "journal_append_duration_seconds", 0.99) * 1000)} ms; fsync p50 ${
-  fmt(quantileOf(metrics, "journal_fsync_duration_seconds", 0.5) * 1000)} ms p99 ${fmt(quantileOf(metrics, "journal_fsync_duration_seconds", 0.99) * 1000)} ms
+journal        append p50 ${quantileMs(metrics, "journal_append_duration_seconds", 0.5)} ms p99 ${
+  quantileMs(metrics, "journal_append_duration_seconds", 0.99)} ms; fsync p50 ${
+  quantileMs(metrics, "journal_fsync_duration_seconds", 0.5)} ms p99 ${quantileMs(metrics, "journal_fsync_duration_seconds", 0.99)} ms
 server loop    event-loop delay: worst 5 s p99 ${fmt(loop.p99 * 1000)} ms, max ${fmt(loop.max * 1000)} ms; GC pauses ${gcSummary(metrics)}
 server memory  max RSS ${fmt(maxRss, 0)} MB; exit code ${exitCode}
 zero loss      ${verification.ok ? "OK" : "FAILED"} — ${verification.lines.join("; ")}

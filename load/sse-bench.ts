@@ -24,6 +24,7 @@ import { claimsFor, type PrincipalSpec, signHs256 } from "../src/identity/Jwt.js
 import { Fleet, parseMix } from "./lib/fleet.js"
 import { fmt, histogramQuantile, summary } from "./lib/stats.js"
 import { flag, option, repeated } from "./lib/args.js"
+import { bucketsOf, parseMetrics } from "./lib/prometheus.js"
 import { type RunningServer as BenchServer, startServer as startBenchServer } from "./lib/server.js"
 import { type SubscriberSpec, subscribe } from "./sse/subscribers.js"
 
@@ -188,9 +189,7 @@ const run = async (server: BenchServer, receiver: BenchServer, dbUrl: string, ru
   maxRss = Math.max(maxRss, server.rssMb())
 
   const metrics = await fetch(`${server.url}/metrics`).then((r) => r.text(), () => "")
-  const buckets = [...metrics.matchAll(/^realtime_commit_to_send_seconds_bucket\{.*le="([^"]+)"\} (\d+)/gm)].map(
-    (m) => [m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])] as const
-  )
+  const buckets = bucketsOf(parseMetrics(metrics), "realtime_commit_to_send_seconds")
   const delivered = pool.messages()
   const connectedAtEnd = pool.connected()
   pool.close()
