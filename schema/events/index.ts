@@ -82,16 +82,28 @@ const fastData: { readonly [T in EventType]: (u: unknown) => EventData<T> | type
   GatewayTelemetryPacket: compileDecoder(GatewayTelemetryPacket)
 }
 
+const dataDecoders: { readonly [T in EventType]: (u: unknown) => Either.Either<EventData<T>, ParseResult.ParseError> } = {
+  PaymentAuthorized: Schema.decodeUnknownEither(PaymentAuthorized),
+  RequestBlocked: Schema.decodeUnknownEither(RequestBlocked),
+  SolvencyAlert: Schema.decodeUnknownEither(SolvencyAlert),
+  PaymentIntent: Schema.decodeUnknownEither(PaymentIntent),
+  GatewayTelemetryPacket: Schema.decodeUnknownEither(GatewayTelemetryPacket)
+}
+
+const decodeDataFast = (type: EventType, data: unknown): EventData | typeof FAIL => {
+  const decode: (u: unknown) => EventData | typeof FAIL = fastData[type]
+  return decode(data)
+}
+
 /** A known type with its decoded `data` (what the pipeline keeps of a typed event). */
 export type KnownData = { [T in EventType]: { readonly type: T; readonly data: EventData<T> } }[EventType]
 
 /** Decodes the `data` of a known type alone (e.g. of an event validated before, read back from disk). */
 export const decodeKnownData = (type: EventType, data: unknown): Either.Either<KnownData, ParseResult.ParseError> => {
-  const decodeFast: (u: unknown) => EventData | typeof FAIL = fastData[type]
-  const fast = decodeFast(data)
+  const fast = decodeDataFast(type, data)
   if (fast !== FAIL) return Either.right({ type, data: fast } as KnownData)
-  const schema: Schema.Schema<EventData, unknown> = EventTypes[type] as unknown as Schema.Schema<EventData, unknown>
-  return Either.map(Schema.decodeUnknownEither(schema)(data), (decoded) => ({ type, data: decoded }) as KnownData)
+  const decode: (u: unknown) => Either.Either<EventData, ParseResult.ParseError> = dataDecoders[type]
+  return Either.map(decode(data), (decoded) => ({ type, data: decoded }) as KnownData)
 }
 
 /**
@@ -108,8 +120,7 @@ export const validateKnownEvent = (
   // The envelope is already valid: checking `time` and `data` alone gives the same typed event.
   // Any failure is decoded again in full, so errors read exactly as the schema words them.
   if (envelope.time !== undefined) {
-    const decodeFast: (u: unknown) => EventData | typeof FAIL = fastData[type]
-    const data = decodeFast(envelope.data)
+    const data = decodeDataFast(type, envelope.data)
     if (data !== FAIL) return Either.right(Option.some({ ...envelope, data } as KnownEvent))
   }
   const decode: (u: unknown) => Either.Either<KnownEvent, ParseResult.ParseError> = decoders[type]

@@ -10,11 +10,9 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
-/** `migrations/` at the project root: two levels up from src/db/, one up from the dist/ bundle. */
-export const migrationsDir = [
-  fileURLToPath(new URL("../../migrations", import.meta.url)),
-  fileURLToPath(new URL("../migrations", import.meta.url))
-].find((dir) => existsSync(path.join(dir, "0001_core_entities.sql"))) ?? fileURLToPath(new URL("../../migrations", import.meta.url))
+/** `migrations/` at the project root: one up from the dist/ bundle, else two up from src/db/ (there is no src/migrations). */
+const fromBundle = fileURLToPath(new URL("../migrations", import.meta.url))
+export const migrationsDir = existsSync(fromBundle) ? fromBundle : fileURLToPath(new URL("../../migrations", import.meta.url))
 
 /** Arbitrary constant shared by every process of this application. */
 const MIGRATION_LOCK_KEY = 7_262_001

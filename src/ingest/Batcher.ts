@@ -101,7 +101,8 @@ export const startBatcher = (settings: IngestSettings, store: EventStore["Type"]
           const reason = attempt.left.message
           if (items.length === 1) {
             yield* Effect.logError("event refused by the database; dead-lettered").pipe(Effect.annotateLogs({ route, reason }))
-            yield* release([settle(items[0]!, "rejected")].filter((d) => d !== undefined))
+            const finished = settle(items[0]!, "rejected")
+            if (finished !== undefined) yield* Deferred.succeed(finished, undefined)
             yield* hooks.poisoned(items[0]!, reason)
             return yield* hooks.committed(items, [])
           }

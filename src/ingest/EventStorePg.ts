@@ -45,7 +45,9 @@ const dirtyMarks = (timeColumn: string) => `dirty AS (
  * A typed column and how it is read from the validated `data` (jsonb) of the row: the batch
  * carries each event once, as sent, and PostgreSQL takes the typed values out of it.
  */
-type Column = readonly [name: string, expression: string]
+type Column = readonly [name: string, expression: string | undefined]
+/** A column of the row itself (already in `x.*`). */
+const own = (name: string): Column => [name, undefined]
 const text = (name: string): Column => [name, `x.data->>'${name}'`]
 const cast = (name: string, type: string, path = `x.data->>'${name}'`): Column => [name, `(${path})::${type}`]
 const json = (name: string): Column => [name, `x.data->'${name}'`]
@@ -53,7 +55,7 @@ const latency = (name: string, key: string): Column => cast(name, "float8", `x.d
 
 const typedStatement = (table: string, columns: ReadonlyArray<Column>, extra = "") => `
   WITH input AS MATERIALIZED (
-    SELECT x.*, ${columns.filter(([name, expression]) => expression !== `x.${name}`).map(([name, expression]) => `${expression} AS ${name}`).join(", ")}
+    SELECT x.*, ${columns.flatMap(([name, expression]) => (expression === undefined ? [] : [`${expression} AS ${name}`])).join(", ")}
       FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS})),
   typed AS (
     INSERT INTO ${table} (source, event_id, received_at, gateway_id, ${columns.map(([name]) => name).join(", ")})
@@ -62,8 +64,7 @@ const typedStatement = (table: string, columns: ReadonlyArray<Column>, extra = "
   raw AS (${rawOfTyped})${extra}
   SELECT source, event_id AS id FROM typed`
 
-/** A column of the row itself (already in `x.*`). */
-const eventTime: Column = ["event_time", "x.event_time"]
+const eventTime = own("event_time")
 
 const PAYMENT: ReadonlyArray<Column> = [
   eventTime, text("agent_id"), text("payment_id"), text("request_id"), text("method"), text("route"),

@@ -55,7 +55,6 @@ export class IngestPipeline extends Context.Tag("Ingest/Pipeline")<IngestPipelin
   readonly pending: Effect.Effect<number>
 }>() {}
 
-
 const journalRefused = (error: JournalFull | JournalUnavailable) =>
   new PipelineFull({
     retryAfterSeconds: error._tag === "JournalFull" ? 5 : 10,

@@ -162,7 +162,7 @@ export const ListenerLive = Layer.scopedDiscard(
         payloads.filter((payload) => !isFrom(payload, hub.instanceId)),
         (payload) =>
           Either.match(decodeNotification(payload), {
-            onRight: (message): Effect.Effect<Array<Notification>> => Effect.succeed(message.o === hub.instanceId ? [] : [message]),
+            onRight: (message): Effect.Effect<Array<Notification>> => Effect.succeed([message]),
             onLeft: () =>
               Metric.increment(Metrics.bridgeErrors).pipe(
                 Effect.zipRight(Effect.logWarning("ignored an undecodable realtime notification")),

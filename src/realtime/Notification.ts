@@ -52,10 +52,13 @@ export const decodeNotification = (payload: string): Either.Either<Notification,
   return decodeFull(payload)
 }
 
-const header = (origin: string, commitMs: number) => `{"v":1,"o":${JSON.stringify(origin)},"c":${commitMs},`
+/** How every payload of `origin` starts. */
+const originPrefix = (origin: string) => `{"v":1,"o":${JSON.stringify(origin)},`
+
+const header = (origin: string, commitMs: number) => `${originPrefix(origin)}"c":${commitMs},`
 
 /** Whether `origin` sent this payload, read off its header without parsing the rest. */
-export const isFrom = (payload: string, origin: string): boolean => payload.startsWith(`{"v":1,"o":${JSON.stringify(origin)},`)
+export const isFrom = (payload: string, origin: string): boolean => payload.startsWith(originPrefix(origin))
 
 export interface EventKey {
   readonly source: string

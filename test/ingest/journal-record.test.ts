@@ -15,6 +15,12 @@ describe("journal records", () => {
     }
   )
 
+  it("reads records in the earlier format (the whole event as JSON) back too", () => {
+    const event = toIngestEvent(exampleEvents.GatewayTelemetryPacket)
+    const legacy = Buffer.from(JSON.stringify(event))
+    expect(decodeEvent(legacy)).toEqual(event)
+  })
+
   it("keeps an event whose data no longer validates, as a raw-only event", () => {
     const event = toIngestEvent(exampleEvents.PaymentAuthorized)
     const record = Buffer.from(JSON.stringify({ ...event, known: undefined, data: { ...event.data as object, amount: "-1" } }))
