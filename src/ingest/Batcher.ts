@@ -1,17 +1,34 @@
 /**
- * One queue and one batching stream per route (`groupedWithin(batchSize, batchWindow)`),
- * flushing through the `EventStore`. A failed flush is retried with backoff, never dropped.
- * After a commit: outcomes are settled, journal records released, and new events published.
+ * One writer fiber per route, doing group commit: it takes whatever is queued (at least one
+ * event, at most the batch size) and writes it in one statement; what arrives during that write
+ * goes in the next one. A quiet route writes each event at once, a busy one in large batches —
+ * no window to wait for.
+ *
+ * Writers never stop on a bad event and never die silently:
+ * - a failed write is classified (`StoreError.kind`): unreachable → retried with backoff until
+ *   the database is back; transient → retried a few times, then treated as permanent; permanent
+ *   (or a defect) → the batch is split in halves until the offending events are alone, and those
+ *   are handed back as refused (the rest is committed);
+ * - a defect anywhere in an iteration is logged at ERROR, counted, and the items it held are
+ *   handed back as refused; the writer goes on.
+ *
+ * Flow is one way: writers report each flush on `results` and keep no reference to what
+ * happens next (settling outcomes, journal commits and publication are the pipeline's).
  */
-import { Chunk, Deferred, Effect, Metric, MetricLabel, Queue, Schedule, Stream } from "effect"
+import { Cause, Chunk, Clock, type Deferred, Duration, Effect, Metric, Queue } from "effect"
 import type { RecordRef } from "../journal/Service.js"
-import type { EventStore } from "./EventStore.js"
-import type { IngestSettings } from "./IngestConfig.js"
+import { type EventStore, StoreError } from "./EventStore.js"
 import { type IngestEvent, type Route, ROUTES } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 
-/** `rejected`: the database refused the event itself (it went to the dead-letter table). */
-export type Outcome = "accepted" | "duplicate" | "rejected"
+export interface Rejected {
+  readonly status: "rejected"
+  readonly reason: string
+  readonly field: string
+}
+
+/** Per event: stored now, already stored (or repeated in the request), or refused with a reason. */
+export type Outcome = "accepted" | "duplicate" | Rejected
 
 /** Shared by the items of one request that waits for the commit. */
 export interface Ack {
@@ -29,128 +46,184 @@ export interface Item {
   readonly ref: RecordRef | undefined
 }
 
-export interface BatcherHooks {
-  /** After each commit, with the items it covered and the events that were new. */
-  readonly committed: (items: ReadonlyArray<Item>, stored: ReadonlyArray<IngestEvent>) => Effect.Effect<void>
-  /** An event the database refuses whatever we do; it is taken out of the stream. */
-  readonly poisoned: (item: Item, reason: string) => Effect.Effect<void>
+/** What one flush did with the items it took. */
+export interface Flushed {
+  readonly route: Route
+  readonly items: ReadonlyArray<Item>
+  /** Keys stored by this flush; the other items were duplicates or refused. */
+  readonly inserted: ReadonlySet<string>
+  /** Items the database refused whatever we did (or that hit a defect), with the reason. */
+  readonly refused: ReadonlyMap<Item, string>
+  /** Statements that committed (more than one when a batch was split). */
+  readonly statements: number
+  readonly startedAt: number
+  readonly finishedAt: number
 }
 
-export interface FlushState {
-  /** The last flush error, until a flush succeeds again. */
-  lastError: string | undefined
+/** What a route's writer is doing, for `/health` and the pipeline's spill decision. */
+export interface RouteStatus {
+  readonly route: Route
+  readonly queued: number
+  /** Items in the flush now running, and since when (epoch ms). */
+  readonly inFlight: number
+  readonly inFlightSince: number | undefined
+  /** The last failed attempt, until a write succeeds again. */
+  readonly failure: { readonly error: StoreError; readonly since: number } | undefined
 }
 
-const retryPolicy = Schedule.exponential("50 millis", 2).pipe(Schedule.union(Schedule.spaced("5 seconds")))
-
-/** Records an item's outcome; returns the request's Deferred when this was its last item. */
-const settle = (item: Item, outcome: Outcome): Deferred.Deferred<void> | undefined => {
-  const ack = item.ack
-  if (ack === undefined) return undefined
-  ack.outcomes[item.index] = outcome
-  ack.remaining -= 1
-  return ack.remaining === 0 ? ack.done : undefined
+export interface WriterSettings {
+  readonly batchSize: number
+  /** Attempts at a `transient` failure before the batch is treated as refused. */
+  readonly transientAttempts: number
+  readonly retryBase: Duration.Duration
+  readonly retryMax: Duration.Duration
 }
 
-/** Wakes the requests whose last item was just settled. */
-const release = (done: ReadonlyArray<Deferred.Deferred<void>>) =>
-  done.length === 0 ? Effect.void : Effect.forEach(done, (d) => Deferred.succeed(d, undefined), { discard: true })
+export const defaultWriterSettings = (batchSize: number): WriterSettings => ({
+  batchSize,
+  transientAttempts: 5,
+  retryBase: Duration.millis(50),
+  retryMax: Duration.seconds(5)
+})
 
-const countOutcomes = (counts: Map<string, number>) =>
-  Effect.forEach(counts, ([label, n]) => {
-    const [type = "", outcome = ""] = label.split("\u0000")
-    return Metric.incrementBy(
-      Metric.taggedWithLabels(Metrics.eventsOutcome, [MetricLabel.make("type", type), MetricLabel.make("outcome", outcome)]),
-      n
-    )
-  }, { discard: true })
+const describe = (defect: unknown): string => (defect instanceof Error ? defect.message : String(defect))
 
-/** Starts the per-route consumers in the current scope; returns the function that enqueues. */
-export const startBatcher = (settings: IngestSettings, store: EventStore["Type"], state: FlushState, hooks: BatcherHooks) =>
+interface MutableStatus {
+  inFlight: number
+  inFlightSince: number | undefined
+  failure: { readonly error: StoreError; readonly since: number } | undefined
+}
+
+/** Starts one writer per route in the current scope; returns how to offer items and read status. */
+export const startWriters = (
+  settings: WriterSettings,
+  store: EventStore["Type"],
+  results: Queue.Enqueue<Flushed>
+) =>
   Effect.gen(function*() {
-    /**
-     * Writes with retries while the failure is transient. When the database refuses the data
-     * itself, the batch is split in halves until the offending event is alone, and that one
-     * is taken out (dead-lettered) — one bad event must not stall its type for everyone.
-     */
-    const flush = (route: Route, items: ReadonlyArray<Item>): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        const unique = new Map<string, Item>()
-        const repeats: Array<Item> = []
-        for (const item of items) {
-          if (unique.has(item.key)) repeats.push(item)
-          else unique.set(item.key, item)
-        }
-        const events = [...unique.values()].map((item) => item.event)
-        const started = Date.now()
-        const attempt = yield* store.write(route, events).pipe(
-          Effect.tapError((error) =>
-            Effect.gen(function*() {
-              yield* Metric.increment(Metric.tagged(Metrics.flushErrors, "route", route))
-              if (error.permanent) return
-              state.lastError = error.message
-              yield* Effect.logWarning("flush failed; retrying").pipe(
-                Effect.annotateLogs({ route, events: events.length, error: error.message })
-              )
-            })
-          ),
-          Effect.retry({ schedule: retryPolicy, while: (error) => error.permanent !== true }),
-          Effect.either
-        )
-        if (attempt._tag === "Left") {
-          const reason = attempt.left.message
+    const queues = new Map<Route, Queue.Queue<Item>>()
+    const statuses = new Map<Route, MutableStatus>()
+
+    const startWriter = (route: Route, queue: Queue.Dequeue<Item>, status: MutableStatus) => {
+      const routeMetric = <T extends Metric.Metric<any, any, any>>(metric: T): T => Metric.tagged(metric, "route", route) as T
+
+      /** One statement, retried while the failure says "later"; `Left` = the data is refused. */
+      const writeRetrying = (events: ReadonlyArray<IngestEvent>) =>
+        Effect.gen(function*() {
+          let delay = Duration.toMillis(settings.retryBase)
+          let transient = 0
+          while (true) {
+            const attempt = yield* store.write(route, events).pipe(
+              Effect.catchAllDefect((defect) =>
+                Effect.fail(new StoreError({ message: `internal error while writing: ${describe(defect)}`, kind: "permanent" }))
+              ),
+              Effect.either
+            )
+            if (attempt._tag === "Right") {
+              status.failure = undefined
+              return attempt
+            }
+            const error = attempt.left
+            const now = yield* Clock.currentTimeMillis
+            status.failure = { error, since: status.failure?.since ?? now }
+            yield* Metric.increment(routeMetric(Metrics.flushErrors))
+            if (error.kind === "permanent") return attempt
+            if (error.kind === "transient" && ++transient >= settings.transientAttempts) {
+              return { _tag: "Left" as const, left: new StoreError({ ...error, message: error.message, kind: "permanent" }) }
+            }
+            yield* Effect.logWarning("flush failed; retrying").pipe(
+              Effect.annotateLogs({ route, events: events.length, kind: error.kind ?? "unreachable", error: error.message })
+            )
+            yield* Effect.sleep(Duration.millis(delay))
+            delay = Math.min(delay * 2, Duration.toMillis(settings.retryMax))
+          }
+        })
+
+      /** Writes what it can; the events the database refuses are isolated by bisection. */
+      const isolate = (
+        items: ReadonlyArray<Item>
+      ): Effect.Effect<{ inserted: Set<string>; refused: Map<Item, string>; statements: number }> =>
+        Effect.gen(function*() {
+          const attempt = yield* writeRetrying(items.map((item) => item.event))
+          if (attempt._tag === "Right") return { inserted: new Set(attempt.right.inserted), refused: new Map(), statements: 1 }
           if (items.length === 1) {
-            yield* Effect.logError("event refused by the database; dead-lettered").pipe(Effect.annotateLogs({ route, reason }))
-            const finished = settle(items[0]!, "rejected")
-            if (finished !== undefined) yield* Deferred.succeed(finished, undefined)
-            yield* hooks.poisoned(items[0]!, reason)
-            return yield* hooks.committed(items, [])
+            yield* Effect.logError("event refused by the database; dead-lettered").pipe(
+              Effect.annotateLogs({ route, source: items[0]!.event.source, id: items[0]!.event.id, error: attempt.left.message })
+            )
+            yield* Metric.increment(routeMetric(Metrics.poisonEvents))
+            return { inserted: new Set<string>(), refused: new Map([[items[0]!, attempt.left.message]]), statements: 0 }
           }
           const half = Math.ceil(items.length / 2)
-          yield* flush(route, items.slice(0, half))
-          return yield* flush(route, items.slice(half))
-        }
-        const result = attempt.right
-        state.lastError = undefined
-        const now = Date.now()
-        yield* Metrics.batchSize.pipe(Metric.tagged("route", route), Metric.update(events.length))
-        yield* Metrics.flushDuration.pipe(Metric.tagged("route", route), Metric.update((now - started) / 1000))
-        const stored: Array<IngestEvent> = []
-        const counts = new Map<string, number>()
-        const count = (type: string, outcome: Outcome) => {
-          const label = `${type}\u0000${outcome}`
-          counts.set(label, (counts.get(label) ?? 0) + 1)
-        }
-        const done: Array<Deferred.Deferred<void>> = []
-        for (const item of unique.values()) {
-          const outcome: Outcome = result.inserted.has(item.key) ? "accepted" : "duplicate"
-          if (outcome === "accepted") stored.push(item.event)
-          count(item.event.type, outcome)
-          Metrics.commitLag.unsafeUpdate((now - item.event.receivedAt) / 1000, [])
-          const finished = settle(item, outcome)
-          if (finished !== undefined) done.push(finished)
-        }
-        for (const item of repeats) {
-          count(item.event.type, "duplicate")
-          const finished = settle(item, "duplicate")
-          if (finished !== undefined) done.push(finished)
-        }
-        yield* release(done)
-        yield* countOutcomes(counts)
-        yield* hooks.committed(items, stored)
-      })
+          const left = yield* isolate(items.slice(0, half))
+          const right = yield* isolate(items.slice(half))
+          for (const key of right.inserted) left.inserted.add(key)
+          for (const [item, reason] of right.refused) left.refused.set(item, reason)
+          return { ...left, statements: left.statements + right.statements }
+        })
 
-    const queues = new Map<Route, Queue.Queue<Item>>()
-    for (const route of ROUTES) {
-      const queue = yield* Queue.unbounded<Item>()
-      queues.set(route, queue)
-      yield* Stream.fromQueue(queue, { maxChunkSize: settings.batchSize }).pipe(
-        Stream.groupedWithin(settings.batchSize, settings.batchWindow),
-        Stream.mapEffect((chunk) => flush(route, Chunk.toReadonlyArray(chunk))),
-        Stream.runDrain,
-        Effect.forkScoped
+      const flush = (items: ReadonlyArray<Item>) =>
+        Effect.gen(function*() {
+          const startedAt = yield* Clock.currentTimeMillis
+          status.inFlight = items.length
+          status.inFlightSince = startedAt
+          // A key twice in one batch would be refused by PostgreSQL (ON CONFLICT cannot touch a row twice).
+          const unique = new Map<string, Item>()
+          for (const item of items) if (!unique.has(item.key)) unique.set(item.key, item)
+          const written = yield* isolate([...unique.values()])
+          const finishedAt = yield* Clock.currentTimeMillis
+          return { route, items, ...written, startedAt, finishedAt } satisfies Flushed
+        }).pipe(
+          // A defect of our own (not the store's): the items are refused, not lost, and the writer goes on.
+          Effect.catchAllCause((cause) =>
+            Effect.gen(function*() {
+              if (Cause.isInterruptedOnly(cause)) return yield* Effect.failCause(cause)
+              yield* Metric.increment(routeMetric(Metrics.writerDefects))
+              yield* Effect.logError("ingest writer defect; the batch is dead-lettered and the writer goes on").pipe(
+                Effect.annotateLogs({ route, events: items.length, cause: Cause.pretty(cause) })
+              )
+              const now = yield* Clock.currentTimeMillis
+              const reason = `internal error while writing: ${describe(Cause.squash(cause))}`
+              return {
+                route,
+                items,
+                inserted: new Set<string>(),
+                refused: new Map(items.map((item) => [item, reason])),
+                statements: 0,
+                startedAt: now,
+                finishedAt: now
+              } satisfies Flushed
+            })
+          ),
+          Effect.ensuring(Effect.sync(() => {
+            status.inFlight = 0
+            status.inFlightSince = undefined
+          }))
+        )
+
+      return Queue.takeBetween(queue, 1, settings.batchSize).pipe(
+        Effect.flatMap((chunk) => flush(Chunk.toReadonlyArray(chunk))),
+        Effect.flatMap((flushed) => Queue.offer(results, flushed)),
+        Effect.forever
       )
     }
-    /** Queues items of one route (in order). */
-    return (route: Route, items: ReadonlyArray<Item>) => Queue.offerAll(queues.get(route)!, items)
+
+    for (const route of ROUTES) {
+      const queue = yield* Queue.unbounded<Item>()
+      const status: MutableStatus = { inFlight: 0, inFlightSince: undefined, failure: undefined }
+      queues.set(route, queue)
+      statuses.set(route, status)
+      yield* Effect.forkScoped(startWriter(route, queue, status))
+    }
+
+    return {
+      /** Queues items of one route, in order. */
+      offer: (route: Route, items: ReadonlyArray<Item>) => Queue.offerAll(queues.get(route)!, items),
+      /** True while any writer's last attempt failed (new events then go to the journal). */
+      failing: (): boolean => [...statuses.values()].some((s) => s.failure !== undefined),
+      status: Effect.forEach(ROUTES, (route) =>
+        Effect.map(Queue.size(queues.get(route)!), (queued): RouteStatus => {
+          const s = statuses.get(route)!
+          return { route, queued, inFlight: s.inFlight, inFlightSince: s.inFlightSince, failure: s.failure }
+        }))
+    }
   })

@@ -17,8 +17,26 @@ export class DeadLetters extends Context.Tag("Ingest/DeadLetters")<DeadLetters, 
   readonly record: (gatewayId: string | undefined, rejections: ReadonlyArray<Rejection>, receivedAt: number) => Effect.Effect<void>
 }>() {}
 
+/** A copy with everything below `depth` levels replaced by a marker (recursion bounded by `depth`). */
+const pruned = (value: unknown, depth: number): unknown => {
+  if (typeof value !== "object" || value === null) return value
+  if (depth <= 0) return "[nested deeper than kept]"
+  if (Array.isArray(value)) return value.map((inner) => pruned(inner, depth - 1))
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, pruned(inner, depth - 1)]))
+}
+
+/** Payload text, never throwing: what `JSON.stringify` cannot encode (too deep) is kept pruned. */
+const textOf = (payload: unknown): string => {
+  if (typeof payload === "string") return payload
+  try {
+    return JSON.stringify(payload) ?? String(payload)
+  } catch {
+    return JSON.stringify(pruned(payload, 32))
+  }
+}
+
 const truncate = (payload: unknown, max: number): { readonly text: string; readonly bytes: number } => {
-  const text = typeof payload === "string" ? payload : JSON.stringify(payload) ?? String(payload)
+  const text = textOf(payload)
   const bytes = Buffer.byteLength(text)
   return { text: bytes <= max ? text : Buffer.from(text).subarray(0, max).toString("utf8"), bytes }
 }

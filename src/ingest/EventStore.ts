@@ -28,13 +28,57 @@ export interface GatewaySeen {
   readonly version: string | undefined
 }
 
-/** The database refused or could not be reached; the batch is retried, never dropped. */
+/**
+ * How a failed write is handled:
+ * - `unreachable`: the connection failed or the server is going away — nothing is wrong with the
+ *   data; retried with backoff for as long as it takes.
+ * - `transient`: the server could not do it now (serialization failure, deadlock, lock or
+ *   resource shortage) — retried a few times, then treated as `permanent`.
+ * - `permanent`: the server refused the statement (bad value, index row too large, constraint,
+ *   a defect in our code) — retrying the same batch cannot help, so the batch is split until the
+ *   offending events are alone and those are dead-lettered.
+ */
+export type StoreErrorKind = "unreachable" | "transient" | "permanent"
+
+/** The database refused or could not be reached. */
 export class StoreError extends Data.TaggedError("StoreError")<{
   readonly message: string
   readonly cause?: unknown
-  /** The database refused the data itself (SQLSTATE class 22): retrying the same batch cannot help. */
-  readonly permanent?: boolean
+  /** Defaults to `unreachable` (retried). */
+  readonly kind?: StoreErrorKind
+  /** SQLSTATE, when the server answered. */
+  readonly code?: string
 }> {}
+
+/** SQLSTATE classes (and codes) that say "try again", per PostgreSQL's appendix A. */
+const UNREACHABLE_CLASSES = ["08", "57"]
+const TRANSIENT_CLASSES = ["40", "53", "55", "58", "XX"]
+
+/** Classifies a node-postgres error (or any thrown value) into a `StoreError`. */
+export const storeErrorOf = (cause: unknown, what = "database write failed"): StoreError => {
+  const code = typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+    ? cause.code
+    : undefined
+  const message = `${what}: ${cause instanceof Error ? cause.message : String(cause)}`
+  // No SQLSTATE: a socket error (ECONNREFUSED, ECONNRESET, timeout) — the server was not reached.
+  if (code === undefined || !/^[0-9A-Z]{5}$/.test(code)) return new StoreError({ message, cause, kind: "unreachable" })
+  const klass = code.slice(0, 2)
+  // 57014 is a statement cancelled (by statement_timeout or by us), not the server going away.
+  const kind: StoreErrorKind = UNREACHABLE_CLASSES.includes(klass) && code !== "57014"
+    ? "unreachable"
+    : TRANSIENT_CLASSES.includes(klass) || code === "57014"
+    ? "transient"
+    : "permanent"
+  return new StoreError({ message, cause, kind, code })
+}
+
+/** What `/health` may say about a store error: its class, never the server's text. */
+export const describeStoreError = (error: StoreError): string =>
+  error.kind === "permanent"
+    ? `the database refused events${error.code === undefined ? "" : ` (SQLSTATE ${error.code})`}`
+    : error.kind === "transient"
+    ? `the database could not take writes for now${error.code === undefined ? "" : ` (SQLSTATE ${error.code})`}`
+    : `the database is unreachable${error.code === undefined ? "" : ` (SQLSTATE ${error.code})`}`
 
 export class EventStore extends Context.Tag("Ingest/EventStore")<EventStore, {
   /** Writes one route's batch — typed rows and raw log — atomically; duplicates are skipped. */

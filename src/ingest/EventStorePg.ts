@@ -15,9 +15,9 @@ import { Effect, Layer } from "effect"
 import { DEFAULT_WINDOW_SECONDS } from "../../schema/index.js"
 import type pg from "pg"
 import { PgPool } from "../db/Database.js"
-import { EventStore, StoreError } from "./EventStore.js"
+import { EventStore, StoreError, storeErrorOf } from "./EventStore.js"
 import type { IngestEvent, Route } from "./IngestEvent.js"
-import { eventKey, eventRow } from "./IngestEvent.js"
+import { encodedRow, eventKey } from "./IngestEvent.js"
 import { foldIntents, type IntentEvent, type IntentRow, intentKey } from "./IntentStateMachine.js"
 import { storableText } from "./Text.js"
 
@@ -116,8 +116,8 @@ const STATEMENTS: Record<Exclude<Route, "PaymentIntent" | "Other">, string> = {
   )
 }
 
-/** The batch parameter: the events' rows as one JSON array. */
-const rowsOf = (events: ReadonlyArray<IngestEvent>): string => JSON.stringify(events.map(eventRow))
+/** The batch parameter: the events' rows, encoded once at admission, as one JSON array. */
+const rowsOf = (events: ReadonlyArray<IngestEvent>): string => `[${events.map(encodedRow).join(",")}]`
 
 /** Raw-only events: the log's key includes the time, so look for the same source + id first. */
 const RAW_ONLY = `WITH input AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS}))
@@ -128,12 +128,7 @@ const RAW_ONLY = `WITH input AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($
 const query = <R extends pg.QueryResultRow>(client: pg.Pool | pg.PoolClient, text: string, values: ReadonlyArray<unknown>) =>
   Effect.tryPromise({
     try: () => client.query<R>(text, [...values]),
-    catch: (cause) =>
-      new StoreError({
-        message: `database write failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-        cause,
-        permanent: typeof cause === "object" && cause !== null && "code" in cause && String(cause.code).startsWith("22")
-      })
+    catch: (cause) => storeErrorOf(cause)
   })
 
 // Dead letters hold whatever was sent; text PostgreSQL cannot store is made visible instead.
@@ -143,7 +138,7 @@ const keysOf = (rows: ReadonlyArray<{ source: string; id: string }>) => new Set(
 
 const writeIntents = (pool: pg.Pool, events: ReadonlyArray<IngestEvent>) =>
   Effect.acquireUseRelease(
-    Effect.tryPromise({ try: () => pool.connect(), catch: (cause) => new StoreError({ message: "database unreachable", cause }) }),
+    Effect.tryPromise({ try: () => pool.connect(), catch: (cause) => new StoreError({ message: "database unreachable", cause, kind: "unreachable" }) }),
     (client) =>
       Effect.gen(function*() {
         yield* query(client, "BEGIN", [])

@@ -41,13 +41,12 @@ const fromProblem = (p: RequestProblem) => problem(p.status, p.error, p.message,
 const wantsCommit = (prefer: string | undefined): boolean =>
   (prefer ?? "").split(",").some((token) => token.trim().toLowerCase().replace(/\s+/g, "") === "wait=commit")
 
-const outcomeOf = (event: IngestEvent, index: number, status: Outcome): IngestOutcome => ({
+const outcomeOf = (event: IngestEvent, index: number, outcome: Outcome): IngestOutcome => ({
   index,
   id: event.id,
   source: event.source,
   type: event.type,
-  status,
-  ...(status === "rejected" ? { reason: "the database refused this event (see the dead-letter table)", field: "event" } : {})
+  ...(typeof outcome === "string" ? { status: outcome } : outcome)
 })
 
 const rejectionOutcome = (r: Rejection): IngestOutcome => ({

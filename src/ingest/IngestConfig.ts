@@ -17,8 +17,12 @@ export interface IngestSettings {
   readonly spillThreshold: number
   /** Events admitted but not yet committed, across all types; beyond it new requests get 503. */
   readonly queueCapacity: number
+  /** Most events per flush statement; a route writes whatever queued during its last flush, up to this. */
   readonly batchSize: number
-  readonly batchWindow: Duration.Duration
+  /** Deepest nesting of objects/arrays accepted in an event's data or extensions. */
+  readonly maxNestingDepth: number
+  /** Largest accepted event, in bytes of its stored row. */
+  readonly maxEventBytes: number
   readonly maxBodyBytes: number
   readonly maxDecompressedBytes: number
   readonly maxEventsPerRequest: number
@@ -40,7 +44,8 @@ export const IngestSettingsConfig: Config.Config<IngestSettings> = Config.all({
   spillThreshold: positiveInt("INGEST_SPILL_THRESHOLD", 50_000),
   queueCapacity: positiveInt("INGEST_QUEUE_CAPACITY", 100_000),
   batchSize: positiveInt("INGEST_BATCH_SIZE", 1000),
-  batchWindow: duration("INGEST_BATCH_WINDOW", "1 second"),
+  maxNestingDepth: positiveInt("INGEST_MAX_NESTING_DEPTH", 64),
+  maxEventBytes: positiveInt("INGEST_MAX_EVENT_BYTES", 1024 * 1024),
   maxBodyBytes: positiveInt("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024),
   maxDecompressedBytes: positiveInt("INGEST_MAX_DECOMPRESSED_BYTES", 20 * 1024 * 1024),
   maxEventsPerRequest: positiveInt("INGEST_MAX_EVENTS_PER_REQUEST", 10_000),

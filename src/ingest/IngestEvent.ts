@@ -66,8 +66,25 @@ export const eventRow = (event: IngestEvent): Row => ({
   data: event.data ?? null
 })
 
+/**
+ * Each event is encoded once, at admission (see Admission.ts): the same text is the journal
+ * record and the event's element of the store's batch parameter. Kept beside the event (not
+ * in it) so an event stays plain data.
+ */
+const encoded = new WeakMap<IngestEvent, string>()
+
+/** The event's row as JSON text; throws (RangeError) only for values JSON cannot encode. */
+export const encodedRow = (event: IngestEvent): string => {
+  let text = encoded.get(event)
+  if (text === undefined) {
+    text = JSON.stringify(eventRow(event))
+    encoded.set(event, text)
+  }
+  return text
+}
+
 /** Journal record of an event: its row (the typed copy of `data` is decoded again on read-back). */
-export const encodeEvent = (event: IngestEvent): Uint8Array => Buffer.from(JSON.stringify(eventRow(event)))
+export const encodeEvent = (event: IngestEvent): Uint8Array => Buffer.from(encodedRow(event))
 
 export interface Row {
   readonly event_time: string

@@ -51,3 +51,18 @@ export const replayed = Metric.counter("ingest_replayed_total", {
   description: "Events read back from the journal into the pipeline (drain rate = rate of this)",
   incremental: true
 })
+
+export const poisonEvents = Metric.counter("ingest_poison_events_total", {
+  description: "Events the database refused on their own (isolated by bisection and dead-lettered), by route",
+  incremental: true
+})
+
+export const writerDefects = Metric.counter("ingest_writer_defects_total", {
+  description: "Defects caught in a route writer (its batch dead-lettered, the writer went on), by route",
+  incremental: true
+})
+
+export const admissionRefused = Metric.counter("ingest_admission_refused_total", {
+  description: "Events refused at admission (too deep, too large, unencodable) or journal records refused on replay",
+  incremental: true
+})

@@ -1,31 +1,40 @@
 /**
- * The ingest pipeline: admission, durability and shutdown around the per-route batcher.
+ * The ingest pipeline: admission → (journal) → per-route writers → settle → publish.
  *
- * Admission is bounded by a count of events admitted and not yet committed, so a request is
- * taken whole or refused whole. Where an admitted event goes:
+ * Admission (`submit`) decides everything that can fail per event — nesting, encoding, size
+ * (Admission.ts) — before the acknowledgement; an event that fails is answered `rejected` with a
+ * reason and dead-lettered, and the others go on. It is bounded by a count of events admitted
+ * and not yet committed, so a request is taken whole or refused whole. Where an admitted event
+ * goes:
  * - `journal` durability: appended (fsynced, group commit) to the disk journal first; kept in
  *   memory too while there is room, otherwise only on disk until the drain fiber reads it back.
  * - `memory` durability: queued in memory; spilled to the journal when memory passes the spill
  *   threshold or the database is failing.
  * Requests that wait for the commit are queued in memory only: their caller waits for the
  * commit and re-sends if we crash first.
- * 503 + Retry-After only when memory is at capacity for a waiting request, or the journal is
- * full or the disk fails. On shutdown: stop admitting, drain to PostgreSQL within the deadline,
- * and write what is left only in memory to the journal for the next start.
+ *
+ * Flow is one way: the writers (Batcher.ts) report each flush on a results queue; one settler
+ * fiber settles outcomes, dead-letters refused events, releases journal records and hands new
+ * events to a publisher fiber — so a slow publication never holds up the next flush.
+ *
+ * On shutdown: stop admitting, drain to PostgreSQL within the deadline, and write what is left
+ * only in memory to the journal for the next start.
  */
-import { Context, Data, Deferred, Effect, Layer, Metric, Schedule } from "effect"
+import { Clock, Context, Data, Deferred, Effect, Either, Layer, Metric, MetricLabel, Queue, Schedule } from "effect"
 import { HealthChecks } from "../health/HealthChecks.js"
 import { Journal, type JournalFull, type JournalUnavailable } from "../journal/Service.js"
-import { type Ack, type Item, type Outcome, startBatcher } from "./Batcher.js"
+import { type AdmissionLimits, admitEvent, admitRecord } from "./Admission.js"
+import { type Ack, defaultWriterSettings, type Flushed, type Item, type Outcome, startWriters } from "./Batcher.js"
 import { DeadLetters } from "./DeadLetters.js"
 import { EventStore } from "./EventStore.js"
 import { startGatewaySeen } from "./GatewaySeen.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
-import { decodeEvent, encodeEvent, eventKey, type IngestEvent, type Route, routeOf } from "./IngestEvent.js"
+import { encodeEvent, eventKey, type IngestEvent, type Route, routeOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 import { RecentKeys } from "./RecentKeys.js"
+import { routeHealth } from "./RouteHealth.js"
 
-export type { Outcome } from "./Batcher.js"
+export type { Outcome, Rejected } from "./Batcher.js"
 
 export interface Submitted {
   /** One per submitted event, in order. Provisional ("accepted" = queued) unless `committed`. */
@@ -61,6 +70,24 @@ const journalRefused = (error: JournalFull | JournalUnavailable) =>
     reason: error._tag === "JournalFull" ? "the spill journal is full" : `the spill journal is unavailable (${error.message})`
   })
 
+/** Records an item's outcome; returns the request's Deferred when this was its last item. */
+const settle = (item: Item, outcome: Outcome): Deferred.Deferred<void> | undefined => {
+  const ack = item.ack
+  if (ack === undefined) return undefined
+  ack.outcomes[item.index] = outcome
+  ack.remaining -= 1
+  return ack.remaining === 0 ? ack.done : undefined
+}
+
+const countOutcomes = (counts: Map<string, number>) =>
+  Effect.forEach(counts, ([label, n]) => {
+    const [type = "", outcome = ""] = label.split("\u0000")
+    return Metric.incrementBy(
+      Metric.taggedWithLabels(Metrics.eventsOutcome, [MetricLabel.make("type", type), MetricLabel.make("outcome", outcome)]),
+      n
+    )
+  }, { discard: true })
+
 export const IngestPipelineLive = Layer.scoped(
   IngestPipeline,
   Effect.gen(function*() {
@@ -70,35 +97,89 @@ export const IngestPipelineLive = Layer.scoped(
     const committed = yield* CommittedEvents
     const health = yield* HealthChecks
     const deadLetters = yield* DeadLetters
+    const limits: AdmissionLimits = { maxDepth: settings.maxNestingDepth, maxEventBytes: settings.maxEventBytes }
     const recent = new RecentKeys(settings.recentKeys)
-    const flushState = { lastError: undefined as string | undefined }
     let pending = 0
     let closed = false
     /** Items held only in memory (not journaled): written to the journal if shutdown times out. */
     const volatile = new Set<Item>()
     const seen = yield* startGatewaySeen(store)
 
-    const enqueue = yield* startBatcher(settings, store, flushState, {
-      committed: (items, stored) =>
-        Effect.gen(function*() {
-          pending -= items.length
-          for (const item of items) volatile.delete(item)
-          const refs = items.flatMap((item) => (item.ref === undefined ? [] : [item.ref]))
-          if (refs.length > 0) yield* journal.commit(refs)
-          yield* Metric.set(Metrics.queueDepth, pending)
-          if (stored.length > 0) yield* committed.publish(stored)
-        }),
-      poisoned: (item, reason) =>
-        deadLetters.record(item.event.gatewayId, [{
-          index: item.index,
-          id: item.event.id,
-          source: item.event.source,
-          type: item.event.type,
-          reason: `refused by the database: ${reason}`,
-          field: "event",
-          payload: item.event
-        }], Date.now())
-    })
+    // Writers → settler → publisher, each a fiber of this layer's scope.
+    const results = yield* Queue.unbounded<Flushed>()
+    const toPublish = yield* Queue.unbounded<ReadonlyArray<IngestEvent>>()
+    const writers = yield* startWriters(defaultWriterSettings(settings.batchSize), store, results)
+
+    const refuse = (item: Item, reason: string, at: number) =>
+      deadLetters.record(item.event.gatewayId, [{
+        index: item.index,
+        id: item.event.id,
+        source: item.event.source,
+        type: item.event.type,
+        reason: `refused by the database: ${reason}`,
+        field: "event",
+        payload: item.event
+      }], at)
+
+    const settleFlush = (flushed: Flushed) =>
+      Effect.gen(function*() {
+        const { route, items, inserted, refused, finishedAt } = flushed
+        const stored: Array<IngestEvent> = []
+        const counts = new Map<string, number>()
+        const done: Array<Deferred.Deferred<void>> = []
+        const counted = new Set<string>()
+        const refusedKeys = new Map([...refused].map(([item, reason]) => [item.key, reason]))
+        for (const item of items) {
+          const reason = refusedKeys.get(item.key)
+          // The first item of a key carries the store's verdict; repeats in the batch are duplicates.
+          const first = !counted.has(item.key)
+          counted.add(item.key)
+          const outcome: Outcome = reason !== undefined
+            ? { status: "rejected", reason: "the database refused this event (see the dead-letter table)", field: "event" }
+            : first && inserted.has(item.key)
+            ? "accepted"
+            : "duplicate"
+          if (outcome === "accepted") stored.push(item.event)
+          if (reason !== undefined && first) yield* refuse(item, reason, finishedAt)
+          const label = `${item.event.type}\u0000${typeof outcome === "string" ? outcome : "rejected"}`
+          counts.set(label, (counts.get(label) ?? 0) + 1)
+          Metrics.commitLag.unsafeUpdate((finishedAt - item.event.receivedAt) / 1000, [])
+          volatile.delete(item)
+          const finished = settle(item, outcome)
+          if (finished !== undefined) done.push(finished)
+        }
+        pending -= items.length
+        yield* Effect.forEach(done, (d) => Deferred.succeed(d, undefined), { discard: true })
+        const refs = items.flatMap((item) => (item.ref === undefined ? [] : [item.ref]))
+        if (refs.length > 0) yield* journal.commit(refs)
+        if (flushed.statements > 0) {
+          yield* Metrics.batchSize.pipe(Metric.tagged("route", route), Metric.update(items.length))
+          yield* Metrics.flushDuration.pipe(Metric.tagged("route", route), Metric.update((finishedAt - flushed.startedAt) / 1000))
+        }
+        yield* Metric.set(Metrics.queueDepth, pending)
+        yield* countOutcomes(counts)
+        if (stored.length > 0) yield* Queue.offer(toPublish, stored)
+      })
+
+    // A defect in settling one flush must not stop the next: logged, and the settler goes on.
+    yield* Queue.take(results).pipe(
+      Effect.flatMap((flushed) =>
+        settleFlush(flushed).pipe(
+          Effect.catchAllDefect((defect) =>
+            Effect.logError("ingest settler defect").pipe(Effect.annotateLogs({ route: flushed.route, defect: String(defect) }))
+          )
+        )
+      ),
+      Effect.forever,
+      Effect.forkScoped
+    )
+    // Publication coalesces whatever committed meanwhile into one call.
+    yield* Queue.takeBetween(toPublish, 1, Number.MAX_SAFE_INTEGER).pipe(
+      Effect.flatMap((batches) => committed.publish([...batches].flat())),
+      Effect.catchAllCause((cause) => Effect.logError("publishing committed events failed").pipe(Effect.annotateLogs({ cause: String(cause) }))),
+      Effect.forever,
+      Effect.forkScoped
+    )
 
     const admit = (items: ReadonlyArray<Item>) =>
       Effect.gen(function*() {
@@ -112,22 +193,39 @@ export const IngestPipelineLive = Layer.scoped(
           if (list === undefined) byRoute.set(route, [item])
           else list.push(item)
         }
-        for (const [route, list] of byRoute) yield* enqueue(route, list)
+        for (const [route, list] of byRoute) yield* writers.offer(route, list)
       })
 
     const memoryLimit = Math.min(settings.spillThreshold, settings.queueCapacity)
-    const roomInMemory = (n: number) => flushState.lastError === undefined && pending + n <= memoryLimit
+    const roomInMemory = (n: number) => !writers.failing() && pending + n <= memoryLimit
 
     // Drain: read spilled (and, at start, recovered) events back from disk when there is room.
+    // Records pass admission again: one this version cannot read or store is dead-lettered.
     const drainOnce = Effect.gen(function*() {
       const room = memoryLimit - pending
-      if (closed || flushState.lastError !== undefined || room <= 0) return false
+      if (closed || writers.failing() || room <= 0) return false
       const records = yield* journal.takeSpilled(Math.min(settings.batchSize, room))
       if (records.length === 0) return false
-      yield* admit(records.map(({ payload, ref }) => {
-        const event = decodeEvent(payload)
-        return { event, key: eventKey(event), index: 0, ack: undefined, ref }
-      }))
+      const now = yield* Clock.currentTimeMillis
+      const items: Array<Item> = []
+      const unreadable: Array<typeof records[number]["ref"]> = []
+      for (const { payload, ref } of records) {
+        const result = admitRecord(payload, limits)
+        if (Either.isRight(result)) {
+          items.push({ event: result.right, key: eventKey(result.right), index: 0, ack: undefined, ref })
+          continue
+        }
+        unreadable.push(ref)
+        yield* Metric.increment(Metrics.admissionRefused)
+        yield* deadLetters.record(undefined, [{
+          index: 0,
+          reason: `journal record refused on replay: ${result.left.reason}`,
+          field: result.left.field,
+          payload: result.left.text
+        }], now)
+      }
+      if (items.length > 0) yield* admit(items)
+      if (unreadable.length > 0) yield* journal.commit(unreadable)
       yield* Metric.incrementBy(Metrics.replayed, records.length)
       return true
     }).pipe(Effect.catchAll((error) => Effect.logWarning("journal read-back failed").pipe(Effect.annotateLogs({ error: error.message }), Effect.as(false))))
@@ -138,12 +236,13 @@ export const IngestPipelineLive = Layer.scoped(
 
     yield* health.register("ingest", Effect.gen(function*() {
       const stats = yield* journal.stats
-      const backlog = stats.spilledPending > 0 ? `; ${stats.spilledPending} events waiting in the journal` : ""
-      return flushState.lastError !== undefined
-        ? { status: "degraded" as const, reason: `database writes failing: ${flushState.lastError}${backlog}` }
-        : pending > settings.queueCapacity * 0.8
-        ? { status: "degraded" as const, reason: `queue ${pending}/${settings.queueCapacity}${backlog}` }
-        : { status: "ok" as const }
+      const now = yield* Clock.currentTimeMillis
+      return routeHealth(yield* writers.status, {
+        now,
+        pending,
+        capacity: settings.queueCapacity,
+        spilledPending: stats.spilledPending
+      })
     }))
 
     // Runs before the consumers are interrupted (finalizers run in reverse order).
@@ -151,7 +250,7 @@ export const IngestPipelineLive = Layer.scoped(
       Effect.gen(function*() {
         closed = true
         const drained = yield* Effect.sync(() => pending === 0).pipe(
-          Effect.repeat({ until: (done) => done, schedule: Schedule.spaced("50 millis") }),
+          Effect.repeat({ until: (done) => done, schedule: Schedule.spaced("20 millis") }),
           // Finalizers run uninterruptibly; the wait must be interruptible for the timeout to fire.
           Effect.interruptible,
           Effect.timeoutOption(settings.drainTimeout),
@@ -178,14 +277,38 @@ export const IngestPipelineLive = Layer.scoped(
         const outcomes: Array<Outcome> = events.map(() => "accepted")
         const admitted: Array<{ readonly index: number; readonly event: IngestEvent; readonly key: string }> = []
         const inRequest = new Set<string>()
+        const refusedAtDoor: Array<{ readonly index: number; readonly event: IngestEvent; readonly field: string; readonly reason: string }> = []
         events.forEach((event, index) => {
           const key = eventKey(event)
-          if (inRequest.has(key) || (!options.waitForCommit && recent.has(key))) outcomes[index] = "duplicate"
-          else {
-            inRequest.add(key)
-            admitted.push({ index, event, key })
+          if (inRequest.has(key) || (!options.waitForCommit && recent.has(key))) {
+            outcomes[index] = "duplicate"
+            return
           }
+          const verdict = admitEvent(event, limits)
+          if (Either.isLeft(verdict)) {
+            outcomes[index] = { status: "rejected", ...verdict.left }
+            refusedAtDoor.push({ index, event, ...verdict.left })
+            return
+          }
+          inRequest.add(key)
+          admitted.push({ index, event, key })
         })
+        if (refusedAtDoor.length > 0) {
+          yield* Metric.incrementBy(Metrics.admissionRefused, refusedAtDoor.length)
+          yield* deadLetters.record(
+            refusedAtDoor[0]!.event.gatewayId,
+            refusedAtDoor.map((r) => ({
+              index: r.index,
+              id: r.event.id,
+              source: r.event.source,
+              type: r.event.type,
+              reason: r.reason,
+              field: r.field,
+              payload: r.event.data
+            })),
+            refusedAtDoor[0]!.event.receivedAt
+          )
+        }
         if (admitted.length === 0) return { outcomes, committed: options.waitForCommit }
         const toMemory = options.waitForCommit || roomInMemory(admitted.length)
         if (toMemory && pending + admitted.length > settings.queueCapacity) {

@@ -5,15 +5,26 @@
  */
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
-/** The dotted path of the first string or key PostgreSQL cannot store, if any. */
+/**
+ * The dotted path of the first string or key PostgreSQL cannot store, if any. Iterative: the
+ * value may nest far deeper than the call stack allows (nesting is bounded later, at admission).
+ */
 export const unstorableTextAt = (value: unknown, path: ReadonlyArray<string> = []): string | undefined => {
-  if (typeof value === "string") return UNSTORABLE.test(value) ? path.join(".") || "event" : undefined
-  if (typeof value !== "object" || value === null) return undefined
-  for (const [key, inner] of Object.entries(value)) {
-    const here = [...path, key]
-    if (UNSTORABLE.test(key)) return here.join(".")
-    const found = unstorableTextAt(inner, here)
-    if (found !== undefined) return found
+  const stack: Array<{ readonly value: unknown; readonly path: ReadonlyArray<string> }> = [{ value, path }]
+  while (stack.length > 0) {
+    const top = stack.pop()!
+    if (typeof top.value === "string") {
+      if (UNSTORABLE.test(top.value)) return top.path.join(".") || "event"
+      continue
+    }
+    if (typeof top.value !== "object" || top.value === null) continue
+    // Pushed in reverse so the first offending field in document order is reported.
+    const entries = Object.entries(top.value)
+    for (const [key] of entries) if (UNSTORABLE.test(key)) return [...top.path, key].join(".")
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, inner] = entries[i]!
+      stack.push({ value: inner, path: [...top.path, key] })
+    }
   }
   return undefined
 }

@@ -19,8 +19,7 @@ export const SIGNING_SECRET = "whsec_e2e_signing_secret"
 export const LIMITS = {
   INGEST_MAX_BODY_BYTES: "65536",
   INGEST_MAX_DECOMPRESSED_BYTES: "262144",
-  INGEST_MAX_EVENTS_PER_REQUEST: "50",
-  INGEST_BATCH_WINDOW: "50 millis"
+  INGEST_MAX_EVENTS_PER_REQUEST: "50"
 }
 
 export class Servers extends Context.Tag("Test/E2EServers")<Servers, {

@@ -52,7 +52,6 @@ const startServer = (roles: string, url: string, dataDir: string) =>
             ROLES: roles,
             JWT_SECRET: SECRET,
             DATA_DIR: path.join(dataDir, roles),
-            INGEST_BATCH_WINDOW: "20 millis",
             LOG_LEVEL: "Warning"
           },
           stdio: ["ignore", "pipe", "pipe"]

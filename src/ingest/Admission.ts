@@ -1,0 +1,103 @@
+/**
+ * The last gate before an event is acknowledged: everything that could make it unstorable, or
+ * make a later step throw, is decided here, once, so that nothing downstream (journal, flush,
+ * dead letters, replay) can be stopped by one event.
+ *
+ * - Nesting: `JSON.parse` accepts tens of thousands of levels, but `JSON.stringify`, recursive
+ *   walks and PostgreSQL's jsonb parser (stack depth) do not. Deeper than `maxDepth` is refused.
+ * - Encoding: the event's row is encoded here (see `encodedRow`); the same text goes to the
+ *   journal and to the flush, so the flush never meets an encoding failure.
+ * - Size: the encoded row is bounded in bytes.
+ *
+ * The walk is iterative (an explicit stack), so the check itself cannot overflow the stack.
+ */
+import { Either } from "effect"
+import { decodeEvent, encodedRow, type IngestEvent } from "./IngestEvent.js"
+
+export interface AdmissionLimits {
+  /** Deepest nesting of objects/arrays allowed in `data` and in extension values. */
+  readonly maxDepth: number
+  /** Largest encoded event (its stored row), in bytes. */
+  readonly maxEventBytes: number
+}
+
+export interface Refusal {
+  readonly field: string
+  readonly reason: string
+}
+
+/** The dotted path where `value` first nests deeper than `maxDepth`, if it does. */
+export const tooDeepAt = (value: unknown, maxDepth: number, root: string): string | undefined => {
+  if (typeof value !== "object" || value === null) return undefined
+  const stack: Array<{ readonly value: object; readonly depth: number; readonly path: string }> = [
+    { value, depth: 1, path: root }
+  ]
+  while (stack.length > 0) {
+    const top = stack.pop()!
+    if (top.depth > maxDepth) return top.path
+    const entries: Array<[string, unknown]> = Array.isArray(top.value)
+      ? top.value.map((v, i) => [String(i), v])
+      : Object.entries(top.value)
+    for (const [key, inner] of entries) {
+      if (typeof inner === "object" && inner !== null) {
+        stack.push({ value: inner, depth: top.depth + 1, path: `${top.path}.${key}` })
+      }
+    }
+  }
+  return undefined
+}
+
+/** Decides whether the event can be stored; on success its row is encoded (and cached). */
+export const admitEvent = (event: IngestEvent, limits: AdmissionLimits): Either.Either<string, Refusal> => {
+  const deepData = tooDeepAt(event.data, limits.maxDepth, "data")
+  if (deepData !== undefined) {
+    return Either.left({ field: deepData, reason: `nests deeper than ${limits.maxDepth} levels (INGEST_MAX_NESTING_DEPTH)` })
+  }
+  for (const [name, value] of Object.entries(event.attributes)) {
+    const deep = tooDeepAt(value, limits.maxDepth, name)
+    if (deep !== undefined) {
+      return Either.left({ field: deep, reason: `nests deeper than ${limits.maxDepth} levels (INGEST_MAX_NESTING_DEPTH)` })
+    }
+  }
+  let row: string
+  try {
+    row = encodedRow(event)
+  } catch (error) {
+    return Either.left({ field: "event", reason: `cannot be encoded: ${error instanceof Error ? error.message : String(error)}` })
+  }
+  const bytes = Buffer.byteLength(row)
+  if (bytes > limits.maxEventBytes) {
+    return Either.left({
+      field: "event",
+      reason: `is ${bytes} bytes once stored; the limit is ${limits.maxEventBytes} bytes (INGEST_MAX_EVENT_BYTES)`
+    })
+  }
+  return Either.right(row)
+}
+
+/**
+ * A journal record read back (after a restart, or from spill) goes through the same gate: a
+ * record this version cannot read or would refuse is dead-lettered, never replayed forever.
+ */
+export const admitRecord = (
+  payload: Uint8Array,
+  limits: AdmissionLimits
+): Either.Either<IngestEvent, Refusal & { readonly text: string }> => {
+  let event: IngestEvent
+  try {
+    event = decodeEvent(payload)
+  } catch (error) {
+    return Either.left({
+      field: "event",
+      reason: `journal record cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+      text: Buffer.from(payload).toString("utf8")
+    })
+  }
+  if (typeof event.source !== "string" || typeof event.id !== "string" || typeof event.type !== "string") {
+    return Either.left({ field: "event", reason: "journal record lacks source, id or type", text: Buffer.from(payload).toString("utf8") })
+  }
+  return Either.match(admitEvent(event, limits), {
+    onLeft: (refusal) => Either.left({ ...refusal, text: Buffer.from(payload).toString("utf8") }),
+    onRight: () => Either.right(event)
+  })
+}

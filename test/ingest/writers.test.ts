@@ -1,0 +1,179 @@
+/**
+ * The route writers (group commit) under `TestClock`: time only moves when a test says so, so
+ * "flushed at once" means flushed with the clock standing still, and retries wait for
+ * `TestClock.adjust`.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Fiber, Queue, TestClock } from "effect"
+import { defaultWriterSettings, type Flushed, type Item, startWriters } from "../../src/ingest/Batcher.js"
+import { type EventStore, StoreError, type StoreErrorKind } from "../../src/ingest/EventStore.js"
+import { eventKey, type IngestEvent } from "../../src/ingest/IngestEvent.js"
+import { wireEvent } from "../support/ingestEvents.js"
+import { toIngestEvent } from "./support.js"
+
+const TIME = "2025-06-01T12:00:00Z"
+
+const item = (id: string): Item => {
+  const event = toIngestEvent(wireEvent("PaymentAuthorized", { id, time: TIME }))
+  return { event, key: eventKey(event), index: 0, ack: undefined, ref: undefined }
+}
+
+interface FakeStore {
+  readonly store: EventStore["Type"]
+  readonly writes: Array<ReadonlyArray<string>>
+  /** The next this-many writes fail with this kind. */
+  failures: { count: number; kind: StoreErrorKind }
+  readonly gate: Effect.Latch
+}
+
+/** Writes succeed unless failures are queued; ids starting with "poison" are refused; "defect" throws. */
+const fakeStore = Effect.gen(function*() {
+  const gate = yield* Effect.makeLatch(true)
+  const fake: FakeStore = {
+    writes: [],
+    failures: { count: 0, kind: "unreachable" },
+    gate,
+    store: {
+      write: (_route, events: ReadonlyArray<IngestEvent>) =>
+        gate.await.pipe(Effect.zipRight(Effect.suspend(() => {
+          fake.writes.push(events.map((e) => e.id))
+          if (fake.failures.count > 0) {
+            fake.failures.count -= 1
+            return Effect.fail(new StoreError({ message: "injected", kind: fake.failures.kind, code: "40001" }))
+          }
+          if (events.some((e) => e.id.startsWith("defect"))) return Effect.die(new Error("boom in the store"))
+          if (events.some((e) => e.id.startsWith("poison"))) {
+            return Effect.fail(new StoreError({ message: "index row size exceeds btree maximum", kind: "permanent", code: "54000" }))
+          }
+          return Effect.succeed({ inserted: new Set(events.map(eventKey)) })
+        }))),
+      deadLetter: () => Effect.void,
+      touchGateways: () => Effect.void
+    }
+  }
+  return fake
+})
+
+const setup = (batchSize: number) =>
+  Effect.gen(function*() {
+    const fake = yield* fakeStore
+    const results = yield* Queue.unbounded<Flushed>()
+    const writers = yield* startWriters(defaultWriterSettings(batchSize), fake.store, results)
+    return { fake, results, writers }
+  })
+
+const ids = (flushed: Flushed) => flushed.items.map((i) => i.event.id)
+
+describe("route writers (group commit)", () => {
+  it.scoped("an idle route writes one event at once, with the clock standing still", () =>
+    Effect.gen(function*() {
+      const { fake, results, writers } = yield* setup(100)
+      yield* writers.offer("PaymentAuthorized", [item("a")])
+      const flushed = yield* Queue.take(results)
+      expect(ids(flushed)).toEqual(["a"])
+      expect(flushed.inserted.size).toBe(1)
+      expect(fake.writes).toEqual([["a"]])
+    }))
+
+  it.scoped("under load, what queued during a flush goes in the next one, up to the cap", () =>
+    Effect.gen(function*() {
+      const { fake, results, writers } = yield* setup(4)
+      yield* fake.gate.close
+      yield* writers.offer("PaymentAuthorized", [item("first")])
+      // The writer holds "first" in a flush (blocked at the gate); ten more arrive meanwhile.
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      yield* writers.offer("PaymentAuthorized", Array.from({ length: 10 }, (_, i) => item(`later-${i}`)))
+      yield* fake.gate.open
+      const sizes: Array<number> = []
+      while (sizes.reduce((a, b) => a + b, 0) < 11) sizes.push((yield* Queue.take(results)).items.length)
+      expect(sizes).toEqual([1, 4, 4, 2])
+    }))
+
+  it.scoped("an unreachable database is retried with backoff until it is back; the status says so meanwhile", () =>
+    Effect.gen(function*() {
+      const { fake, results, writers } = yield* setup(10)
+      fake.failures = { count: 3, kind: "unreachable" }
+      yield* writers.offer("PaymentAuthorized", [item("r1"), item("r2")])
+      const waiting = yield* Effect.fork(Queue.take(results))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      expect(fake.writes.length).toBe(1)
+      expect(writers.failing()).toBe(true)
+      const status = (yield* writers.status).find((s) => s.route === "PaymentAuthorized")
+      expect(status?.failure?.error.kind).toBe("unreachable")
+      expect(status?.inFlight).toBe(2)
+      // 50 ms, 100 ms, 200 ms of backoff.
+      yield* TestClock.adjust(Duration.millis(50))
+      yield* TestClock.adjust(Duration.millis(100))
+      yield* TestClock.adjust(Duration.millis(200))
+      const flushed = yield* Fiber.join(waiting)
+      expect(flushed.inserted.size).toBe(2)
+      expect(flushed.refused.size).toBe(0)
+      expect(fake.writes.length).toBe(4)
+      expect(writers.failing()).toBe(false)
+    }))
+
+  it.scoped("a permanent refusal isolates the bad event by bisection; the rest commits", () =>
+    Effect.gen(function*() {
+      const { fake, results, writers } = yield* setup(100)
+      yield* fake.gate.close
+      yield* writers.offer("PaymentAuthorized", [item("x")])
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      const batch = ["ok-0", "ok-1", "ok-2", "poison-3", "ok-4", "ok-5", "ok-6", "ok-7"].map(item)
+      yield* writers.offer("PaymentAuthorized", batch)
+      yield* fake.gate.open
+      yield* Queue.take(results)
+      const flushed = yield* Queue.take(results)
+      expect(ids(flushed)).toEqual(batch.map((i) => i.event.id))
+      expect([...flushed.refused.keys()].map((i) => i.event.id)).toEqual(["poison-3"])
+      expect([...flushed.refused.values()][0]).toContain("btree")
+      expect(flushed.inserted.size).toBe(7)
+      // No sleeping was needed: a permanent refusal is not retried.
+      expect(fake.writes.length).toBeLessThanOrEqual(1 + 2 * Math.ceil(Math.log2(8)) + 1)
+    }))
+
+  it.scoped("a transient failure that keeps recurring on one event is refused after a bounded number of attempts", () =>
+    Effect.gen(function*() {
+      const { fake, results, writers } = yield* setup(10)
+      fake.failures = { count: 1_000, kind: "transient" }
+      yield* writers.offer("PaymentAuthorized", [item("stuck")])
+      const waiting = yield* Effect.fork(Queue.take(results))
+      for (let i = 0; i < 10; i++) {
+        yield* Effect.yieldNow().pipe(Effect.repeatN(10))
+        yield* TestClock.adjust(Duration.seconds(5))
+      }
+      const flushed = yield* Fiber.join(waiting)
+      expect([...flushed.refused.keys()].map((i) => i.event.id)).toEqual(["stuck"])
+      expect(fake.writes.length).toBe(defaultWriterSettings(10).transientAttempts)
+      // The next event goes through: the route is not stalled.
+      fake.failures.count = 0
+      yield* writers.offer("PaymentAuthorized", [item("after")])
+      const next = yield* Queue.take(results)
+      expect(next.inserted.size).toBe(1)
+    }))
+
+  it.scoped("a defect in the store is isolated like a refusal and the writer goes on", () =>
+    Effect.gen(function*() {
+      const { results, writers } = yield* setup(10)
+      yield* writers.offer("PaymentAuthorized", [item("fine-1"), item("defect-2"), item("fine-3")])
+      const flushed = yield* Queue.take(results)
+      expect([...flushed.refused.keys()].map((i) => i.event.id)).toEqual(["defect-2"])
+      expect([...flushed.refused.values()][0]).toContain("boom in the store")
+      expect(flushed.inserted.size).toBe(2)
+      yield* writers.offer("PaymentAuthorized", [item("next")])
+      expect((yield* Queue.take(results)).inserted.size).toBe(1)
+    }))
+
+  it.scoped("routes are independent: a route stuck on an unreachable write does not hold another", () =>
+    Effect.gen(function*() {
+      const { fake, results, writers } = yield* setup(10)
+      fake.failures = { count: 1, kind: "unreachable" }
+      yield* writers.offer("PaymentAuthorized", [item("held")])
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      const blocked = toIngestEvent(wireEvent("RequestBlocked", { id: "blocked-1", time: TIME }))
+      yield* writers.offer("RequestBlocked", [{ event: blocked, key: eventKey(blocked), index: 0, ack: undefined, ref: undefined }])
+      const first = yield* Queue.take(results)
+      expect(first.route).toBe("RequestBlocked")
+      yield* TestClock.adjust(Duration.millis(50))
+      expect((yield* Queue.take(results)).route).toBe("PaymentAuthorized")
+    }))
+})
