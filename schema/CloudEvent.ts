@@ -8,7 +8,7 @@
  */
 import { Either, type ParseResult, Schema } from "effect"
 import { compileDecoder, FAIL } from "./FastDecode.js"
-import { Matching, NonEmptyString, Str } from "./Primitives.js"
+import { Matching, Str } from "./Primitives.js"
 import { Rfc3339 } from "./Time.js"
 
 export const EXTENSION_NAME_PATTERN = /^[a-z0-9]{1,20}$/
@@ -18,6 +18,52 @@ const INT32_MIN = -2147483648
 const INT32_MAX = 2147483647
 
 const opt = <S extends Schema.Schema.AnyNoContext>(schema: S) => Schema.optionalWith(schema, { exact: true })
+
+/**
+ * Byte limits (UTF-8) of the envelope's text attributes. They protect storage and the btree
+ * indexes (`source` + `id` key every event table, `type` the raw log's type index): PostgreSQL
+ * refuses an index row over ~2704 bytes, and a character limit lets a multi-byte string grow
+ * past it, so the limits are in bytes.
+ */
+export const ENVELOPE_BYTE_LIMITS = {
+  id: 512,
+  source: 512,
+  type: 256,
+  subject: 1024,
+  datacontenttype: 256,
+  dataschema: 2048
+} as const
+
+/** UTF-8 length without encoding (a lone surrogate counts 3, as its U+FFFD replacement would). */
+export const utf8ByteLength = (text: string): number => {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x80) bytes += 1
+    else if (code < 0x800) bytes += 2
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4
+        i++
+      } else bytes += 3
+    } else bytes += 3
+  }
+  return bytes
+}
+
+/**
+ * At most `max` bytes of UTF-8; the rejection names the limit. JSON Schema cannot count bytes:
+ * `maxLength` (characters) is published as the necessary part, the description says bytes.
+ */
+const maxBytes = (max: number) => <A extends string, I, R>(self: Schema.Schema<A, I, R>) =>
+  self.pipe(Schema.filter((text) => text.length * 3 <= max || utf8ByteLength(text) <= max, {
+    message: () => `must be at most ${max} bytes (UTF-8)`,
+    jsonSchema: { maxLength: max }
+  }))
+
+const Text = (max: number) =>
+  Str.pipe(Schema.minLength(1, { message: () => "must not be empty" }), maxBytes(max))
 
 export const SpecVersion = Schema.Literal("1.0").annotations({
   message: () => "must be \"1.0\" (CloudEvents 1.0)",
@@ -32,25 +78,34 @@ export const TraceParent = Matching(
 /** The attributes defined by the spec (plus `traceparent`), shared by wire and decoded shapes. */
 export const EnvelopeAttributes = {
   specversion: SpecVersion,
-  id: NonEmptyString(256).annotations({
-    description: "Event id, unique per source; `source` + `id` identify the event (retries are duplicates)."
+  id: Text(ENVELOPE_BYTE_LIMITS.id).annotations({
+    description: "Event id, unique per source; `source` + `id` identify the event: an event sent again with the " +
+      "same `source` and `id` is answered `duplicate` and stored once. At most 512 bytes (UTF-8)."
   }),
-  source: Matching(/^\S{1,1024}$/, "must be a non-empty URI-reference (no spaces, at most 1024 characters)").annotations({
-    description: "URI-reference of the producer, e.g. \"machpay://gateway/gw-eu-1\"."
-  }),
-  type: NonEmptyString(256).annotations({
-    description: "Event type, e.g. \"PaymentAuthorized\". Unknown types are stored raw only."
+  source: Matching(/^\S+$/, "must be a non-empty URI-reference (no spaces)").pipe(maxBytes(ENVELOPE_BYTE_LIMITS.source))
+    .annotations({
+      description: "URI-reference of the producer. The ingest endpoint accepts only the authenticated gateway's own " +
+        "source: \"machpay://gateway/<gateway id>\" (e.g. \"machpay://gateway/gw-eu-1\") or a sub-path of it " +
+        "(\"machpay://gateway/gw-eu-1/metrics\"); any other source is rejected (field `source`, 403 when every event " +
+        "of the request has one). So `source` + `id`, the duplicate key, always belongs to one gateway. " +
+        "At most 512 bytes (UTF-8)."
+    }),
+  type: Text(ENVELOPE_BYTE_LIMITS.type).annotations({
+    description: "Event type, e.g. \"PaymentAuthorized\". Unknown types are stored raw only. At most 256 bytes (UTF-8)."
   }),
   time: opt(Rfc3339.annotations({
     description: "When the event happened (RFC 3339). Required for known event types."
   })),
-  subject: opt(NonEmptyString(1024).annotations({ description: "Subject of the event within the source." })),
-  datacontenttype: opt(NonEmptyString(256).annotations({
-    description: "Media type of `data`, e.g. \"application/json\"."
+  subject: opt(Text(ENVELOPE_BYTE_LIMITS.subject).annotations({
+    description: "Subject of the event within the source. At most 1024 bytes (UTF-8)."
   })),
-  dataschema: opt(Matching(/^[A-Za-z][A-Za-z0-9+.-]*:\S{1,2047}$/, "must be an absolute URI").annotations({
-    description: "Absolute URI of the schema `data` adheres to."
+  datacontenttype: opt(Text(ENVELOPE_BYTE_LIMITS.datacontenttype).annotations({
+    description: "Media type of `data`, e.g. \"application/json\". At most 256 bytes (UTF-8)."
   })),
+  dataschema: opt(
+    Matching(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, "must be an absolute URI").pipe(maxBytes(ENVELOPE_BYTE_LIMITS.dataschema))
+      .annotations({ description: "Absolute URI of the schema `data` adheres to. At most 2048 bytes (UTF-8)." })
+  ),
   data: opt(Schema.Unknown.annotations({ description: "Event payload (any JSON value); see the schema of each type." })),
   data_base64: opt(Matching(BASE64_PATTERN, "must be a base64 string").annotations({
     description: "Binary payload, base64-encoded; mutually exclusive with `data`."

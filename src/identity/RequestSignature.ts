@@ -2,26 +2,32 @@
  * Optional HMAC signing of ingest requests, in the style of Stripe's webhook
  * signatures.
  *
- *     X-MachPay-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>...]
+ *     X-MachPay-Signature: t=<unix seconds>,v1=<64 lowercase hex digits>
  *
- * where each `v1` is `hex(HMAC-SHA256(secret, "<t>." + <raw body bytes>))`. The
- * body is signed exactly as sent on the wire (before any gzip decoding on our
- * side, i.e. the bytes the gateway put in the request). Several `v1` entries may
- * be present: during a secret rotation the gateway signs with the old and the new
- * secret, and the request is authentic if any entry matches any secret we hold.
- * Unknown schemes (`v0=`, `v2=`...) are ignored, so new schemes can be added later.
+ * where `v1` is `hex(HMAC-SHA256(secret, "<t>." + <raw body bytes>))`. The body is
+ * signed exactly as sent on the wire (before any gzip decoding on our side, i.e. the
+ * bytes the gateway put in the request).
  *
- * The timestamp bounds replay: a request whose `t` is more than
- * `toleranceSeconds` away from our clock (in either direction) is rejected. Inside
- * that window, `ReplayGuard` remembers signatures already accepted.
+ * The header is parsed strictly: exactly one `t` (no leading zeros) and exactly one
+ * `v1`, nothing else, no whitespace. Every header that verifies is then the one
+ * canonical text for its (timestamp, body), so no variant can slip past the replay
+ * guard, and a malformed header is told apart from a wrong one. The server may hold
+ * several secrets (rotation on our side); the gateway sends one signature.
+ *
+ * The timestamp bounds replay: a request whose `t` is more than `toleranceSeconds`
+ * away from our clock (in either direction) is rejected. Inside that window,
+ * `ReplayGuard` remembers what was verified: gateway, timestamp and body digest.
  */
-import { createHmac, timingSafeEqual } from "node:crypto"
+import { createHash, createHmac, timingSafeEqual } from "node:crypto"
 import { Data, Effect } from "effect"
 import { type Secret, secretBytes } from "./Secret.js"
 
 export const SIGNATURE_HEADER = "x-machpay-signature"
 
 export type SignatureFailure = "missing" | "malformed" | "expired" | "mismatch"
+
+/** What a well-formed header looks like, quoted in every "malformed" answer. */
+export const SIGNATURE_FORMAT = "t=<unix seconds>,v1=<64 lowercase hex digits> (exactly one of each, no spaces)"
 
 const messages: Record<SignatureFailure, string> = {
   missing: "request signature missing",
@@ -32,53 +38,55 @@ const messages: Record<SignatureFailure, string> = {
 
 export class SignatureError extends Data.TaggedError("SignatureError")<{
   readonly reason: SignatureFailure
+  /** For "malformed": what is wrong with the header (no secret material). */
+  readonly detail?: string
 }> {
   override get message(): string {
-    return messages[this.reason]
+    return this.detail === undefined ? messages[this.reason] : `${messages[this.reason]}: ${this.detail}`
   }
 }
 
 const computeV1 = (secret: Uint8Array, timestamp: number, body: Uint8Array): Buffer =>
   createHmac("sha256", secret).update(`${timestamp}.`, "utf8").update(body).digest()
 
-/**
- * The header value for `body` signed at `nowSeconds`. Pass several secrets to
- * produce one `v1` entry per secret (rotation).
- */
-export const signRequest = (
-  secret: Secret | ReadonlyArray<Secret>,
-  body: Uint8Array,
-  nowSeconds: number
-): string => {
+/** The header value for `body` signed at `nowSeconds` with `secret`. */
+export const signRequest = (secret: Secret, body: Uint8Array, nowSeconds: number): string => {
   const t = Math.floor(nowSeconds)
-  const secrets = Array.isArray(secret) ? secret : [secret]
-  const entries = secrets.map((s: Secret) => `v1=${computeV1(secretBytes(s), t, body).toString("hex")}`)
-  return [`t=${t}`, ...entries].join(",")
+  return `t=${t},v1=${computeV1(secretBytes(secret), t, body).toString("hex")}`
 }
 
 export interface ParsedSignature {
   readonly timestamp: number
-  readonly signatures: ReadonlyArray<Buffer>
+  readonly signature: Buffer
 }
 
-/** Parses the header; `undefined` when it is not well formed. */
-export const parseSignatureHeader = (header: string): ParsedSignature | undefined => {
+const TIMESTAMP = /^(?:0|[1-9]\d{0,11})$/
+const V1 = /^[0-9a-f]{64}$/
+
+/** Parses the header strictly; a string says what is wrong with it. */
+export const parseSignatureHeader = (header: string): ParsedSignature | string => {
+  if (/\s/.test(header)) return `whitespace is not allowed; expected ${SIGNATURE_FORMAT}`
   let timestamp: number | undefined
-  const signatures: Array<Buffer> = []
+  let signature: Buffer | undefined
   for (const part of header.split(",")) {
     const eq = part.indexOf("=")
-    if (eq <= 0) return undefined
-    const key = part.slice(0, eq).trim()
-    const value = part.slice(eq + 1).trim()
+    const key = eq < 0 ? part : part.slice(0, eq)
+    const value = eq < 0 ? "" : part.slice(eq + 1)
     if (key === "t") {
-      if (timestamp !== undefined || !/^\d{1,12}$/.test(value)) return undefined
+      if (timestamp !== undefined) return `more than one t entry; expected ${SIGNATURE_FORMAT}`
+      if (!TIMESTAMP.test(value)) return `t must be unix seconds (digits, no leading zeros); expected ${SIGNATURE_FORMAT}`
       timestamp = Number(value)
     } else if (key === "v1") {
-      if (!/^[0-9a-fA-F]{64}$/.test(value)) return undefined
-      signatures.push(Buffer.from(value, "hex"))
+      if (signature !== undefined) return `more than one v1 entry; expected ${SIGNATURE_FORMAT}`
+      if (!V1.test(value)) return `v1 must be 64 lowercase hex digits; expected ${SIGNATURE_FORMAT}`
+      signature = Buffer.from(value, "hex")
+    } else {
+      return `unknown entry ${JSON.stringify(key.slice(0, 16))}; expected ${SIGNATURE_FORMAT}`
     }
   }
-  return timestamp === undefined || signatures.length === 0 ? undefined : { timestamp, signatures }
+  if (timestamp === undefined) return `no t entry; expected ${SIGNATURE_FORMAT}`
+  if (signature === undefined) return `no v1 entry; expected ${SIGNATURE_FORMAT}`
+  return { timestamp, signature }
 }
 
 export interface VerifySignatureOptions {
@@ -90,38 +98,47 @@ export interface VerifySignatureOptions {
   readonly toleranceSeconds: number
 }
 
+/** What a successful verification vouches for. */
+export interface VerifiedSignature {
+  readonly timestamp: number
+}
+
 /**
- * Succeeds when some `v1` entry is a valid HMAC of the body under some secret
- * and the timestamp is within the tolerance. The signature is checked before the
+ * Succeeds when `v1` is a valid HMAC of the body under some secret and the
+ * timestamp is within the tolerance. The signature is checked before the
  * timestamp so that "expired" is only ever reported for authentic requests (a
  * useful hint that the gateway's clock is off).
  */
-export const verifySignature = (options: VerifySignatureOptions): Effect.Effect<void, SignatureError> =>
+export const verifySignature = (options: VerifySignatureOptions): Effect.Effect<VerifiedSignature, SignatureError> =>
   Effect.suspend(() => {
-    const header = options.header?.trim()
-    if (header === undefined || header.length === 0) {
+    const header = options.header
+    if (header === undefined || header.trim().length === 0) {
       return Effect.fail(new SignatureError({ reason: "missing" }))
     }
     const parsed = parseSignatureHeader(header)
-    if (parsed === undefined) return Effect.fail(new SignatureError({ reason: "malformed" }))
+    if (typeof parsed === "string") return Effect.fail(new SignatureError({ reason: "malformed", detail: parsed }))
 
     const secrets = (Array.isArray(options.secret) ? options.secret : [options.secret])
       .map((s: Secret) => secretBytes(s))
       .filter((s) => s.length > 0)
     let matched = false
+    // No early exit: every secret is compared so timing does not tell which matched.
     for (const key of secrets) {
-      const expected = computeV1(key, parsed.timestamp, options.body)
-      // No early exit: every candidate is compared so timing does not tell which matched.
-      for (const candidate of parsed.signatures) {
-        if (timingSafeEqual(expected, candidate)) matched = true
-      }
+      if (timingSafeEqual(computeV1(key, parsed.timestamp, options.body), parsed.signature)) matched = true
     }
     if (!matched) return Effect.fail(new SignatureError({ reason: "mismatch" }))
     if (Math.abs(options.nowSeconds - parsed.timestamp) > options.toleranceSeconds) {
       return Effect.fail(new SignatureError({ reason: "expired" }))
     }
-    return Effect.void
+    return Effect.succeed({ timestamp: parsed.timestamp })
   })
+
+/**
+ * The replay guard's key: what was verified (gateway, timestamp, body digest), never the
+ * header text, so no spelling of the same signed request counts as new.
+ */
+export const replayKey = (gatewayId: string, verified: VerifiedSignature, body: Uint8Array): string =>
+  `${gatewayId}\u0000${verified.timestamp}\u0000${createHash("sha256").update(body).digest("base64")}`
 
 export interface ReplayGuardOptions {
   /**
@@ -134,7 +151,7 @@ export interface ReplayGuardOptions {
 }
 
 /**
- * Bounded in-memory memory of accepted signatures, per process. It is a cheap
+ * Bounded in-memory memory of accepted signed requests, per process. It is a cheap
  * first line against replays inside the timestamp window; event idempotency
  * (`source` + `id`) still guarantees a replayed event is stored once. When full,
  * the oldest entry is evicted rather than refusing new requests: under a flood
@@ -152,21 +169,35 @@ export class ReplayGuard {
   }
 
   /**
-   * True if `signature` was already seen and has not expired; otherwise records
-   * it and returns false.
+   * True if `key` was already seen and has not expired; otherwise records it and
+   * returns false.
    */
-  seen(signature: string, nowSeconds: number): boolean {
+  seen(key: string, nowSeconds: number): boolean {
+    return !this.claim(key, nowSeconds)
+  }
+
+  /**
+   * Records `key` unless it is already held: true when the caller now holds it. A
+   * request claims its key before anything is written (so a concurrent copy is refused
+   * too) and `release`s it when the request was not accepted, so it may be re-sent as is.
+   */
+  claim(key: string, nowSeconds: number): boolean {
     this.prune(nowSeconds)
-    const expiresAt = this.entries.get(signature)
-    if (expiresAt !== undefined && expiresAt > nowSeconds) return true
-    this.entries.delete(signature)
-    this.entries.set(signature, nowSeconds + this.options.windowSeconds)
+    const expiresAt = this.entries.get(key)
+    if (expiresAt !== undefined && expiresAt > nowSeconds) return false
+    this.entries.delete(key)
+    this.entries.set(key, nowSeconds + this.options.windowSeconds)
     while (this.entries.size > Math.max(1, this.options.maxEntries)) {
       const oldest = this.entries.keys().next()
       if (oldest.done === true) break
       this.entries.delete(oldest.value)
     }
-    return false
+    return true
+  }
+
+  /** Forgets `key`: the request holding it was not accepted. */
+  release(key: string): void {
+    this.entries.delete(key)
   }
 
   private prune(nowSeconds: number): void {

@@ -4,7 +4,7 @@
  * bare 60 s telemetry packet as plain JSON. Pure functions: no I/O, no clock (callers pass `now`).
  */
 import { Either, Option } from "effect"
-import { decodeCloudEvent, describeParseError, validateKnownEvent } from "../../schema/index.js"
+import { decodeCloudEvent, describeParseError, rfc3339ToEpochMillis, validateKnownEvent } from "../../schema/index.js"
 import type { IngestEvent } from "./IngestEvent.js"
 import { jsonMayHoldUnstorable, unstorableTextAt } from "./Text.js"
 
@@ -186,6 +186,28 @@ export interface ValidationContext {
   readonly maxSkewMs: number
 }
 
+/**
+ * The `source` a gateway may use: its own URI, `machpay://gateway/<id>`, or a sub-path of it
+ * (`machpay://gateway/<id>/metrics`). `source` + `id` is the duplicate key, so a source that
+ * another gateway could also claim would let it turn that gateway's events into duplicates.
+ */
+export const gatewaySource = (gatewayId: string): string => `machpay://gateway/${gatewayId}`
+
+export const isOwnSource = (source: string, gatewayId: string): boolean => {
+  const own = gatewaySource(gatewayId)
+  if (!source.startsWith(own)) return false
+  // Exactly the gateway's URI, or a non-empty sub-path: `gw-1` must not claim `gw-10`.
+  return source.length === own.length || (source[own.length] === "/" && source.length > own.length + 1)
+}
+
+/** Why `timeMs` is outside the accepted window, or undefined when it is inside. */
+const outsideWindow = (timeMs: number, context: ValidationContext): string | undefined =>
+  timeMs < context.now - context.maxAgeMs
+    ? `is older than the accepted window (${Math.round(context.maxAgeMs / 3_600_000)} h)`
+    : timeMs > context.now + context.maxSkewMs
+    ? `is too far in the future (more than ${Math.round(context.maxSkewMs / 1000)} s ahead)`
+    : undefined
+
 const str = (value: unknown, key: string): string | undefined => {
   if (typeof value !== "object" || value === null) return undefined
   const field: unknown = (value as Record<string, unknown>)[key]
@@ -220,6 +242,14 @@ export const validateCandidate = (
     return reject(issue.field, issue.reason)
   }
   const event = envelope.right
+  if (!isOwnSource(event.source, context.gatewayId)) {
+    return reject(
+      "source",
+      `source "${event.source}" is not this gateway's: an event of gateway "${context.gatewayId}" must have source ` +
+        `"${gatewaySource(context.gatewayId)}" or a sub-path of it ("${gatewaySource(context.gatewayId)}/...")`,
+      { foreignGateway: true }
+    )
+  }
   const known = validateKnownEvent(event)
   if (Either.isLeft(known)) {
     const issue = describeParseError(known.left)
@@ -235,11 +265,13 @@ export const validateCandidate = (
   }
   const time = event.time ?? new Date(context.now).toISOString()
   const timeMs = Date.parse(time)
-  if (timeMs < context.now - context.maxAgeMs) {
-    return reject("time", `is older than the accepted window (${Math.round(context.maxAgeMs / 3_600_000)} h)`)
-  }
-  if (timeMs > context.now + context.maxSkewMs) {
-    return reject("time", `is too far in the future (more than ${Math.round(context.maxSkewMs / 1000)} s ahead)`)
+  const late = outsideWindow(timeMs, context)
+  if (late !== undefined) return reject("time", late)
+  // A packet's window, not its envelope time, decides its partition and rollup bucket: a window
+  // in 1970 or 9999 would land in the default partition (never dropped) and a bucket of its own.
+  if (typed?.type === "GatewayTelemetryPacket") {
+    const windowIssue = outsideWindow(rfc3339ToEpochMillis(typed.data.window_start), context)
+    if (windowIssue !== undefined) return reject("data.window_start", windowIssue)
   }
   const { data, data_base64, extensions, ...attributes } = event
   return Either.right({

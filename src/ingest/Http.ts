@@ -6,15 +6,16 @@ import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/p
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Clock, Duration, Effect, Either, Metric, Option } from "effect"
 import type { IngestOutcome, IngestResponse } from "../../schema/index.js"
-import { parseBearer } from "../identity/IngestKey.js"
-import { ReplayGuard, verifySignature } from "../identity/RequestSignature.js"
+import { isIngestKeyFormat, parseBearer } from "../identity/IngestKey.js"
+import { ReplayGuard, replayKey, verifySignature } from "../identity/RequestSignature.js"
 import { Api } from "../http/Api.js"
 import { decodeContentEncoding, readBody } from "./Body.js"
 import { DeadLetters } from "./DeadLetters.js"
-import { candidatesOf, contentModeOf, type Rejection, type RequestProblem, validateCandidate } from "./Decode.js"
-import { makeKeyCache } from "./GatewayAuth.js"
+import { candidatesOf, type ContentMode, contentModeOf, type Rejection, type RequestProblem, validateCandidate } from "./Decode.js"
+import { type GatewayIdentity, makeKeyCache } from "./GatewayAuth.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
 import type { IngestEvent } from "./IngestEvent.js"
+import { fieldLabel, typeLabel } from "./Labels.js"
 import * as Metrics from "./Metrics.js"
 import { IngestPipeline, type Outcome } from "./Pipeline.js"
 import { RateLimiter } from "./RateLimiter.js"
@@ -74,6 +75,10 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
         const headers = request.headers
         const key = parseBearer(headers["authorization"])
         if (Option.isNone(key)) return yield* problem(401, "unauthorized", "missing bearer ingest key in Authorization")
+        // A string that cannot be a key is refused here: no hash, no cache entry, no database trip.
+        if (!isIngestKeyFormat(key.value)) {
+          return yield* problem(401, "unauthorized", "malformed ingest key (expected mpk_live_ and 43 base64url characters)")
+        }
         const found = yield* lookup(key.value).pipe(Effect.either)
         if (Either.isLeft(found)) {
           return yield* problem(503, "unavailable", "cannot verify the ingest key: database unreachable", { retryAfter: 5 })
@@ -88,25 +93,51 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
         const raw = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), settings.maxBodyBytes).pipe(Effect.either)
         if (Either.isLeft(raw)) return yield* fromProblem(raw.left)
         const nowMs = yield* Clock.currentTimeMillis
-        if (gateway.signingSecret !== null) {
-          const header = headers["x-machpay-signature"]
-          const verified = yield* verifySignature({
-            header,
-            body: raw.right,
-            secret: gateway.signingSecret,
-            nowSeconds: Math.floor(nowMs / 1000),
-            toleranceSeconds
-          }).pipe(Effect.either)
-          if (Either.isLeft(verified)) {
-            return yield* problem(401, "bad_signature", `request signature ${verified.left.reason}`, { field: "x-machpay-signature" })
-          }
+        if (gateway.signingSecret === null) return yield* admit(request, mode.right, gateway, raw.right, nowMs)
+        const verified = yield* verifySignature({
+          header: headers["x-machpay-signature"],
+          body: raw.right,
+          secret: gateway.signingSecret,
+          nowSeconds: Math.floor(nowMs / 1000),
+          toleranceSeconds
+        }).pipe(Effect.either)
+        if (Either.isLeft(verified)) {
+          return yield* problem(401, "bad_signature", verified.left.message, { field: "x-machpay-signature" })
         }
-        const body = yield* decodeContentEncoding(headers["content-encoding"], raw.right, settings.maxDecompressedBytes).pipe(
+        // Keyed on what was verified, claimed before anything is written (dead letters included),
+        // so a concurrent copy is refused too; released unless the request was accepted, so a
+        // request answered 429/503 (or refused whole) may be re-sent exactly as it was.
+        const replay = replayKey(gateway.id, verified.right, raw.right)
+        if (!replays.claim(replay, Math.floor(nowMs / 1000))) {
+          return yield* problem(401, "replayed_request", "this signed request (same timestamp and body) was already accepted", {
+            field: "x-machpay-signature"
+          })
+        }
+        const accepted = { value: false }
+        return yield* admit(request, mode.right, gateway, raw.right, nowMs, accepted).pipe(
+          Effect.ensuring(Effect.sync(() => {
+            if (!accepted.value) replays.release(replay)
+          }))
+        )
+      }).pipe(Effect.withSpan("Ingest.handle"))
+
+    /** Decode, rate-limit, validate, submit and answer; `accepted` is set once something was kept. */
+    const admit = (
+      request: HttpServerRequest.HttpServerRequest,
+      mode: ContentMode,
+      gateway: GatewayIdentity,
+      raw: Uint8Array,
+      nowMs: number,
+      accepted: { value: boolean } = { value: false }
+    ) =>
+      Effect.gen(function*() {
+        const headers = request.headers
+        const body = yield* decodeContentEncoding(headers["content-encoding"], raw, settings.maxDecompressedBytes).pipe(
           Effect.either
         )
         if (Either.isLeft(body)) return yield* fromProblem(body.left)
 
-        const candidates = candidatesOf(mode.right, {
+        const candidates = candidatesOf(mode, {
           contentType: headers["content-type"],
           headers,
           body: body.right,
@@ -133,13 +164,7 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
           else rejected.push(result.left)
         }
         yield* recordReceived(valid, rejected)
-        if (rejected.length > 0) yield* deadLetters.record(gateway.id, rejected, nowMs)
 
-        // Checked last, so a request refused for size, type or rate may be re-sent as it was.
-        const signature = gateway.signingSecret === null ? undefined : headers["x-machpay-signature"]
-        if (signature !== undefined && replays.seen(signature, Math.floor(nowMs / 1000))) {
-          return yield* problem(401, "replayed_request", "this signature was already used", { field: "x-machpay-signature" })
-        }
         const waitForCommit = wantsCommit(headers["prefer"])
         const submitted = valid.length === 0
           ? Either.right({ outcomes: [], committed: false })
@@ -149,6 +174,10 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
             ? problem(503, "overloaded", `${submitted.left.reason}; retry later`, { retryAfter: submitted.left.retryAfterSeconds })
             : problem(503, "shutting_down", "the receiver is shutting down; retry later", { retryAfter: 5 })
         }
+        // Accepted: from here the answer is final, so its rejections are kept and a signed copy
+        // of this request is a replay. (After a 503 nothing was written: the retry starts clean.)
+        accepted.value = true
+        if (rejected.length > 0) yield* deadLetters.record(gateway.id, rejected, nowMs)
         const outcomes = valid.map((v, i) => outcomeOf(v.event, v.index, submitted.right.outcomes[i] ?? "accepted"))
         // Valid events are in request order already; only a mix with rejections needs sorting.
         const results: Array<IngestOutcome> = rejected.length === 0
@@ -160,14 +189,16 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
         if (valid.length === 0) {
           const foreign = rejected.every((r) => r.foreignGateway === true)
           return foreign
-            ? yield* problem(403, "forbidden", rejected[0]?.reason ?? "events speak for another gateway", { field: "data.gateway_id" })
+            ? yield* problem(403, "forbidden", rejected[0]?.reason ?? "events speak for another gateway", {
+              field: rejected[0]?.field ?? "source"
+            })
             : HttpServerResponse.unsafeJson(response, { status: 400 })
         }
         return HttpServerResponse.unsafeJson(response, {
           status: submitted.right.committed ? 200 : 202,
           headers: waitForCommit ? { "preference-applied": "wait=commit" } : {}
         })
-      }).pipe(Effect.withSpan("Ingest.handle"))
+      })
 
     return handlers.handleRaw("ingest", ({ request }) => handle(request))
   }))
@@ -175,15 +206,12 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
 const recordReceived = (valid: ReadonlyArray<{ readonly event: IngestEvent }>, rejected: ReadonlyArray<Rejection>) =>
   Effect.gen(function*() {
     const byType = new Map<string, number>()
-    for (const { event } of valid) byType.set(event.type, (byType.get(event.type) ?? 0) + 1)
-    for (const r of rejected) byType.set(r.type ?? "unknown", (byType.get(r.type ?? "unknown") ?? 0) + 1)
+    for (const { event } of valid) byType.set(typeLabel(event.type), (byType.get(typeLabel(event.type)) ?? 0) + 1)
+    for (const r of rejected) byType.set(typeLabel(r.type), (byType.get(typeLabel(r.type)) ?? 0) + 1)
     for (const [type, n] of byType) yield* Metric.incrementBy(Metric.tagged(Metrics.eventsReceived, "type", type), n)
     const fields = new Map<string, number>()
-    for (const r of rejected) fields.set(r.field, (fields.get(r.field) ?? 0) + 1)
+    for (const r of rejected) fields.set(fieldLabel(r.field), (fields.get(fieldLabel(r.field)) ?? 0) + 1)
     for (const [field, n] of fields) {
-      yield* Metric.incrementBy(
-        Metric.tagged(Metric.tagged(Metrics.eventsOutcome, "outcome", "rejected"), "field", field.replace(/\.\d+\./g, ".")),
-        n
-      )
+      yield* Metric.incrementBy(Metric.tagged(Metric.tagged(Metrics.eventsOutcome, "outcome", "rejected"), "field", field), n)
     }
   })

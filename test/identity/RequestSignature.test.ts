@@ -4,6 +4,7 @@ import { createHmac } from "node:crypto"
 import {
   parseSignatureHeader,
   ReplayGuard,
+  replayKey,
   SignatureError,
   signRequest,
   verifySignature
@@ -22,7 +23,7 @@ const verify = (header: string | undefined, overrides: { body?: Uint8Array; nowS
     toleranceSeconds: 300
   })
 
-const reasonOf = (effect: Effect.Effect<void, SignatureError>) =>
+const reasonOf = <A>(effect: Effect.Effect<A, SignatureError>) =>
   Effect.flip(effect).pipe(Effect.map((e) => e.reason))
 
 describe("RequestSignature", () => {
@@ -93,22 +94,47 @@ describe("RequestSignature", () => {
       expect(yield* reasonOf(verify(signRequest("other", body, now - 10_000)))).toBe("mismatch")
     }))
 
-  it.effect("supports key rotation on both sides", () =>
+  it.effect("accepts a verifier holding several secrets (rotation on our side)", () =>
     Effect.gen(function* () {
-      // The sender signs with old and new secrets; a verifier holding either accepts.
-      const both = signRequest(["old-secret", "new-secret"], body, now)
-      expect(parseSignatureHeader(both)?.signatures).toHaveLength(2)
-      yield* verify(both, { secret: "old-secret" })
-      yield* verify(both, { secret: "new-secret" })
-      // The verifier holds old and new secrets; a sender using either is accepted.
       yield* verify(signRequest("new-secret", body, now), { secret: ["old-secret", "new-secret"] })
-      expect(yield* reasonOf(verify(both, { secret: "third" }))).toBe("mismatch")
+      yield* verify(signRequest("old-secret", body, now), { secret: ["old-secret", "new-secret"] })
+      expect(yield* reasonOf(verify(signRequest("third", body, now), { secret: ["old-secret", "new-secret"] }))).toBe("mismatch")
     }))
 
-  it.effect("ignores unknown schemes and whitespace", () =>
+  it.effect("refuses every variant of a valid header as malformed, saying what is wrong", () =>
     Effect.gen(function* () {
       const header = signRequest(secret, body, now)
-      yield* verify(`v0=deadbeef, ${header.replace(",", " , ")}`)
+      const v1 = header.slice(header.indexOf("v1=") + 3)
+      const variants: ReadonlyArray<readonly [string, string]> = [
+        [`t=${now},v1=${v1.toUpperCase()}`, "lowercase hex"],
+        [`t=${now}, v1=${v1}`, "whitespace"],
+        [`t=${now} ,v1=${v1}`, "whitespace"],
+        [`${header},v0=x`, "unknown entry"],
+        [`v0=deadbeef,${header}`, "unknown entry"],
+        [`${header},v1=${v1}`, "more than one v1"],
+        [`${header},v1=${"b".repeat(64)}`, "more than one v1"],
+        [`t=0${now},v1=${v1}`, "leading zeros"],
+        [`${header},`, "unknown entry"],
+        [`t=${now},v1=${v1.slice(2)}`, "64 lowercase hex"]
+      ]
+      for (const [variant, detail] of variants) {
+        const error = yield* Effect.flip(verify(variant))
+        expect(error.reason, variant).toBe("malformed")
+        expect(error.message, variant).toContain(detail)
+        expect(error.message).toContain("t=<unix seconds>,v1=<64 lowercase hex digits>")
+      }
+      expect(parseSignatureHeader(header)).toMatchObject({ timestamp: now })
+    }))
+
+  it.effect("a verified request yields its timestamp; the replay key depends on gateway, time and body only", () =>
+    Effect.gen(function* () {
+      const verified = yield* verify(signRequest(secret, body, now))
+      expect(verified).toEqual({ timestamp: now })
+      const key = replayKey("gw-1", verified, body)
+      expect(replayKey("gw-1", { timestamp: now }, new Uint8Array(body))).toBe(key)
+      expect(replayKey("gw-2", verified, body)).not.toBe(key)
+      expect(replayKey("gw-1", { timestamp: now + 1 }, body)).not.toBe(key)
+      expect(replayKey("gw-1", verified, new TextEncoder().encode("{}"))).not.toBe(key)
     }))
 
   it("exposes a readable message without secrets", () => {
@@ -148,5 +174,14 @@ describe("ReplayGuard", () => {
     expect(guard.size).toBe(3)
     for (let i = 0; i < 1000; i++) guard.seen(`x${i}`, now)
     expect(guard.size).toBe(3)
+  })
+
+  it("a released claim can be claimed again (a request that was not accepted may be re-sent)", () => {
+    const guard = new ReplayGuard({ windowSeconds: 600, maxEntries: 100 })
+    expect(guard.claim("k", now)).toBe(true)
+    expect(guard.claim("k", now + 1)).toBe(false) // held: a concurrent copy is refused
+    guard.release("k")
+    expect(guard.claim("k", now + 2)).toBe(true)
+    expect(guard.claim("k", now + 3)).toBe(false)
   })
 })

@@ -39,7 +39,16 @@ const table: ReadonlyArray<readonly [name: string, input: unknown, field: string
   ["specversion as number", event("PaymentAuthorized", (e) => (e.specversion = 1)), "specversion"],
   ["missing id", event("PaymentAuthorized", (e) => delete e.id), "id", "is missing"],
   ["empty id", event("PaymentAuthorized", (e) => (e.id = "")), "id", "must not be empty"],
-  ["id too long", event("PaymentAuthorized", (e) => (e.id = "x".repeat(257))), "id", "at most 256"],
+  ["id too long", event("PaymentAuthorized", (e) => (e.id = "x".repeat(513))), "id", "at most 512 bytes"],
+  // Limits are in UTF-8 bytes: 200 characters of "€" are 600 bytes.
+  ["id too long in bytes", event("PaymentAuthorized", (e) => (e.id = "€".repeat(200))), "id", "at most 512 bytes"],
+  [
+    "source too long in bytes",
+    event("PaymentAuthorized", (e) => (e.source = `machpay://gateway/gw-eu-1/${"é".repeat(250)}`)),
+    "source",
+    "at most 512 bytes"
+  ],
+  ["type too long in bytes", event("PaymentAuthorized", (e) => (e.type = "ü".repeat(129))), "type", "at most 256 bytes"],
   ["empty source", event("PaymentAuthorized", (e) => (e.source = "")), "source"],
   ["source with spaces", event("PaymentAuthorized", (e) => (e.source = "my gateway")), "source"],
   ["missing type", event("PaymentAuthorized", (e) => delete e.type), "type", "is missing"],
