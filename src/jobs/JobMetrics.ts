@@ -2,7 +2,7 @@
  * Effect metrics of the scheduled jobs (the /metrics exporter publishes every Effect metric).
  * Meanings are listed in docs/jobs.md. Dry runs do not touch them.
  */
-import { Metric } from "effect"
+import { Metric, MetricBoundaries } from "effect"
 
 export const jobLastRunSeconds = Metric.gauge("jobs_last_run_timestamp_seconds", {
   description: "Unix time at which the job last finished, by job and status (ok, failed)"
@@ -48,4 +48,16 @@ export const archiveIntentsTotal = Metric.counter("archive_intents_total", {
 })
 export const archiveEligibleIntents = Metric.gauge("archive_eligible_intents", {
   description: "Payment intents eligible for the archive left after the last run"
+})
+
+export const retentionRowsDeletedTotal = Metric.counter("retention_rows_deleted_total", {
+  description: "Rows deleted by retention, by table and reason (age, size: the dead-letter cap)"
+})
+export const retentionBatchSeconds = Metric.histogram(
+  "retention_batch_duration_seconds",
+  MetricBoundaries.fromIterable([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]),
+  "Duration of one retention delete batch (one short transaction), by table"
+)
+export const deadLettersStoredBytes = Metric.gauge("dead_letters_stored_bytes", {
+  description: "Stored size of dead_letters rows after the last retention run (capped by RETENTION_DEAD_LETTERS_MAX_BYTES)"
 })

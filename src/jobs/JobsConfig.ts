@@ -5,6 +5,7 @@
 import { Config, ConfigError, Cron, Either, Option } from "effect"
 import * as path from "node:path"
 import { positiveInt } from "../config/AppConfig.js"
+import { defaultRetentionSettings, type RetentionSettings, RetentionSettingsConfig } from "./RetentionConfig.js"
 
 export const JobNames = ["rollup", "partitions", "retention", "archive"] as const
 export type JobName = (typeof JobNames)[number]
@@ -31,6 +32,8 @@ export interface JobsSettings {
   readonly partitionsAheadDays: number
   readonly retentionRawDays: number
   readonly retentionTelemetryDays: number
+  /** Row retention of the other tables (RetentionConfig.ts, docs/retention.md). */
+  readonly retention: RetentionSettings
   readonly archiveAfterDays: number
   readonly archiveBatchSize: number
   /** When set, each archived batch is also written there as gzip NDJSON. */
@@ -42,7 +45,8 @@ export const defaultJobsSettings: JobsSettings = {
   schedules: {
     rollup: { cron: "5 * * * *", onStart: true },
     partitions: { cron: "10 0 * * *", onStart: true },
-    retention: { cron: "20 0 * * *", onStart: false },
+    // Hourly: each run deletes about an hour's worth, and the dead-letter cap holds within the hour.
+    retention: { cron: "20 * * * *", onStart: false },
     archive: { cron: "30 0 * * *", onStart: false }
   },
   rollupChunkHours: 24,
@@ -52,6 +56,7 @@ export const defaultJobsSettings: JobsSettings = {
   partitionsAheadDays: 7,
   retentionRawDays: 14,
   retentionTelemetryDays: 14,
+  retention: defaultRetentionSettings,
   archiveAfterDays: 365,
   archiveBatchSize: 1000,
   archiveDir: Option.none()
@@ -82,6 +87,7 @@ export const JobsSettingsConfig: Config.Config<JobsSettings> = Config.all({
   partitionsAheadDays: positiveInt("PARTITIONS_AHEAD_DAYS", d.partitionsAheadDays),
   retentionRawDays: positiveInt("RETENTION_RAW_DAYS", d.retentionRawDays),
   retentionTelemetryDays: positiveInt("RETENTION_TELEMETRY_DAYS", d.retentionTelemetryDays),
+  retention: RetentionSettingsConfig,
   archiveAfterDays: positiveInt("ARCHIVE_INTENTS_AFTER_DAYS", d.archiveAfterDays),
   archiveBatchSize: positiveInt("ARCHIVE_BATCH_SIZE", d.archiveBatchSize),
   archiveDir: Config.string("ARCHIVE_DIR").pipe(

@@ -45,6 +45,7 @@ describe("jobs scheduler", () => {
         "rollup@2024-03-31T22:58:00",
         "partitions@2024-03-31T22:58:00",
         "rollup@2024-03-31T23:05:00",
+        "retention@2024-03-31T23:20:00",
         "rollup@2024-04-01T00:05:00",
         "partitions@2024-04-01T00:10:00",
         "retention@2024-04-01T00:20:00",
@@ -73,8 +74,11 @@ describe("jobs scheduler", () => {
         "rollup@2024-02-29T11:20:00",
         "rollup@2024-02-29T11:40:00",
         "rollup@2024-02-29T12:00:00",
-        "rollup@2024-02-29T12:20:00"
-      ])
+        "rollup@2024-02-29T12:20:00",
+        "retention@2024-02-29T10:20:00",
+        "retention@2024-02-29T11:20:00",
+        "retention@2024-02-29T12:20:00"
+      ].sort())
     }))
 
   it.scoped("a failing job keeps its schedule", () =>

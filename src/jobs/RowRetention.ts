@@ -1,0 +1,143 @@
+/**
+ * Row retention of the tables that are not day-partitioned (those drop whole partitions, see
+ * Partitions.ts). Rows go in batches of `RETENTION_BATCH_SIZE`, each batch its own short
+ * transaction: a plain DELETE takes only ROW EXCLUSIVE on the table (ingest's inserts go on)
+ * and row locks on rows nobody else wants; rows some other transaction holds are skipped
+ * (`SKIP LOCKED`) and go next run. The policy of every table is in docs/retention.md.
+ */
+import { SqlClient, type SqlError, type Statement } from "@effect/sql"
+import { Clock, Effect, Metric, Option } from "effect"
+import * as M from "./JobMetrics.js"
+import { addDays, dayStart, type JobContext, utcDay } from "./JobReport.js"
+import type { Days, RetentionSettings } from "./RetentionConfig.js"
+
+export interface RowPolicy {
+  readonly table: string
+  /** A row goes when this column is before the cutoff (start of UTC day today − N). */
+  readonly column: string
+  readonly days: (settings: RetentionSettings) => Days
+  /** A further condition on `t` the row must meet to go (static SQL). */
+  readonly onlyIf?: string
+}
+
+export const RowPolicies: ReadonlyArray<RowPolicy> = [
+  { table: "payment_authorized", column: "event_time", days: (r) => r.paymentsDays },
+  { table: "payment_intents_archive", column: "last_event_time", days: (r) => r.paymentsDays },
+  { table: "request_blocked", column: "event_time", days: (r) => r.blockedDays },
+  { table: "solvency_alerts", column: "event_time", days: (r) => r.alertsDays },
+  {
+    table: "gateway_config_history",
+    column: "received_at",
+    days: (r) => r.configHistoryDays,
+    // A gateway's current configuration stays explainable however old it is.
+    onlyIf: "EXISTS (SELECT 1 FROM gateway_config_history n WHERE n.gateway_id = t.gateway_id AND n.received_at > t.received_at)"
+  },
+  { table: "gateway_stats_hourly", column: "hour", days: (r) => r.rollupsDays },
+  { table: "console_rollup_days", column: "day", days: (r) => r.rollupsDays },
+  { table: "console_agent_daily", column: "day", days: (r) => r.rollupsDays },
+  { table: "console_revenue_hourly", column: "hour", days: (r) => r.rollupsDays },
+  { table: "dead_letters", column: "received_at", days: (r) => r.deadLettersDays },
+  { table: "job_runs", column: "started_at", days: (r) => r.jobRunsDays }
+]
+
+const isLockTimeout = (error: SqlError.SqlError): boolean => {
+  const cause: unknown = error.cause
+  return typeof cause === "object" && cause !== null && "code" in cause && cause.code === "55P03"
+}
+
+/**
+ * Deletes what `where` (a condition on alias `t`) selects, one batch per transaction, until a
+ * batch comes back short. A lock timeout ends the table's run with a note (retried next run).
+ */
+const deleteInBatches = (ctx: JobContext, table: string, where: Statement.Fragment, reason: "age" | "size") =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const size = ctx.settings.retention.batchSize
+    const batch = sql.withTransaction(
+      Effect.zipRight(
+        sql`SET LOCAL lock_timeout = '5s'`,
+        sql<{ n: number }>`
+          WITH d AS (
+            DELETE FROM ${sql(table)} WHERE ctid = ANY(ARRAY(
+              SELECT ctid FROM ${sql(table)} t WHERE ${where} LIMIT ${size} FOR UPDATE SKIP LOCKED))
+            RETURNING 1)
+          SELECT count(*)::int AS n FROM d`
+      )
+    ).pipe(Effect.map((rows) => rows[0]?.n ?? 0))
+    let total = 0
+    for (;;) {
+      const started = yield* Clock.currentTimeMillis
+      const n = yield* batch
+      const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
+      yield* Metric.update(Metric.tagged(M.retentionBatchSeconds, "table", table), seconds)
+      yield* Metric.incrementBy(Metric.tagged(Metric.tagged(M.retentionRowsDeletedTotal, "table", table), "reason", reason), n)
+      total += n
+      if (n < size) return total
+    }
+  }).pipe(
+    Effect.catchIf(isLockTimeout, () =>
+      Effect.as(ctx.note(`stopped deleting from ${table}: a batch waited 5 s for a lock; the rest goes next run`, { warn: true }), 0))
+  )
+
+const byAge = (ctx: JobContext, policy: RowPolicy, cutoff: Date) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const where = policy.onlyIf === undefined
+      ? sql`t.${sql(policy.column)} < ${cutoff}`
+      : sql`t.${sql(policy.column)} < ${cutoff} AND ${sql.literal(policy.onlyIf)}`
+    const what = `${policy.table} rows with ${policy.column} before ${utcDay(cutoff)}`
+    if (ctx.dryRun) {
+      yield* ctx.step(`would delete ${what}`,
+        Effect.map(sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql(policy.table)} t WHERE ${where}`, (rows) => rows[0]?.n ?? 0))
+      return
+    }
+    yield* ctx.step(`deleted ${what}`, deleteInBatches(ctx, policy.table, where, "age"))
+  })
+
+/** Newest first, the dead letters that fit in the cap stay; the id of the newest that does not. */
+const capBoundary = (maxBytes: number) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(
+      sql<{ id: string }>`
+        SELECT id::text AS id FROM (
+          SELECT id, sum(pg_column_size(d.*)) OVER (ORDER BY id DESC) AS stored FROM dead_letters d) x
+         WHERE stored > ${maxBytes} ORDER BY x.id DESC LIMIT 1`,
+      (rows) => Option.fromNullable(rows[0]?.id)
+    ))
+
+const storedBytes = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.map(
+    sql<{ n: number }>`SELECT coalesce(sum(pg_column_size(d.*)), 0)::float8 AS n FROM dead_letters d`,
+    (rows) => rows[0]?.n ?? 0
+  ))
+
+const deadLetterCap = (ctx: JobContext) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const max = ctx.settings.retention.deadLettersMaxBytes
+    const boundary = yield* capBoundary(max)
+    if (Option.isSome(boundary)) {
+      const where = sql`t.id <= ${boundary.value}::bigint`
+      const what = `dead_letters beyond ${max} stored bytes (oldest first, id ≤ ${boundary.value})`
+      yield* ctx.dryRun
+        ? ctx.step(`would delete ${what}`,
+          Effect.map(sql<{ n: number }>`SELECT count(*)::int AS n FROM dead_letters t WHERE ${where}`, (rows) => rows[0]?.n ?? 0))
+        : ctx.step(`deleted ${what}`, deleteInBatches(ctx, "dead_letters", where, "size"))
+    }
+    if (!ctx.dryRun) yield* Metric.set(M.deadLettersStoredBytes, yield* storedBytes)
+  })
+
+/** Every row policy, then the dead-letter size cap. */
+export const runRowRetention = (ctx: JobContext) =>
+  Effect.gen(function*() {
+    const today = utcDay(ctx.now)
+    for (const policy of RowPolicies) {
+      const days = policy.days(ctx.settings.retention)
+      if (Option.isNone(days)) {
+        yield* ctx.note(`${policy.table}: kept forever`)
+        continue
+      }
+      yield* byAge(ctx, policy, dayStart(addDays(today, -days.value)))
+    }
+    yield* deadLetterCap(ctx)
+  }).pipe(Effect.withSpan("Jobs.rowRetention"))
