@@ -12,7 +12,8 @@ import { AppSettingsService, describeConfigError } from "./config/AppConfig.js"
 import { CliLoggingLive, LoggingLive } from "./config/Logging.js"
 import { StartupConfig } from "./config/Startup.js"
 import { AdminCliLive, type CliError, type CliRequirements, formatCliError, runCli } from "./admin/Cli.js"
-import { DatabaseLive, DatabaseLocationLive, DatabasePoolLive, type PgPool } from "./db/Database.js"
+import { DatabaseLive, DatabaseLocationForCommand, DatabasePoolLive, type PgPool } from "./db/Database.js"
+import type { EmbeddedPostgresError } from "./db/EmbeddedPostgres.js"
 import { migrate } from "./db/Migrator.js"
 import { HealthChecks } from "./health/HealthChecks.js"
 import { HttpAppLive, listen } from "./http/Server.js"
@@ -37,12 +38,23 @@ const ServeLive = Layer.mergeAll(HttpAppLive, WorkerLive, RuntimeMetricsLive).pi
   Layer.provide(AppSettingsService.layer)
 )
 
-/** One-shot commands get the database (embedded or DATABASE_URL) for their duration. */
-const OneShotDatabase = DatabasePoolLive.pipe(Layer.provide(DatabaseLocationLive), Layer.provideMerge(AppSettingsService.layer))
+/**
+ * One-shot commands get the database (embedded or DATABASE_URL) for their duration; beside a
+ * running server they use its embedded PostgreSQL and leave it running.
+ */
+const OneShotDatabase = DatabasePoolLive.pipe(Layer.provide(DatabaseLocationForCommand), Layer.provideMerge(AppSettingsService.layer))
+
+/** The embedded PostgreSQL is not there for a one-shot command: its reason and remedy, one line on stderr. */
+const embeddedFailed = (error: EmbeddedPostgresError) =>
+  Effect.sync(() => {
+    process.stderr.write(`${error.message}\n`)
+    process.exitCode = 1
+  })
 
 const MigrateOnce = migrate().pipe(
   Effect.tap((applied) => Effect.logInfo("migrations applied").pipe(Effect.annotateLogs({ applied: applied.map((m) => m.name) }))),
   Effect.provide(OneShotDatabase),
+  Effect.catchTag("EmbeddedPostgresError", embeddedFailed),
   Effect.scoped
 )
 
@@ -59,6 +71,7 @@ const Cli = (args: ReadonlyArray<string>) =>
       })),
     Effect.provide(AdminCliLive),
     Effect.provide(OneShotDatabase),
+    Effect.catchTag("EmbeddedPostgresError", embeddedFailed),
     Effect.scoped
   )
 

@@ -9,27 +9,65 @@ import { Cause, Context, Deferred, Duration, Effect, Layer, Option, Redacted, Re
 import pg from "pg"
 import { AppSettingsService } from "../config/AppConfig.js"
 import { DatabaseSettingsConfig } from "./DatabaseConfig.js"
-import { startEmbedded } from "./EmbeddedPostgres.js"
+import { DEFAULT_DATABASE, startEmbedded } from "./EmbeddedPostgres.js"
+import type { OwnerRole } from "./embedded/postgresProcess.js"
 import { migrate } from "./Migrator.js"
 
 export class PgPool extends Context.Tag("Db/PgPool")<PgPool, pg.Pool>() {}
 
-/** Where the database is; `embedded` tells operators it lives inside this process. */
+/**
+ * Where the database is; `embedded` tells operators it lives inside this process.
+ * `unavailable` says why an embedded PostgreSQL could not start (the server still serves,
+ * degraded, and `/health` shows the reason).
+ */
 export class DatabaseLocation extends Context.Tag("Db/Location")<DatabaseLocation, {
   readonly url: Redacted.Redacted<string>
   readonly embedded: boolean
+  readonly unavailable: Option.Option<string>
 }>() {}
 
-export const DatabaseLocationLive = Layer.scoped(
-  DatabaseLocation,
-  Effect.gen(function*() {
-    const settings = yield* DatabaseSettingsConfig
-    if (Option.isSome(settings.url)) return { url: settings.url.value, embedded: false }
-    const app = yield* AppSettingsService
-    const url = yield* startEmbedded(app.dataDir, settings.embeddedPort).pipe(Effect.orDie)
-    return { url: Redacted.make(url), embedded: true }
-  })
+const embeddedLocation = (role: OwnerRole) =>
+  Layer.scoped(
+    DatabaseLocation,
+    Effect.gen(function*() {
+      const settings = yield* DatabaseSettingsConfig
+      if (Option.isSome(settings.url)) return { url: settings.url.value, embedded: false, unavailable: Option.none() }
+      const app = yield* AppSettingsService
+      const url = yield* startEmbedded({
+        dataDir: app.dataDir,
+        port: settings.embeddedPort,
+        role,
+        runtimeDir: settings.embeddedRuntimeDir
+      })
+      return { url: Redacted.make(url), embedded: true, unavailable: Option.none() }
+    })
+  )
+
+/**
+ * For the server. When its embedded PostgreSQL cannot start it says why once and serves
+ * degraded (ingest still journals); another live server on the same DATA_DIR stops it instead.
+ */
+export const DatabaseLocationLive = Layer.catchAll(
+  embeddedLocation("server"),
+  (error) =>
+    error._tag === "EmbeddedPostgresError" && !error.inUse
+      ? Layer.effect(
+        DatabaseLocation,
+        Effect.gen(function*() {
+          const settings = yield* DatabaseSettingsConfig
+          yield* Effect.logError(error.message)
+          return {
+            url: Redacted.make(`postgres://postgres@127.0.0.1:${settings.embeddedPort}/${DEFAULT_DATABASE}`),
+            embedded: true,
+            unavailable: Option.some(error.message)
+          }
+        })
+      )
+      : Layer.fail(error)
 )
+
+/** For one-shot commands (CLI, migrate): the running server's embedded PostgreSQL if there is one. */
+export const DatabaseLocationForCommand = embeddedLocation("command")
 
 const poolLayer = Layer.scoped(
   PgPool,
@@ -87,6 +125,7 @@ export const DatabaseStatusLive = Layer.scoped(
   DatabaseStatus,
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const location = yield* DatabaseLocation
     const state = yield* Ref.make<DatabaseState>({ _tag: "Starting" })
     const ready = yield* Deferred.make<void>()
     const attempt = migrate().pipe(
@@ -109,10 +148,16 @@ export const DatabaseStatusLive = Layer.scoped(
         })
       )
     )
-    yield* attempt.pipe(
-      Effect.retry(Schedule.exponential("200 millis", 2).pipe(Schedule.either(Schedule.spaced("10 seconds")))),
-      Effect.forkScoped
-    )
+    if (Option.isSome(location.unavailable)) {
+      // The embedded server did not start; nothing will answer until an operator acts, and
+      // the reason was logged once already.
+      yield* Ref.set(state, { _tag: "Unavailable", reason: location.unavailable.value, since: new Date() })
+    } else {
+      yield* attempt.pipe(
+        Effect.retry(Schedule.exponential("200 millis", 2).pipe(Schedule.either(Schedule.spaced("10 seconds")))),
+        Effect.forkScoped
+      )
+    }
     const ping = sql`SELECT 1`.pipe(
       Effect.timeout(Duration.seconds(2)),
       Effect.as(true),

@@ -1,10 +1,14 @@
 import { Config, type Option, Redacted } from "effect"
+import * as path from "node:path"
 import { checked, portConfig, positiveInt } from "../config/AppConfig.js"
+import { DEFAULT_RUNTIME_DIR } from "./embedded/osAccess.js"
 
 export interface DatabaseSettings {
   /** `DATABASE_URL`; when absent an embedded PostgreSQL is started in `DATA_DIR/postgres`. */
   readonly url: Option.Option<Redacted.Redacted<string>>
   readonly embeddedPort: number
+  /** As root: where the embedded PostgreSQL's binaries and data go when the `postgres` user cannot reach the checkout. */
+  readonly embeddedRuntimeDir: string
   readonly poolMax: number
   readonly connectTimeoutMs: number
 }
@@ -15,6 +19,10 @@ export const DatabaseSettingsConfig: Config.Config<DatabaseSettings> = Config.al
       /^postgres(ql)?:\/\/\S+$/.test(Redacted.value(url)))
   ),
   embeddedPort: portConfig("EMBEDDED_PG_PORT", 54329),
+  embeddedRuntimeDir: Config.string("EMBEDDED_PG_RUNTIME_DIR").pipe(
+    Config.withDefault(DEFAULT_RUNTIME_DIR),
+    Config.map((dir) => path.resolve(dir))
+  ),
   poolMax: positiveInt("DB_POOL_MAX", 10),
   connectTimeoutMs: positiveInt("DB_CONNECT_TIMEOUT_MS", 5000)
 })

