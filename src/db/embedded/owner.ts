@@ -1,7 +1,8 @@
 /**
  * Who owns the embedded PostgreSQL of a data directory: the Node process that started it.
  *
- * The owner record is a small JSON file beside the data directory (`<dataDir>.owner.json`),
+ * The owner record is a small JSON file beside the requested data directory
+ * (`DATA_DIR/postgres.owner.json`, also when root relocates the data itself),
  * created with O_EXCL, so exactly one process at a time may start, stop or replace that
  * PostgreSQL. It names the owner (pid, role) and, once running, its postmaster and port.
  * Other processes read it to decide:

@@ -198,12 +198,16 @@ export const startServer = async (options: StartOptions): Promise<RunningServer>
   const role = options.role ?? "server"
   const runtimeDir = path.resolve(options.runtimeDir ?? DEFAULT_RUNTIME_DIR)
   const user = await serverUser()
-  const dataDir = await resolveDataDir(options.dataDir, user, runtimeDir)
+  const requested = path.resolve(options.dataDir)
+  const dataDir = await resolveDataDir(requested, user, runtimeDir)
+  await fs.mkdir(path.dirname(requested), { recursive: true })
   await fs.mkdir(path.dirname(dataDir), { recursive: true })
   // Relocated under the runtime directory: whatever root's umask, `postgres` must walk through it.
   if (path.dirname(dataDir) === runtimeDir) await fs.chmod(runtimeDir, 0o755)
 
-  const claim = await claimOwnership(dataDir, { role, port: options.port, waitMs: options.waitMs ?? 60_000 })
+  // Keyed by the directory asked for (in DATA_DIR, which we can always write), not where the
+  // data went: a command with another EMBEDDED_PG_RUNTIME_DIR still finds the server's record.
+  const claim = await claimOwnership(requested, { role, port: options.port, waitMs: options.waitMs ?? 60_000 })
   if (claim._tag === "Held") return attach(dataDir, claim.record, role)
 
   let child: ChildProcess | undefined
