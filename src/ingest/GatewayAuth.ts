@@ -3,8 +3,8 @@
  * so a flood of bad keys does not reach the database). Keys are never stored or logged.
  */
 import { SqlClient } from "@effect/sql"
-import { Clock, Context, Data, Duration, Effect, Layer, Option } from "effect"
-import { hashIngestKey } from "../identity/IngestKey.js"
+import { Clock, Context, Data, Deferred, Duration, Effect, Exit, FiberId, Layer, Option } from "effect"
+import { hashIngestKey, isIngestKeyFormat } from "../identity/IngestKey.js"
 
 export interface GatewayIdentity {
   readonly id: string
@@ -48,26 +48,82 @@ export class GatewayDirectory extends Context.Tag("Ingest/GatewayDirectory")<Gat
     })
 }
 
-/** A small TTL cache in front of the directory, keyed by key hash; stale entries serve during outages. */
-export const makeKeyCache = (ttl: Duration.Duration, maxEntries = 10_000) =>
+/**
+ * A TTL cache in front of the directory, keyed by key hash. Hand-written rather than Effect
+ * `Cache` because stale-if-error needs a gateway's expired entry kept and served while the
+ * database is away, which `Cache` evicts. Three rules keep refusals cheap:
+ * - a string that is not shaped like a key is a miss without a hash or a lookup;
+ * - hits and misses are bounded separately: a flood of unknown keys evicts only other misses,
+ *   never a known gateway (whose entry is its stale-if-error cover during an outage);
+ * - concurrent lookups of one hash share one database query.
+ */
+export const makeKeyCache = (ttl: Duration.Duration, maxEntries = 10_000, maxMisses = 10_000) =>
   Effect.gen(function*() {
     const directory = yield* GatewayDirectory
-    const entries = new Map<string, { readonly value: Option.Option<GatewayIdentity>; readonly expires: number }>()
+    const hits = new Map<string, { readonly value: GatewayIdentity; readonly expires: number }>()
+    const misses = new Map<string, number>()
+    const inflight = new Map<string, Deferred.Deferred<Option.Option<GatewayIdentity>, DirectoryUnavailable>>()
     const ttlMs = Duration.toMillis(ttl)
+    // Misses are remembered for less time, so a new gateway can post almost at once.
+    const missTtlMs = Math.min(ttlMs, 5_000)
+
+    const bounded = <V>(map: Map<string, V>, key: string, value: V, max: number) => {
+      map.delete(key) // re-inserted at the end: the oldest entry is evicted first
+      while (map.size >= Math.max(1, max)) {
+        const oldest = map.keys().next()
+        if (oldest.done === true) break
+        map.delete(oldest.value)
+      }
+      map.set(key, value)
+    }
+
+    const remember = (hash: string, value: Option.Option<GatewayIdentity>, now: number) => {
+      if (Option.isSome(value)) {
+        misses.delete(hash)
+        bounded(hits, hash, { value: value.value, expires: now + ttlMs }, maxEntries)
+      } else {
+        hits.delete(hash) // revoked or rotated: no longer served, not even stale
+        bounded(misses, hash, now + missTtlMs, maxMisses)
+      }
+    }
+
+    /**
+     * One query per hash at a time; later callers await the first one's answer. The query runs
+     * detached from the caller, so a client that disconnects does not fail the others waiting.
+     */
+    const shared = (hash: string) =>
+      Effect.suspend(() => {
+        const running = inflight.get(hash)
+        if (running !== undefined) return Deferred.await(running)
+        const deferred = Deferred.unsafeMake<Option.Option<GatewayIdentity>, DirectoryUnavailable>(FiberId.none)
+        inflight.set(hash, deferred)
+        return directory.findByKeyHash(hash).pipe(
+          Effect.exit,
+          Effect.flatMap((exit) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => {
+              inflight.delete(hash)
+              if (Exit.isSuccess(exit)) remember(hash, exit.value, now)
+              return Deferred.done(deferred, exit)
+            })
+          ),
+          Effect.forkDaemon,
+          Effect.zipRight(Deferred.await(deferred))
+        )
+      })
+
     return (key: string) =>
       Effect.gen(function*() {
+        if (!isIngestKeyFormat(key)) return Option.none<GatewayIdentity>()
         const hash = hashIngestKey(key)
         const now = yield* Clock.currentTimeMillis
-        const cached = entries.get(hash)
-        if (cached && cached.expires > now) return cached.value
+        const hit = hits.get(hash)
+        if (hit !== undefined && hit.expires > now) return Option.some(hit.value)
+        const missUntil = misses.get(hash)
+        if (missUntil !== undefined && missUntil > now) return Option.none<GatewayIdentity>()
         // While the database is away, a gateway we knew keeps posting (stale-if-error): the
         // pipeline journals its events. Unknown keys get 503 — we cannot tell them apart.
-        const value = yield* directory.findByKeyHash(hash).pipe(
-          Effect.catchAll((error) => (cached ? Effect.succeed(cached.value) : Effect.fail(error)))
+        return yield* shared(hash).pipe(
+          Effect.catchAll((error) => (hit !== undefined ? Effect.succeed(Option.some(hit.value)) : Effect.fail(error)))
         )
-        if (entries.size >= maxEntries) entries.delete(entries.keys().next().value ?? "")
-        // Misses are remembered for less time, so a new gateway can post almost at once.
-        entries.set(hash, { value, expires: now + (Option.isSome(value) ? ttlMs : Math.min(ttlMs, 5_000)) })
-        return value
       })
   })
