@@ -20,11 +20,15 @@ export const EndpointsQuery = Schema.Struct({
   cursor: optional(CursorParam)
 }).annotations({ title: "EndpointsQuery" })
 
-const Description = MaxString(1000).annotations({ description: "Free text shown in the console (≤ 1000 characters)." })
+// PostgreSQL text cannot hold NUL: refused here (400) rather than by the database (500).
+const hasNoNul = (text: string) => !text.includes("\u0000")
+const nulMessage = { message: () => "must not contain NUL characters" }
+const EndpointRoute = Route.pipe(Schema.filter(hasNoNul, nulMessage))
+const Description = MaxString(1000).pipe(Schema.filter(hasNoNul, nulMessage)).annotations({ description: "Free text shown in the console (≤ 1000 characters)." })
 
 export const CreateEndpoint = Schema.Struct({
   method: HttpMethod,
-  path: Route,
+  path: EndpointRoute,
   price: Money.annotations({ description: "Price per request, in units of `asset`." }),
   asset: Asset,
   description: optional(Schema.NullOr(Description)),
@@ -35,7 +39,7 @@ export type CreateEndpoint = typeof CreateEndpoint.Type
 
 export const UpdateEndpoint = Schema.Struct({
   method: optional(HttpMethod),
-  path: optional(Route),
+  path: optional(EndpointRoute),
   price: optional(Money),
   asset: optional(Asset),
   description: optional(Schema.NullOr(Description)),

@@ -254,3 +254,32 @@ export const AlertsPage = Schema.Struct({
   next_cursor: NextCursor
 }).annotations({ identifier: "AlertsPage" })
 export type AlertsPage = typeof AlertsPage.Type
+
+// --- rejections ---------------------------------------------------------------------------
+
+export const RejectionsQuery = Schema.Struct({
+  from: optional(FromParam),
+  to: optional(ToParam),
+  gateway_id: GatewayFilter,
+  limit: optional(LimitParam),
+  cursor: optional(CursorParam)
+}).annotations({ title: "RejectionsQuery" })
+
+export const Rejection = Schema.Struct({
+  received_at: UtcTime.annotations({ description: "When the receiver refused the event." }),
+  gateway_id: Schema.String,
+  type: Schema.NullOr(Schema.String).annotations({ description: "The event's `type`, when it could be read." }),
+  reason: Schema.String.annotations({ description: "Why it was refused, e.g. \"must be a decimal string …\"." }),
+  field: Schema.NullOr(Schema.String).annotations({ description: "The offending field (e.g. `data.amount`), when one is to blame." }),
+  event_id: Schema.NullOr(Schema.String).annotations({ description: "The event's `id`, when it could be read." }),
+  source: Schema.NullOr(Schema.String).annotations({ description: "The event's `source`, when it could be read." }),
+  payload_bytes: Schema.Int.annotations({ description: "Size of the refused payload." })
+}).annotations({ identifier: "Rejection" })
+export type Rejection = typeof Rejection.Type
+
+export const RejectionsPage = Schema.Struct({
+  ...RangeFields,
+  items: Schema.Array(Rejection).annotations({ description: "Newest first." }),
+  next_cursor: NextCursor
+}).annotations({ identifier: "RejectionsPage" })
+export type RejectionsPage = typeof RejectionsPage.Type

@@ -4,7 +4,8 @@ import { Effect } from "effect"
 import { Api } from "../http/Api.js"
 import { ConsoleSettingsService } from "./ConsoleConfig.js"
 import { gateways } from "./GatewayHealthRepo.js"
-import { CursorId, cursorOf, pageSize } from "./Params.js"
+import { cursorOf, cursorScope } from "./Cursor.js"
+import { CursorId, pageSize } from "./Params.js"
 import { databaseReady } from "./Ready.js"
 
 const gatewaysCursor = cursorOf("gateways", CursorId)
@@ -15,7 +16,8 @@ export const AdminConsoleHttpLive = HttpApiBuilder.group(Api, "consoleAdmin", (h
     return handlers.handle("gateways", ({ urlParams: q }) =>
       Effect.gen(function*() {
         yield* databaseReady
-        const after = q.cursor === undefined ? undefined : yield* gatewaysCursor.decode(q.cursor)
+        const scope = cursorScope("admin", q)
+        const after = q.cursor === undefined ? undefined : yield* gatewaysCursor.decode(scope, q.cursor)
         const limit = pageSize(q.limit, 100)
         const page = yield* gateways({ settings, status: q.status, vendorId: q.vendor_id, limit, afterId: after?.[0] })
         const last = page.items[page.items.length - 1]
@@ -24,7 +26,7 @@ export const AdminConsoleHttpLive = HttpApiBuilder.group(Api, "consoleAdmin", (h
           thresholds: { stale_after_seconds: settings.staleAfterSeconds, silent_after_seconds: settings.silentAfterSeconds },
           counts: page.counts,
           items: page.items,
-          next_cursor: page.more && last ? gatewaysCursor.encode(last.id) : null
+          next_cursor: page.more && last ? yield* gatewaysCursor.encode(scope, last.id) : null
         }
       }))
   }))

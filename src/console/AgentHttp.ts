@@ -5,10 +5,16 @@ import { DEFAULT_RANGE_DAYS, MAX_AGGREGATE_RANGE_DAYS, MAX_LIST_RANGE_DAYS } fro
 import { CurrentAgent } from "../auth/Authentication.js"
 import { Api } from "../http/Api.js"
 import { activity, spending } from "./AgentRepo.js"
-import { CursorInt, CursorTime, cursorOf, days, paged, pageSize, resolveRange } from "./Params.js"
+import { cursorOf, cursorScope } from "./Cursor.js"
+import { CursorId, CursorInt, CursorSeq, CursorTime, days, paged, pageSize, resolveRange } from "./Params.js"
+import { invalidParameter } from "./Errors.js"
 import { databaseReady } from "./Ready.js"
 
-const activityCursor = cursorOf("activity", CursorTime, CursorInt, Schema.String)
+const activityCursor = cursorOf("activity", CursorTime, CursorInt, CursorId)
+
+/** Intents (rank 2) page on their text id, every other source on its bigint seq. */
+const INTENT_RANK = 2
+const keyFits = (rank: number, key: string) => rank === INTENT_RANK || Schema.is(CursorSeq)(key)
 
 export const AgentConsoleHttpLive = HttpApiBuilder.group(Api, "consoleAgent", (handlers) =>
   handlers
@@ -17,10 +23,14 @@ export const AgentConsoleHttpLive = HttpApiBuilder.group(Api, "consoleAgent", (h
         yield* databaseReady
         const { agentId } = yield* CurrentAgent
         const range = yield* resolveRange(q, { defaultMs: days(DEFAULT_RANGE_DAYS), maxMs: days(MAX_LIST_RANGE_DAYS) })
-        const after = q.cursor === undefined ? undefined : yield* activityCursor.decode(q.cursor)
+        const scope = cursorScope(`agent:${agentId}`, q)
+        const after = q.cursor === undefined ? undefined : yield* activityCursor.decode(scope, q.cursor)
+        if (after !== undefined && (after[1] > 3 || !keyFits(after[1], after[2]))) {
+          return yield* invalidParameter("cursor", "is not a cursor returned by this endpoint for this query")
+        }
         const limit = pageSize(q.limit)
         const rows = yield* activity({ agentId, range, type: q.type, limit, after })
-        const page = paged(rows, limit, (last) => activityCursor.encode(...last.cursor))
+        const page = yield* paged(rows, limit, (last) => activityCursor.encode(scope, ...last.cursor))
         return { from: range.from, to: range.to, items: page.items.map((r) => r.item), next_cursor: page.next_cursor }
       }))
     .handle("spending", ({ urlParams: q }) =>

@@ -8,6 +8,7 @@ import { Effect, Schema } from "effect"
 import { ActivityItem, type SpendingItem } from "../../schema/api/ConsoleAgent.js"
 import type { AssetTotal } from "../../schema/api/ConsoleCommon.js"
 import type { Range } from "./Params.js"
+import { dbFailure } from "./Failures.js"
 import { money } from "./Scope.js"
 
 export type ActivityType = ActivityItem["type"]
@@ -110,7 +111,7 @@ export const activity = Effect.fn("ConsoleRepo.activity")(function*(input: Activ
       decodeItem({ ...row.data, type: row.type, time: row.time, gateway_id: row.gateway_id, vendor_id: row.vendor_id }),
       (item) => ({ item, cursor: [row.time, row.rank, row.key] as const })
     ))
-}, Effect.orDie)
+}, dbFailure)
 
 export type SpendingGroup = "vendor" | "gateway" | "endpoint"
 
@@ -151,4 +152,4 @@ export const spending = Effect.fn("ConsoleRepo.spending")(function*(
        GROUP BY p.asset ORDER BY p.asset`
   ], { concurrency: "unbounded" })
   return { items: items.slice(0, limit), totals, truncated: items.length > limit }
-}, Effect.orDie)
+}, dbFailure)

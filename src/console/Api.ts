@@ -21,6 +21,8 @@ import {
   MetricsQuery,
   PaymentsPage,
   PaymentsQuery,
+  RejectionsPage,
+  RejectionsQuery,
   RevenueHistory,
   RevenueHistoryQuery,
   StatsQuery,
@@ -76,6 +78,10 @@ export class VendorConsoleApi extends HttpApiGroup.make("consoleVendor")
   .add(
     HttpApiEndpoint.get("alerts", "/alerts").setUrlParams(AlertsQuery).addSuccess(AlertsPage)
       .annotateContext(describe("Blocked requests and solvency alerts, newest first, cursor-paginated. Default range: the last 30 days."))
+  )
+  .add(
+    HttpApiEndpoint.get("rejections", "/rejections").setUrlParams(RejectionsQuery).addSuccess(RejectionsPage)
+      .annotateContext(describe("Events your gateways sent that the receiver refused (dead letters): when, which gateway, the event's type, id and source, the reason and the offending field. Newest first, cursor-paginated. Default range: the last 30 days."))
   )
   .addError(NotFound)
   .addError(Conflict)

@@ -4,15 +4,24 @@
  * the development JWT secret's location) from the root.
  */
 import { Layer } from "effect"
+import { JwtSecretLive } from "../admin/JwtSecret.js"
 import { AuthLive } from "../auth/Authentication.js"
 import { AdminConsoleHttpLive } from "./AdminHttp.js"
 import { AgentConsoleHttpLive } from "./AgentHttp.js"
 import { ConsoleSettingsService } from "./ConsoleConfig.js"
+import { CursorKeyLive } from "./Cursor.js"
+import { ConsoleFailuresLive } from "./Failures.js"
 import { VendorConsoleHttpLive } from "./VendorHttp.js"
 
 /** The handler groups; they still need the bearer middleware (`AuthenticationLive`). */
-export const ConsoleHandlersLive = Layer.mergeAll(VendorConsoleHttpLive, AgentConsoleHttpLive, AdminConsoleHttpLive).pipe(
-  Layer.provide(ConsoleSettingsService.layer)
+export const ConsoleHandlersLive = Layer.mergeAll(
+  VendorConsoleHttpLive,
+  AgentConsoleHttpLive,
+  AdminConsoleHttpLive,
+  ConsoleFailuresLive
+).pipe(
+  Layer.provide(ConsoleSettingsService.layer),
+  Layer.provide(CursorKeyLive)
 )
 
-export const ConsoleHttpLive = ConsoleHandlersLive.pipe(Layer.provide(AuthLive))
+export const ConsoleHttpLive = ConsoleHandlersLive.pipe(Layer.provide(AuthLive), Layer.provide(JwtSecretLive))

@@ -7,6 +7,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import type { Consumer } from "../../schema/api/ConsoleVendor.js"
 import { rawRanges, type Split } from "./RollupRepo.js"
+import { dbFailure } from "./Failures.js"
 import { money, type VendorScope, vendorGateways } from "./Scope.js"
 
 export type ConsumerSort = "spend" | "payments" | "last_seen" | "first_seen"
@@ -79,4 +80,4 @@ export const consumers = Effect.fn("ConsoleRepo.consumers")(function*(input: Con
   const items = rows.map(({ sort_value: _, ...row }): Consumer => row)
   const last = rows[rows.length - 1]
   return { items, next: page.length > input.limit && last !== undefined ? [last.sort_value, last.agent_id] as const : undefined }
-}, Effect.orDie)
+}, dbFailure)

@@ -6,6 +6,7 @@
 import { SqlClient, type SqlError } from "@effect/sql"
 import { Data, Effect, Option } from "effect"
 import type { CreateEndpoint, Endpoint, UpdateEndpoint } from "../../schema/api/ConsoleEndpoints.js"
+import { dbFailure } from "./Failures.js"
 import { andIf, money } from "./Scope.js"
 
 /** The vendor already prices this method + path. */
@@ -36,14 +37,14 @@ export const list = Effect.fn("ConsoleRepo.listEndpoints")(function*(input: List
        ${andIf(sql, input.active !== undefined, () => sql`active = ${input.active}`)}
        ${andIf(sql, input.afterId !== undefined, () => sql`id > ${input.afterId}::bigint`)}
      ORDER BY id LIMIT ${input.limit + 1}`
-}, Effect.orDie)
+}, dbFailure)
 
 export const get = Effect.fn("ConsoleRepo.getEndpoint")(function*(vendorId: string, id: string) {
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql<Endpoint>`
     SELECT ${sql.literal(COLUMNS)} FROM endpoints WHERE id = ${id}::bigint AND vendor_id = ${vendorId}`
   return Option.fromNullable(rows[0])
-}, Effect.orDie)
+}, dbFailure)
 
 export const create = Effect.fn("ConsoleRepo.createEndpoint")(function*(vendorId: string, input: CreateEndpoint) {
   const sql = yield* SqlClient.SqlClient
@@ -55,7 +56,7 @@ export const create = Effect.fn("ConsoleRepo.createEndpoint")(function*(vendorId
     RETURNING ${sql.literal(COLUMNS)}`
   const row = rows[0]
   return row === undefined ? yield* new EndpointTaken() : row
-}, (effect) => Effect.catchTag(effect, "SqlError", Effect.die))
+}, (effect) => Effect.catchTag(effect, "SqlError", (error) => dbFailure(Effect.fail(error))))
 
 /** The changed endpoint, or None when the caller has no endpoint with this id. */
 export const update = Effect.fn("ConsoleRepo.updateEndpoint")(function*(vendorId: string, id: string, input: UpdateEndpoint) {
@@ -75,11 +76,11 @@ export const update = Effect.fn("ConsoleRepo.updateEndpoint")(function*(vendorId
      WHERE id = ${id}::bigint AND vendor_id = ${vendorId}
     RETURNING ${sql.literal(COLUMNS)}`.pipe(Effect.catchIf(isUniqueViolation, () => new EndpointTaken()))
   return Option.fromNullable(rows[0])
-}, (effect) => Effect.catchTag(effect, "SqlError", Effect.die))
+}, (effect) => Effect.catchTag(effect, "SqlError", (error) => dbFailure(Effect.fail(error))))
 
 /** True when a row was deleted. */
 export const remove = Effect.fn("ConsoleRepo.deleteEndpoint")(function*(vendorId: string, id: string) {
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql`DELETE FROM endpoints WHERE id = ${id}::bigint AND vendor_id = ${vendorId} RETURNING id`
   return rows.length > 0
-}, Effect.orDie)
+}, dbFailure)

@@ -8,6 +8,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import type { GatewayHealth } from "../../schema/api/ConsoleAdmin.js"
 import type { ConsoleSettings } from "./ConsoleConfig.js"
+import { dbFailure } from "./Failures.js"
 import { andIf } from "./Scope.js"
 
 export type GatewayStatus = GatewayHealth["status"]
@@ -88,4 +89,4 @@ export const gateways = Effect.fn("ConsoleRepo.gateways")(function*(input: Gatew
     items,
     more: rows.length > input.limit
   }
-}, Effect.orDie)
+}, dbFailure)

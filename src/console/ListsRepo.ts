@@ -13,6 +13,7 @@ import { SqlClient, type Statement } from "@effect/sql"
 import { Effect } from "effect"
 import type { Alert, Payment } from "../../schema/api/ConsoleVendor.js"
 import type { Range } from "./Params.js"
+import { dbFailure } from "./Failures.js"
 import { andIf, money, type VendorScope, vendorGateways } from "./Scope.js"
 
 /** (event_time, seq) of the last row of the previous page. */
@@ -117,7 +118,7 @@ export const payments = Effect.fn("ConsoleRepo.payments")(function*(input: Payme
     })
   }) page ORDER BY sort_time DESC, sort_seq DESC LIMIT ${input.limit + 1}`
   return rows.map(({ seq, sort_seq: _s, sort_time: _t, ...payment }) => ({ payment, seq }))
-}, Effect.orDie)
+}, dbFailure)
 
 /** Rank breaks ties between the two sources at the same event_time (higher first). */
 const RANKS = { request_blocked: 1, solvency_alert: 0 } as const
@@ -215,4 +216,4 @@ export const alerts = Effect.fn("ConsoleRepo.alerts")(function*(input: AlertsInp
   const rows = yield* sql<AlertRow>`
     SELECT * FROM (${union}) page ORDER BY sort_time DESC, rank DESC, sort_seq DESC LIMIT ${input.limit + 1}`
   return rows.map((row) => ({ alert: toAlert(row), cursor: [row.event_time, row.rank, row.seq] as const }))
-}, Effect.orDie)
+}, dbFailure)

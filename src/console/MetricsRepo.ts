@@ -7,6 +7,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import type { MetricsPoint, RouteMetrics, VendorMetrics } from "../../schema/api/ConsoleVendor.js"
 import type { Range } from "./Params.js"
+import { dbFailure } from "./Failures.js"
 import { type VendorScope, vendorGateways } from "./Scope.js"
 import { telemetryParts, trafficAggregates } from "./TelemetrySql.js"
 
@@ -60,4 +61,4 @@ export const metrics = Effect.fn("ConsoleRepo.metrics")(function*(scope: VendorS
     routes: { from: routesFrom, to: range.to, items: routes }
   }
   return result
-}, Effect.orDie)
+}, dbFailure)

@@ -1,10 +1,10 @@
 /**
  * Query parameters the schema cannot check alone: time ranges (defaults, order, length —
- * `to` defaults to now, which only the handler knows), page sizes, and opaque cursors.
+ * `to` defaults to now, which only the handler knows), page sizes, and cursor values (Cursor.ts signs them).
  */
 import { Clock, Effect, Schema } from "effect"
-import { DEFAULT_PAGE_SIZE } from "../../schema/api/ConsoleCommon.js"
-import { isRfc3339, rfc3339ToEpochMillis } from "../../schema/Time.js"
+import { DEFAULT_PAGE_SIZE, isConsoleTime } from "../../schema/api/ConsoleCommon.js"
+import { rfc3339ToEpochMillis } from "../../schema/Time.js"
 import { type InvalidParameter, invalidParameter } from "./Errors.js"
 
 const DAY = 86_400_000
@@ -57,29 +57,19 @@ export const resolveRange = (
 
 export const pageSize = (limit: number | undefined, fallback = DEFAULT_PAGE_SIZE) => limit ?? fallback
 
-/**
- * Opaque cursors: base64url of the JSON `[kind, [values…]]`; `kind` names the list, so a
- * cursor from one list is refused by another instead of being misread.
- */
-export const cursorOf = <const E extends ReadonlyArray<Schema.Schema.AnyNoContext>>(kind: string, ...elements: E) => {
-  const decode = Schema.decodeUnknown(Schema.parseJson(Schema.Tuple(Schema.Literal(kind), Schema.Tuple(...elements))))
-  return {
-    encode: (...values: Schema.Tuple<E>["Encoded"]) =>
-      Buffer.from(JSON.stringify([kind, values]), "utf8").toString("base64url"),
-    decode: (cursor: string) =>
-      Effect.suspend(() => decode(Buffer.from(cursor, "base64url").toString("utf8"))).pipe(
-        Effect.mapBoth({
-          onFailure: () => invalidParameter("cursor", "is not a cursor returned by this endpoint"),
-          onSuccess: ([, values]) => values
-        })
-      )
-  }
-}
-
-/** Cursor elements: a time as the server printed it, and a non-negative integer. */
-export const CursorTime = Schema.String.pipe(Schema.filter(isRfc3339))
-export const CursorInt = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
-export const CursorId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256))
+/** Cursor elements: a time as the server printed it (bounded like the time parameters). */
+export const CursorTime = Schema.String.pipe(Schema.filter(isConsoleTime))
+/** A small non-negative integer (source ranks). */
+export const CursorInt = Schema.Number.pipe(Schema.int(), Schema.between(0, 1000))
+/** A row id or sequence: a non-negative bigint (PostgreSQL refuses more than 2^63 − 1). */
+export const CursorSeq = Schema.String.pipe(
+  Schema.pattern(/^[0-9]{1,19}$/),
+  Schema.filter((s) => BigInt(s) <= 9_223_372_036_854_775_807n)
+)
+/** A text key the server printed: printable, no NUL (PostgreSQL text refuses it). */
+export const CursorId = Schema.String.pipe(Schema.pattern(/^[^\u0000-\u001f]{1,256}$/))
+/** A non-negative decimal the server printed (sums have no integer-digit limit). */
+export const CursorDecimal = Schema.String.pipe(Schema.pattern(/^[0-9]{1,100}(\.[0-9]{1,18})?$/))
 
 /** Compares two non-negative decimal strings ("12.5") exactly: negative, 0 or positive. */
 export const compareDecimals = (a: string, b: string): number => {
@@ -95,8 +85,9 @@ export const compareDecimals = (a: string, b: string): number => {
 }
 
 /** A page from `limit + 1` fetched rows: the first `limit`, and a cursor after the last when more exist. */
-export const paged = <R>(rows: ReadonlyArray<R>, limit: number, cursorAfter: (last: R) => string) => {
-  const items = rows.slice(0, limit)
-  const last = items[items.length - 1]
-  return { items, next_cursor: rows.length > limit && last !== undefined ? cursorAfter(last) : null }
-}
+export const paged = <R, Q>(rows: ReadonlyArray<R>, limit: number, cursorAfter: (last: R) => Effect.Effect<string, never, Q>) =>
+  Effect.gen(function*() {
+    const items = rows.slice(0, limit)
+    const last = items[items.length - 1]
+    return { items, next_cursor: rows.length > limit && last !== undefined ? yield* cursorAfter(last) : null }
+  })

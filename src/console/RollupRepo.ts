@@ -13,6 +13,7 @@
 import { SqlClient, type Statement } from "@effect/sql"
 import { Effect } from "effect"
 import { readWatermark } from "../jobs/Rollup.js"
+import { dbFailure } from "./Failures.js"
 import type { Range } from "./Params.js"
 import { type VendorScope, vendorGateways } from "./Scope.js"
 
@@ -115,7 +116,7 @@ export const prepare = Effect.fn("ConsoleRollups.prepare")(function*(scope: Vend
     }))
   }
   return { from: range.from, to: range.to, rolledFrom, rolledTo } satisfies Split
-}, Effect.orDie)
+}, dbFailure)
 
 /** `(lo, hi)` rows of the raw parts of a split, for `CROSS JOIN LATERAL (VALUES …) r(lo, hi)`. */
 export const rawRanges = (sql: SqlClient.SqlClient, split: Split): Statement.Fragment =>

@@ -12,19 +12,29 @@ import { Api } from "../http/Api.js"
 import * as Endpoints from "./EndpointsRepo.js"
 import { Conflict, invalidParameter, NotFound } from "./Errors.js"
 import * as Lists from "./ListsRepo.js"
+import { rejections } from "./RejectionsRepo.js"
 import { consumers } from "./ConsumersRepo.js"
 import { metrics } from "./MetricsRepo.js"
-import { compareDecimals, CursorInt, CursorTime, cursorOf, days, hours, paged, pageSize, resolveRange } from "./Params.js"
+import { cursorOf, cursorScope } from "./Cursor.js"
+import { compareDecimals, CursorDecimal, CursorId, CursorInt, CursorSeq, CursorTime, days, hours, paged, pageSize, resolveRange } from "./Params.js"
 import { databaseReady } from "./Ready.js"
 import * as Rollups from "./RollupRepo.js"
 import type { VendorScope } from "./Scope.js"
 import * as Vendor from "./VendorRepo.js"
 
-const Seq = Schema.String.pipe(Schema.pattern(/^[0-9]{1,19}$/))
-const paymentsCursor = cursorOf("payments", CursorTime, Seq)
-const alertsCursor = cursorOf("alerts", CursorTime, CursorInt, Seq)
-const consumersCursor = cursorOf("consumers", Schema.String, Schema.String, Schema.String, CursorTime)
-const endpointsCursor = cursorOf("endpoints", Seq)
+const paymentsCursor = cursorOf("payments", CursorTime, CursorSeq)
+const alertsCursor = cursorOf("alerts", CursorTime, CursorInt, CursorSeq)
+const ConsumerSortKey = Schema.Literal("spend", "payments", "last_seen", "first_seen")
+const consumersCursor = cursorOf("consumers", ConsumerSortKey, Schema.Union(CursorDecimal, CursorTime), CursorId, CursorTime)
+const endpointsCursor = cursorOf("endpoints", CursorSeq)
+const rejectionsCursor = cursorOf("rejections", CursorTime, CursorSeq)
+
+/** The sort value of a consumers cursor must have its sort's SQL type. */
+const sortValueFits = (sort: string, value: string) =>
+  sort === "spend" ? Schema.is(CursorDecimal)(value) : sort === "payments" ? Schema.is(CursorSeq)(value) : Schema.is(CursorTime)(value)
+
+/** Cursors are bound to the caller and the query that produced them. */
+const vendorScope = (query: object) => Effect.map(CurrentVendor, ({ vendorId }) => cursorScope(`vendor:${vendorId}`, query))
 
 /** Aggregates default to the last 30 UTC days, today included (so only today is read raw). */
 const aggregate = { defaultMs: days(DEFAULT_RANGE_DAYS), maxMs: days(MAX_AGGREGATE_RANGE_DAYS), align: "day" } as const
@@ -42,7 +52,7 @@ const scopeOf = (gatewayId: string | undefined) =>
     return scope
   })
 
-const optionalCursor = <A, E>(cursor: string | undefined, decode: (c: string) => Effect.Effect<A, E>) =>
+const optionalCursor = <A, E, R>(cursor: string | undefined, decode: (c: string) => Effect.Effect<A, E, R>) =>
   cursor === undefined ? Effect.succeed(undefined) : decode(cursor)
 
 const endpointNotFound = (id: string) => new NotFound({ message: `endpoint ${id} not found` })
@@ -72,9 +82,10 @@ export const VendorConsoleHttpLive = HttpApiBuilder.group(Api, "consoleVendor", 
     .handle("consumers", ({ urlParams: q }) =>
       Effect.gen(function*() {
         const sort = q.sort ?? "spend"
-        const cursor = yield* optionalCursor(q.cursor, consumersCursor.decode)
-        if (cursor !== undefined && cursor[0] !== sort) {
-          return yield* invalidParameter("cursor", `was returned for sort=${cursor[0]}, not sort=${sort}`)
+        const bound = yield* vendorScope(q)
+        const cursor = yield* optionalCursor(q.cursor, (c) => consumersCursor.decode(bound, c))
+        if (cursor !== undefined && (cursor[0] !== sort || !sortValueFits(sort, cursor[1]))) {
+          return yield* invalidParameter("cursor", `is not a cursor of sort=${sort}`)
         }
         // Later pages keep the first page's `to`, so the ranking they continue does not move.
         const range = yield* resolveRange(cursor === undefined ? q : { ...q, to: cursor[3] }, aggregate)
@@ -91,13 +102,16 @@ export const VendorConsoleHttpLive = HttpApiBuilder.group(Api, "consoleVendor", 
           from: range.from,
           to: range.to,
           items: page.items,
-          next_cursor: page.next === undefined ? null : consumersCursor.encode(sort, page.next[0], page.next[1], range.to)
+          next_cursor: page.next === undefined
+            ? null
+            : yield* consumersCursor.encode(bound, sort, page.next[0], page.next[1], range.to)
         }
       }))
     .handle("listEndpoints", ({ urlParams: q }) =>
       Effect.gen(function*() {
         const scope = yield* scopeOf(q.gateway_id)
-        const cursor = yield* optionalCursor(q.cursor, endpointsCursor.decode)
+        const bound = yield* vendorScope(q)
+        const cursor = yield* optionalCursor(q.cursor, (c) => endpointsCursor.decode(bound, c))
         const limit = pageSize(q.limit)
         const rows = yield* Endpoints.list({
           vendorId: scope.vendorId,
@@ -106,7 +120,7 @@ export const VendorConsoleHttpLive = HttpApiBuilder.group(Api, "consoleVendor", 
           limit,
           afterId: cursor?.[0]
         })
-        return paged(rows, limit, (last) => endpointsCursor.encode(last.id))
+        return yield* paged(rows, limit, (last) => endpointsCursor.encode(bound, last.id))
       }))
     .handle("getEndpoint", ({ path }) =>
       Effect.gen(function*() {
@@ -148,7 +162,8 @@ export const VendorConsoleHttpLive = HttpApiBuilder.group(Api, "consoleVendor", 
         if (q.min_amount !== undefined && q.max_amount !== undefined && compareDecimals(q.min_amount, q.max_amount) > 0) {
           return yield* invalidParameter("max_amount", "must not be less than min_amount")
         }
-        const after = yield* optionalCursor(q.cursor, paymentsCursor.decode)
+        const bound = yield* vendorScope(q)
+        const after = yield* optionalCursor(q.cursor, (c) => paymentsCursor.decode(bound, c))
         const limit = pageSize(q.limit)
         const rows = yield* Lists.payments({
           scope: yield* scopeOf(q.gateway_id),
@@ -161,13 +176,14 @@ export const VendorConsoleHttpLive = HttpApiBuilder.group(Api, "consoleVendor", 
           limit,
           after
         })
-        const page = paged(rows, limit, (last) => paymentsCursor.encode(last.payment.event_time, last.seq))
+        const page = yield* paged(rows, limit, (last) => paymentsCursor.encode(bound, last.payment.event_time, last.seq))
         return { from: range.from, to: range.to, items: page.items.map((r) => r.payment), next_cursor: page.next_cursor }
       }))
     .handle("alerts", ({ urlParams: q }) =>
       Effect.gen(function*() {
         const range = yield* resolveRange(q, list)
-        const after = yield* optionalCursor(q.cursor, alertsCursor.decode)
+        const bound = yield* vendorScope(q)
+        const after = yield* optionalCursor(q.cursor, (c) => alertsCursor.decode(bound, c))
         const limit = pageSize(q.limit)
         const rows = yield* Lists.alerts({
           scope: yield* scopeOf(q.gateway_id),
@@ -178,7 +194,17 @@ export const VendorConsoleHttpLive = HttpApiBuilder.group(Api, "consoleVendor", 
           limit,
           after
         })
-        const page = paged(rows, limit, (last) => alertsCursor.encode(...last.cursor))
+        const page = yield* paged(rows, limit, (last) => alertsCursor.encode(bound, ...last.cursor))
         return { from: range.from, to: range.to, items: page.items.map((r) => r.alert), next_cursor: page.next_cursor }
+      }))
+    .handle("rejections", ({ urlParams: q }) =>
+      Effect.gen(function*() {
+        const range = yield* resolveRange(q, list)
+        const bound = yield* vendorScope(q)
+        const after = yield* optionalCursor(q.cursor, (c) => rejectionsCursor.decode(bound, c))
+        const limit = pageSize(q.limit)
+        const rows = yield* rejections({ scope: yield* scopeOf(q.gateway_id), range, limit, after })
+        const page = yield* paged(rows, limit, (last) => rejectionsCursor.encode(bound, last.rejection.received_at, last.id))
+        return { from: range.from, to: range.to, items: page.items.map((r) => r.rejection), next_cursor: page.next_cursor }
       }))
 )

@@ -10,6 +10,7 @@ import { Effect } from "effect"
 import type { AssetTotal } from "../../schema/api/ConsoleCommon.js"
 import type { VendorStats } from "../../schema/api/ConsoleVendor.js"
 import { rawRanges, type Split } from "./RollupRepo.js"
+import { dbFailure } from "./Failures.js"
 import { money, type VendorScope, vendorGateways } from "./Scope.js"
 import { telemetryParts, trafficAggregates } from "./TelemetrySql.js"
 
@@ -17,7 +18,7 @@ export const ownsGateway = Effect.fn("ConsoleRepo.ownsGateway")(function*(vendor
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql`SELECT 1 FROM gateways WHERE id = ${gatewayId} AND vendor_id = ${vendorId}`
   return rows.length > 0
-}, Effect.orDie)
+}, dbFailure)
 
 export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope, split: Split) {
   const sql = yield* SqlClient.SqlClient
@@ -67,7 +68,7 @@ export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope
     latency_p99_ms: t.latency_p99_ms
   }
   return result
-}, Effect.orDie)
+}, dbFailure)
 
 export const revenueHistory = Effect.fn("ConsoleRepo.revenueHistory")(function*(
   scope: VendorScope,
@@ -107,4 +108,4 @@ export const revenueHistory = Effect.fn("ConsoleRepo.revenueHistory")(function*(
                        FROM assets s LEFT JOIN agg a ON a.asset = s.asset AND a.bucket = b.bucket), '[]'::json) AS revenue
       FROM buckets b
      ORDER BY b.bucket`
-}, Effect.orDie)
+}, dbFailure)

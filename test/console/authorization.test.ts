@@ -89,6 +89,7 @@ const CASES: ReadonlyArray<Case> = [
   vendorCase("metrics", "GET", fixed("/v1/vendor/metrics?gateway_id=gw-a1"), 200),
   vendorCase("payments", "GET", fixed("/v1/vendor/payments?gateway_id=gw-a1"), 200),
   vendorCase("alerts", "GET", fixed("/v1/vendor/alerts?gateway_id=gw-a1"), 200),
+  vendorCase("rejections", "GET", fixed("/v1/vendor/rejections?gateway_id=gw-a1"), 200),
   {
     name: "agent activity",
     method: "GET",
@@ -127,6 +128,10 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("console authorisation ma
         { gateway: "gw-a1", agent: "agent-1", time: minutesAgo(30) },
         { gateway: "gw-b1", agent: "agent-2", time: minutesAgo(20) }
       ])
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`INSERT INTO dead_letters (gateway_id, source, event_id, type, reason, field, payload, payload_bytes)
+                 VALUES ('gw-a1', 'machpay://gateway/gw-a1', 'evt-a', 'PaymentAuthorized', 'must be a decimal string', 'data.amount', '{}', 2),
+                        ('gw-b1', 'machpay://gateway/gw-b1', 'evt-b', 'PaymentAuthorized', 'must be a decimal string', 'data.amount', '{}', 2)`
     }))
 
   for (const c of CASES) {
@@ -184,5 +189,15 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("console authorisation ma
         ((r.body as { readonly items: ReadonlyArray<{ readonly gateway_id: string }> }).items).map((i) => i.gateway_id)
       expect(ids(mine)).toEqual(["gw-a1"])
       expect(ids(theirs)).toEqual(["gw-b1"])
+    }))
+
+  it.effect("each vendor sees only its own gateways' rejections", () =>
+    Effect.gen(function*() {
+      const rows = (r: { readonly body: unknown }) =>
+        (r.body as { readonly items: ReadonlyArray<{ readonly gateway_id: string; readonly event_id: string }> }).items
+      const a = yield* send("GET", "/v1/vendor/rejections", { bearer: token(vendorA) })
+      const b = yield* send("GET", "/v1/vendor/rejections", { bearer: token({ role: "vendor", vendorId: "vendor-b" }) })
+      expect(rows(a)).toMatchObject([{ gateway_id: "gw-a1", event_id: "evt-a", type: "PaymentAuthorized", field: "data.amount" }])
+      expect(rows(b).map((r) => r.event_id)).toEqual(["evt-b"])
     }))
 })

@@ -113,7 +113,7 @@ const check = (doc: Doc) => {
       if (/^\/v1\/(vendor|agent|admin)\//.test(path)) {
         consoleOperations++
         expect(op.security, where).toEqual([{ bearer: [] }])
-        for (const status of ["401", "403", "400"]) expect(Object.keys(op.responses), where).toContain(status)
+        for (const status of ["401", "403", "400", "503"]) expect(Object.keys(op.responses), where).toContain(status)
       }
     }
   }
@@ -124,7 +124,8 @@ const check = (doc: Doc) => {
 describe("the whole contract", () => {
   it("is a valid OpenAPI 3.1 document with every console operation secured", () => {
     const doc: Doc = JSON.parse(JSON.stringify(OpenApi.fromApi(Api)))
-    expect(check(doc)).toBe(14)
+    expect(check(doc)).toBe(15)
+    expect(Object.keys((doc["paths"] as Doc)["/v1/vendor/rejections"] as Doc)).toEqual(["get"])
     const paths = doc["paths"] as Record<string, Record<string, Operation>>
     const payments = paths["/v1/vendor/payments"]?.["get"]
     expect(payments?.parameters.map((p) => p.name)).toEqual([
@@ -138,6 +139,6 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("GET /openapi.json", (it)
     Effect.gen(function*() {
       const response = yield* send("GET", "/openapi.json")
       expect(response.status).toBe(200)
-      expect(check(response.body as Doc)).toBe(14)
+      expect(check(response.body as Doc)).toBe(15)
     }))
 })

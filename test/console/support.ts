@@ -12,6 +12,7 @@ import { AuthenticationLive } from "../../src/auth/Authentication.js"
 import { AuthenticatorFromSecret } from "../../src/auth/Authenticator.js"
 import { AdminConsoleApi, AgentConsoleApi, VendorConsoleApi } from "../../src/console/Api.js"
 import { ConsoleHandlersLive } from "../../src/console/Console.js"
+import { CursorKeyLive } from "../../src/console/Cursor.js"
 import { DatabaseStatus } from "../../src/db/Database.js"
 import { claimsFor, type PrincipalSpec, signHs256 } from "../../src/identity/Jwt.js"
 import { makeTestDatabase } from "../support/database.js"
@@ -38,13 +39,20 @@ const handlers = ConsoleHandlersLive.pipe(
   Layer.provide(ready)
 )
 
+/** The console server (with its test HttpClient) on the given database layer. */
+export const consoleServerOn = <ROut, E, RIn>(database: Layer.Layer<ROut, E, RIn>) =>
+  HttpApiBuilder.serve().pipe(
+    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+    Layer.provide(HttpApiBuilder.api(ConsoleTestApi).pipe(Layer.provide(handlers))),
+    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provideMerge(database)
+  )
+
 /** The server (with its test HttpClient) on a fresh migrated database. */
-export const ConsoleTestLayer = HttpApiBuilder.serve().pipe(
-  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-  Layer.provide(HttpApiBuilder.api(ConsoleTestApi).pipe(Layer.provide(handlers))),
-  Layer.provideMerge(NodeHttpServer.layerTest),
-  Layer.provideMerge(makeTestDatabase())
-)
+export const ConsoleTestLayer = consoleServerOn(makeTestDatabase())
+
+/** The key the test server signs cursors with (derived from the JWT secret), to forge signed cursors. */
+export const TestCursorKey = CursorKeyLive.pipe(Layer.provide(secret))
 
 const now = () => Date.now() / 1000
 

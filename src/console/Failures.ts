@@ -1,0 +1,91 @@
+/**
+ * How console requests fail when something below them does.
+ *
+ * - The database away (refused, reset, timed out, shutting down, out of connections): a typed
+ *   `Unavailable`, answered 503 with `Retry-After` — the client should come back, nothing is
+ *   wrong with its request. Logged (warning) with the driver's error.
+ * - Anything else unexpected (a defect): 500 with a JSON body, logged with its full cause.
+ *   The framework's default for a defect is an empty 500 and no log line.
+ *
+ * `dbFailure` replaces `Effect.orDie` at the repositories' edge; `ConsoleFailuresLive` is an
+ * API-level middleware that renders both for the console paths only.
+ */
+import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { SqlError } from "@effect/sql/SqlError"
+import { Cause, Effect, Option } from "effect"
+import { Unavailable } from "./Errors.js"
+
+/** Seconds a client is asked to wait before retrying a 503. */
+export const RETRY_AFTER_SECONDS = 5
+
+const CONSOLE_PATHS = ["/v1/vendor", "/v1/agent", "/v1/admin"]
+
+/** node-postgres / libpq signs of a database that cannot be reached or is going away. */
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EPIPE", "EAI_AGAIN",
+  "57P01", "57P02", "57P03", "53300", "53400"
+])
+const UNREACHABLE_TEXT = /connection terminated|timeout exceeded when trying to connect|connection error|not queryable|pool after calling end/i
+
+const causeOf = (error: unknown): unknown =>
+  typeof error === "object" && error !== null && "cause" in error ? error.cause : undefined
+
+const codeOf = (error: unknown): string | undefined =>
+  typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : undefined
+
+/** True when the SQL error says the database is unreachable rather than the statement wrong. */
+export const isUnreachable = (error: SqlError): boolean => {
+  if (error.message.startsWith("Failed to acquire connection") || error.message === "Connection error") return true
+  const cause = causeOf(error)
+  const code = codeOf(cause)
+  if (code !== undefined && (UNREACHABLE_CODES.has(code) || code.startsWith("08"))) return true
+  const text = cause instanceof Error ? cause.message : ""
+  return UNREACHABLE_TEXT.test(text)
+}
+
+/**
+ * At a repository's edge: an unreachable database becomes `Unavailable`; every other error
+ * (a statement PostgreSQL refused, a row that fails its schema) is a defect — a bug.
+ */
+export const dbFailure = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Unavailable, R> =>
+  Effect.catchAll(self, (error) =>
+    error instanceof SqlError && isUnreachable(error)
+      ? Effect.logWarning("console: database unavailable", Cause.fail(error)).pipe(
+        Effect.zipRight(Effect.fail(new Unavailable({ message: "the database is unavailable; retry shortly" })))
+      )
+      : Effect.die(error))
+
+const isUnavailable = (error: unknown): error is Unavailable => error instanceof Unavailable
+
+const isConsolePath = (url: string) => CONSOLE_PATHS.some((prefix) => url.startsWith(prefix))
+
+export const unavailableResponse = (message: string) =>
+  HttpServerResponse.unsafeJson(
+    { _tag: "Unavailable", message },
+    { status: 503, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } }
+  )
+
+/** Renders `Unavailable` (503 + Retry-After) and defects (500, logged) on the console paths. */
+export const ConsoleFailuresLive = HttpApiBuilder.middleware((app) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    !isConsolePath(request.url)
+      ? app
+      : Effect.catchAllCause(app, (cause) => {
+        const failure: Option.Option<unknown> = Cause.failureOption(cause)
+        if (Option.isSome(failure)) {
+          const error = failure.value
+          // Declared errors (400/401/403/404/409) are encoded by the API after this middleware.
+          return isUnavailable(error)
+            ? Effect.logWarning(`console: ${request.method} ${request.url.split("?")[0]} answered 503`, cause).pipe(
+              Effect.as(unavailableResponse(error.message))
+            )
+            : Effect.failCause(cause)
+        }
+        if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+        return Effect.logError(`console: ${request.method} ${request.url.split("?")[0]} failed`, cause).pipe(
+          Effect.as(HttpServerResponse.unsafeJson(
+            { _tag: "InternalError", message: "internal error; it has been logged" },
+            { status: 500 }
+          ))
+        )
+      })))
