@@ -6,7 +6,7 @@ import { type HttpApp, HttpApiBuilder, HttpApiScalar, HttpServer, HttpServerRequ
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
-import { AppSettingsConfig, AppSettingsService, type Role } from "../config/AppConfig.js"
+import { AppSettingsConfig, AppSettingsService } from "../config/AppConfig.js"
 import { ConsoleHttpLive } from "../console/Console.js"
 import { HealthHttpLive } from "../health/Http.js"
 import { IngestHttpFeature } from "../ingest/Ingest.js"
@@ -14,6 +14,7 @@ import { ObservabilityHttpLive } from "../observability/Http.js"
 import { withRequestMetrics } from "../observability/HttpMetrics.js"
 import { RealtimeHttpFeature } from "../realtime/Realtime.js"
 import { Api } from "./Api.js"
+import { matchRoute, roleOf } from "./Routes.js"
 
 /**
  * `server.close()` waits for every connection to end, and keep-alive clients that keep posting
@@ -65,25 +66,22 @@ export const ApiLive = HttpApiBuilder.api(Api).pipe(
   Layer.provide(RealtimeHttpFeature)
 )
 
-/** Which role serves which paths; a process without the role answers 404 there. */
-const ROLE_PATHS: ReadonlyArray<readonly [Role, string]> = [
-  ["receiver", "/v1/ingest"],
-  ["api", "/v1/vendor"],
-  ["api", "/v1/agent"],
-  ["api", "/v1/admin"],
-  ["api", "/v1/telemetry"]
-]
-
+/**
+ * A process without a role answers 404 on that role's routes. Judged on the route the router
+ * will match (case-insensitive, percent-decoded), not the raw path text.
+ */
 const roleGate = (app: HttpApp.Default) =>
   Effect.gen(function*() {
     const settings = yield* AppSettingsService
     const request = yield* HttpServerRequest.HttpServerRequest
-    const path = request.url.split("?")[0] ?? ""
-    const missing = ROLE_PATHS.find(([role, prefix]) => path.startsWith(prefix) && !settings.roles.has(role))
-    // An SSE stream is one request lasting minutes; it would only blur the duration histogram.
-    if (missing === undefined) return yield* (path.startsWith("/v1/telemetry/live") ? app : withRequestMetrics(app))
+    const route = matchRoute(request.url)
+    const role = roleOf(request.url, route)
+    if (role === undefined || settings.roles.has(role)) {
+      // An SSE stream is one request lasting minutes; it would only blur the duration histogram.
+      return yield* (route?.template === "/v1/telemetry/live" ? app : withRequestMetrics(app, route?.template))
+    }
     return HttpServerResponse.unsafeJson(
-      { error: "role_disabled", message: `this process does not run the ${missing[0]} role (ROLES)` },
+      { error: "role_disabled", message: `this process does not run the ${role} role (ROLES)` },
       { status: 404 }
     )
   })

@@ -57,7 +57,7 @@ export class GatewayDirectory extends Context.Tag("Ingest/GatewayDirectory")<Gat
  *   never a known gateway (whose entry is its stale-if-error cover during an outage);
  * - concurrent lookups of one hash share one database query.
  */
-export const makeKeyCache = (ttl: Duration.Duration, maxEntries = 10_000, maxMisses = 10_000) =>
+export const makeKeyCache = (ttl: Duration.DurationInput, maxEntries = 10_000, maxMisses = 10_000) =>
   Effect.gen(function*() {
     const directory = yield* GatewayDirectory
     const hits = new Map<string, { readonly value: GatewayIdentity; readonly expires: number }>()

@@ -1,5 +1,10 @@
-/** Request duration histogram for every HTTP request, by method, route shape and status. */
-import { type HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+/**
+ * Request duration histogram for every HTTP request, by method, route template and status. Every
+ * label value is a series kept for the process's life, so labels come from bounded sets: the
+ * contract's route templates (anything else is "other", e.g. a 404 path) and the methods below.
+ */
+import { type HttpApp, HttpServerError, type HttpServerResponse } from "@effect/platform"
+import { HttpServerRequest } from "@effect/platform"
 import { Effect, Metric, MetricBoundaries, MetricLabel } from "effect"
 
 const duration = Metric.histogram(
@@ -8,28 +13,30 @@ const duration = Metric.histogram(
   "HTTP request duration by method, route and status"
 )
 
-/** Ids in paths become `:id` so the label set stays bounded. */
-const routeShape = (url: string): string =>
-  (url.split("?")[0] ?? "/")
-    .split("/")
-    .map((segment) => (/^\d+$/.test(segment) || /^[0-9a-f-]{16,}$/i.test(segment) ? ":id" : segment))
-    .join("/")
+const METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 
-export const withRequestMetrics = <E, R>(app: HttpApp.HttpApp<HttpServerResponse.HttpServerResponse, E, R>) =>
+/**
+ * `route` is the matched template (see `http/Routes.ts`), or undefined for "other". A failure
+ * is recorded with the status it is answered with (a route not found is a 404, not a 500).
+ */
+export const withRequestMetrics = <E, R>(
+  app: HttpApp.HttpApp<HttpServerResponse.HttpServerResponse, E, R>,
+  route: string | undefined
+) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const started = performance.now()
     const record = (status: number) =>
       Metric.update(
         Metric.taggedWithLabels(duration, [
-          MetricLabel.make("method", request.method),
-          MetricLabel.make("route", routeShape(request.url)),
+          MetricLabel.make("method", METHODS.has(request.method) ? request.method : "other"),
+          MetricLabel.make("route", route ?? "other"),
           MetricLabel.make("status", String(status))
         ]),
         (performance.now() - started) / 1000
       )
     return yield* app.pipe(
       Effect.tap((response) => record(response.status)),
-      Effect.tapErrorCause(() => record(500))
+      Effect.tapErrorCause((cause) => record(HttpServerError.causeResponseStripped(cause)[0].status))
     )
   })
