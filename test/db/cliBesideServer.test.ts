@@ -1,7 +1,7 @@
 /**
  * The README's quick start, with the server running: `npm start` on its embedded PostgreSQL,
  * then each CLI line in another "terminal". The CLI must use the server's PostgreSQL and
- * leave it running (issue 14): the gateway it creates ingests, the token it mints reads the
+ * leave it running (issue 14), and so must `npm run migrate`: the gateway it creates ingests, the token it mints reads the
  * payment back, and `/health` stays ok all along. A second server on the same DATA_DIR is
  * refused with a message that says why.
  */
@@ -14,6 +14,7 @@ import {
   isEmptyMessage,
   logLines,
   runCli,
+  runCommand,
   type ServerProcess,
   startServerProcess,
   waitForStatus
@@ -95,6 +96,10 @@ describe("the CLI beside a running server on the embedded PostgreSQL", { timeout
     expect(payments.status).toBe(200)
     const body = (await payments.json()) as { items: ReadonlyArray<{ payment_id?: string }> }
     expect(body.items.map((item) => item.payment_id)).toContain("pay-1")
+
+    const migrate = await runCommand(["migrate"], env)
+    expect(migrate, migrate.stdout + migrate.stderr).toMatchObject({ code: 0 })
+    expect(migrate.stdout).toMatch(/using the embedded PostgreSQL of the running server/)
 
     const health = (await waitForStatus(running, "/health", 200)) as { status: string }
     expect(health.status).toBe("ok")

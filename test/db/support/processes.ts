@@ -81,10 +81,10 @@ export interface CliResult {
   readonly stderr: string
 }
 
-/** `npm run cli -- …`, i.e. `tsx src/main.ts cli …`, with the given environment. */
-export const runCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>): Promise<CliResult> =>
+/** `tsx src/main.ts …` (what `npm run cli` and `npm run migrate` run), with the given environment. */
+export const runCommand = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>): Promise<CliResult> =>
   new Promise((resolve) => {
-    execFile(path.join(ROOT, "node_modules", ".bin", "tsx"), ["src/main.ts", "cli", ...args], {
+    execFile(path.join(ROOT, "node_modules", ".bin", "tsx"), ["src/main.ts", ...args], {
       cwd: ROOT,
       env: embeddedEnv(env),
       timeout: 120_000
@@ -93,6 +93,9 @@ export const runCli = (args: ReadonlyArray<string>, env: Readonly<Record<string,
       resolve({ code, stdout, stderr })
     })
   })
+
+/** `npm run cli -- …` */
+export const runCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) => runCommand(["cli", ...args], env)
 
 export interface LogLine {
   readonly message: unknown
