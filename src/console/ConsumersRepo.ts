@@ -6,7 +6,8 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import type { Consumer } from "../../schema/api/ConsoleVendor.js"
-import { rawRanges, type Split } from "./RollupRepo.js"
+import type { Range } from "./Params.js"
+import { paymentSources } from "./RollupRepo.js"
 import { dbFailure } from "./Failures.js"
 import { money, type VendorScope, vendorGateways } from "./Scope.js"
 
@@ -22,7 +23,7 @@ const SORTS: Readonly<Record<ConsumerSort, { readonly expr: string; readonly typ
 
 export interface ConsumersInput {
   readonly scope: VendorScope
-  readonly split: Split
+  readonly split: Range
   readonly asset: string | undefined
   readonly sort: ConsumerSort
   readonly limit: number
@@ -43,18 +44,17 @@ export const consumers = Effect.fn("ConsoleRepo.consumers")(function*(input: Con
   // ranking runs over per-agent sums and only the page's agents get names and spend.
   // COLLATE "C": byte order for the agent id, far cheaper to sort than a linguistic collation.
   const page = yield* sql<Consumer & { sort_value: string }>`
-    WITH g AS MATERIALIZED (SELECT g.id FROM gateways g WHERE ${vendorGateways(sql, scope)}),
+    WITH ${paymentSources(sql, scope, split)},
     per_asset AS MATERIALIZED (
       SELECT x.agent_id, x.asset, sum(x.payments) AS payments, sum(x.amount) AS amount,
              min(x.first_seen) AS first_seen, max(x.last_seen) AS last_seen
         FROM (SELECT a.agent_id COLLATE "C" AS agent_id, a.asset, a.payments, a.amount, a.first_seen, a.last_seen
-                FROM g JOIN console_agent_daily a ON a.gateway_id = g.id
-                 AND a.day >= ${split.rolledFrom}::timestamptz AND a.day < ${split.rolledTo}::timestamptz
+                FROM clean c JOIN console_agent_daily a ON a.gateway_id = c.gateway_id AND a.day = c.day
                  ${assetFilter("a.asset")}
               UNION ALL
               SELECT p.agent_id COLLATE "C", p.asset, 1, p.amount, p.event_time, p.event_time
-                FROM g CROSS JOIN LATERAL ${rawRanges(sql, split)} AS r(lo, hi)
-                JOIN payment_authorized p ON p.gateway_id = g.id AND p.event_time >= r.lo AND p.event_time < r.hi
+                FROM raw_ranges r
+                JOIN payment_authorized p ON p.gateway_id = r.gateway_id AND p.event_time >= r.lo AND p.event_time < r.hi
                  ${assetFilter("p.asset")}) x
        GROUP BY 1, 2),
     agg AS (

@@ -18,7 +18,6 @@ import { metrics } from "./MetricsRepo.js"
 import { cursorOf, cursorScope } from "./Cursor.js"
 import { compareDecimals, CursorDecimal, CursorId, CursorInt, CursorSeq, CursorTime, days, hours, paged, pageSize, resolveRange } from "./Params.js"
 import { databaseReady } from "./Ready.js"
-import * as Rollups from "./RollupRepo.js"
 import type { VendorScope } from "./Scope.js"
 import * as Vendor from "./VendorRepo.js"
 
@@ -64,7 +63,7 @@ export const VendorConsoleHttpLive = HttpApiBuilder.group(Api, "consoleVendor", 
       Effect.gen(function*() {
         const range = yield* resolveRange(q, aggregate)
         const scope = yield* scopeOf(q.gateway_id)
-        return yield* Vendor.stats(scope, yield* Rollups.prepare(scope, range))
+        return yield* Vendor.stats(scope, range)
       }))
     .handle("revenueHistory", ({ urlParams: q }) =>
       Effect.gen(function*() {
@@ -76,7 +75,7 @@ export const VendorConsoleHttpLive = HttpApiBuilder.group(Api, "consoleVendor", 
             : { defaultMs: hours(48), maxMs: days(MAX_HOURLY_RANGE_DAYS), align: "hour" }
         )
         const scope = yield* scopeOf(q.gateway_id)
-        const points = yield* Vendor.revenueHistory(scope, yield* Rollups.prepare(scope, range), granularity, q.asset)
+        const points = yield* Vendor.revenueHistory(scope, range, granularity, q.asset)
         return { from: range.from, to: range.to, granularity, points }
       }))
     .handle("consumers", ({ urlParams: q }) =>
@@ -92,7 +91,7 @@ export const VendorConsoleHttpLive = HttpApiBuilder.group(Api, "consoleVendor", 
         const scope = yield* scopeOf(q.gateway_id)
         const page = yield* consumers({
           scope,
-          split: yield* Rollups.prepare(scope, range),
+          split: range,
           asset: q.asset,
           sort,
           limit: pageSize(q.limit),

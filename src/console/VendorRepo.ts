@@ -1,6 +1,6 @@
 /**
  * SQL of the vendor aggregates: stats and revenue history (consumers: ConsumersRepo.ts).
- * Payments come from the console rollups for the rolled-up days of the range and from
+ * Payments come from the console rollups for the clean days of the range and from
  * `payment_authorized` for the rest (see RollupRepo.ts), both per gateway of the caller
  * (`vendorGateways`); raw payments are read index-only through
  * `(gateway_id, event_time …) INCLUDE (agent_id, amount, asset)`.
@@ -9,7 +9,8 @@ import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import type { AssetTotal } from "../../schema/api/ConsoleCommon.js"
 import type { VendorStats } from "../../schema/api/ConsoleVendor.js"
-import { rawRanges, type Split } from "./RollupRepo.js"
+import type { Range } from "./Params.js"
+import { paymentSources } from "./RollupRepo.js"
 import { dbFailure } from "./Failures.js"
 import { money, type VendorScope, vendorGateways } from "./Scope.js"
 import { telemetryParts, trafficAggregates } from "./TelemetrySql.js"
@@ -20,29 +21,29 @@ export const ownsGateway = Effect.fn("ConsoleRepo.ownsGateway")(function*(vendor
   return rows.length > 0
 }, dbFailure)
 
-export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope, split: Split) {
+export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope, split: Range) {
   const sql = yield* SqlClient.SqlClient
   const [totals, traffic] = yield* Effect.all([
     // Revenue from the hourly revenue rollup, unique agents from the daily agent rollup's ids
     // (no sums), the rest of the range from the raw payments (index-only) in both cases.
     sql<{ revenue: ReadonlyArray<AssetTotal>; unique_agents: number; gateways: number; blocked_requests: number }>`
-      WITH g AS MATERIALIZED (SELECT g.id FROM gateways g WHERE ${vendorGateways(sql, scope)}),
+      WITH ${paymentSources(sql, scope, split)},
       raw AS MATERIALIZED (
         SELECT p.asset, p.agent_id COLLATE "C" AS agent_id, p.amount
-          FROM g CROSS JOIN LATERAL ${rawRanges(sql, split)} AS r(lo, hi)
-          JOIN payment_authorized p ON p.gateway_id = g.id AND p.event_time >= r.lo AND p.event_time < r.hi)
+          FROM raw_ranges r
+          JOIN payment_authorized p ON p.gateway_id = r.gateway_id AND p.event_time >= r.lo AND p.event_time < r.hi)
       SELECT (SELECT coalesce(json_agg(json_build_object('asset', a.asset, 'amount', ${sql.literal(money("a.amount"))},
                                                          'payments', a.payments) ORDER BY a.asset), '[]'::json)
                 FROM (SELECT x.asset, sum(x.amount) AS amount, sum(x.payments)::int AS payments
                         FROM (SELECT h.asset, h.amount, h.payments
-                                FROM g JOIN console_revenue_hourly h ON h.gateway_id = g.id
-                                 AND h.hour >= ${split.rolledFrom}::timestamptz AND h.hour < ${split.rolledTo}::timestamptz
+                                FROM clean c JOIN console_revenue_hourly h ON h.gateway_id = c.gateway_id
+                                 AND h.hour >= c.day AND h.hour < c.day + interval '24 hours'
                               UNION ALL
                               SELECT asset, amount, 1 FROM raw) x
                        GROUP BY x.asset) a) AS revenue,
              (SELECT count(*)::int
-                FROM (SELECT a.agent_id COLLATE "C" FROM g JOIN console_agent_daily a ON a.gateway_id = g.id
-                       AND a.day >= ${split.rolledFrom}::timestamptz AND a.day < ${split.rolledTo}::timestamptz
+                FROM (SELECT a.agent_id COLLATE "C" FROM clean c JOIN console_agent_daily a
+                         ON a.gateway_id = c.gateway_id AND a.day = c.day
                       UNION
                       SELECT agent_id FROM raw) d) AS unique_agents,
              (SELECT count(*)::int FROM g) AS gateways,
@@ -72,7 +73,7 @@ export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope
 
 export const revenueHistory = Effect.fn("ConsoleRepo.revenueHistory")(function*(
   scope: VendorScope,
-  split: Split,
+  split: Range,
   granularity: "day" | "hour",
   asset: string | undefined
 ) {
@@ -81,17 +82,17 @@ export const revenueHistory = Effect.fn("ConsoleRepo.revenueHistory")(function*(
   const step = granularity === "day" ? "24 hours" : "1 hour"
   const assetFilter = (column: string) => asset === undefined ? sql.literal("") : sql`AND ${sql.literal(column)} = ${asset}`
   return yield* sql<{ time: string; payments: number; revenue: ReadonlyArray<AssetTotal> }>`
-    WITH g AS MATERIALIZED (SELECT g.id FROM gateways g WHERE ${vendorGateways(sql, scope)}),
+    WITH ${paymentSources(sql, scope, split)},
     agg AS (
       SELECT date_trunc(${granularity}, x.t, 'UTC') AS bucket, x.asset, sum(x.amount) AS amount, sum(x.payments)::int AS payments
         FROM (SELECT h.hour AS t, h.asset, h.amount, h.payments
-                FROM g JOIN console_revenue_hourly h ON h.gateway_id = g.id
-                 AND h.hour >= ${split.rolledFrom}::timestamptz AND h.hour < ${split.rolledTo}::timestamptz
+                FROM clean c JOIN console_revenue_hourly h ON h.gateway_id = c.gateway_id
+                 AND h.hour >= c.day AND h.hour < c.day + interval '24 hours'
                  ${assetFilter("h.asset")}
               UNION ALL
               SELECT p.event_time, p.asset, p.amount, 1
-                FROM g CROSS JOIN LATERAL ${rawRanges(sql, split)} AS r(lo, hi)
-                JOIN payment_authorized p ON p.gateway_id = g.id AND p.event_time >= r.lo AND p.event_time < r.hi
+                FROM raw_ranges r
+                JOIN payment_authorized p ON p.gateway_id = r.gateway_id AND p.event_time >= r.lo AND p.event_time < r.hi
                  ${assetFilter("p.asset")}) x
        GROUP BY 1, 2),
     assets AS (SELECT DISTINCT asset FROM agg),

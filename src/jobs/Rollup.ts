@@ -8,6 +8,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Metric, Schedule } from "effect"
 import * as M from "./JobMetrics.js"
 import { type JobContext, JobError, hourFloor, iso } from "./JobReport.js"
+import { daysOfBuckets, rebuildConsoleDays, unbuiltDays } from "./RollupConsole.js"
 import { claimMarks, recomputeBuckets, recomputeRange } from "./RollupSql.js"
 
 export const ROLLUP_STATE_KEY = "gateway_stats_hourly"
@@ -122,6 +123,8 @@ const recomputeDirty = (ctx: JobContext, watermark: Date, floor: Date | null) =>
         `recomputed ${batch.length} dirty bucket(s) from ${iso(newest.hour)} back to ${iso(oldest.hour)}`,
         sql.withTransaction(Effect.gen(function*() {
           const [result] = yield* recomputeBuckets(sql, gateways, hours, floor)
+          // Same transaction as the claims' deletion: the console never sees the day unmarked and stale.
+          yield* rebuildConsoleDays(sql, daysOfBuckets(gateways, hours, watermark))
           yield* sql`
             DELETE FROM rollup_claimed c USING unnest(${gateways}::text[], ${hours}::timestamptz[]) AS b(gateway_id, hour)
              WHERE c.gateway_id = b.gateway_id AND c.hour = b.hour`
@@ -162,6 +165,25 @@ const advance = (ctx: JobContext, from: Date, target: Date, floor: Date | null) 
     return watermark
   })
 
+/** Console rollups of finished days not built yet (new days, and the backfill after migration 0032). */
+const buildConsoleDays = (ctx: JobContext, watermark: Date) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const batch = ctx.settings.rollupDirtyBatch
+    // Bounded per run, so a large backfill is spread over a few runs instead of one long one.
+    for (let round = 0; round < 100; round++) {
+      const days = yield* unbuiltDays(sql, watermark, ctx.settings.rollupBackfillMaxDays, batch)
+      const newest = days[0]
+      const oldest = days[days.length - 1]
+      if (!newest || !oldest) return
+      yield* ctx.step(
+        `built ${days.length} console day(s) from ${iso(newest.day)} back to ${iso(oldest.day)}`,
+        sql.withTransaction(rebuildConsoleDays(sql, days)),
+        "row"
+      )
+    }
+  })
+
 export const runRollup = (ctx: JobContext) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -179,6 +201,7 @@ export const runRollup = (ctx: JobContext) =>
     }
     const watermark = start < target ? yield* advance(ctx, start, target, floor) : start
     if (start >= target) yield* ctx.note(`watermark ${iso(start)} is current`)
+    yield* buildConsoleDays(ctx, watermark)
     const backlog = yield* countBacklog(watermark)
     yield* Metric.set(M.rollupBacklogBuckets, backlog)
     yield* Metric.set(M.rollupWatermarkSeconds, watermark.getTime() / 1000)

@@ -1,122 +1,217 @@
 /**
- * The console's payment rollups: days before the hourly rollup's watermark are served from
- * them, and give the same figures as the raw payments; a late payment shows up once the
- * hourly rollup has counted it (the day's totals no longer match, so the day is rebuilt).
+ * Every payment figure of the console equals a recomputation from the stored payments, at
+ * every moment: payments spread over the last three days are written through the real
+ * ingest store (which marks late hours dirty), and stats, revenue history (daily and hourly),
+ * consumers and the agents' spending are compared with SQL over `payment_authorized` — before
+ * the rollup job has ever run, after it, after late payments it has not seen, and while it
+ * runs. Requests never build rollups; the job does.
  */
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
-import { ConsoleTestLayer, clientFor, insertPayments, insertVendor, token } from "./support.js"
+import { Effect, Fiber, Layer } from "effect"
+import { paymentAuthorizedData } from "../../schema/examples.js"
+import { EventStore } from "../../src/ingest/EventStore.js"
+import { EventStorePg } from "../../src/ingest/EventStorePg.js"
+import { routeOf } from "../../src/ingest/IngestEvent.js"
+import { JobRunner } from "../../src/jobs/Jobs.js"
+import { toIngestEvent } from "../ingest/support.js"
+import { runnerLayer } from "../jobs/support.js"
+import { ConsoleTestLayer, insertVendor, send, token } from "./support.js"
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
-const now = Date.now()
-const iso = (ms: number) => new Date(ms).toISOString()
-const from = iso(Math.floor(now / DAY) * DAY - 6 * DAY)
-const to = iso(now)
-const vendor = token({ role: "vendor", vendorId: "rv" })
+const start = Date.now()
+const from = new Date(Math.floor(start / DAY) * DAY - 3 * DAY).toISOString()
+const to = new Date(Math.ceil(start / HOUR) * HOUR + HOUR).toISOString()
+const GATEWAYS = ["tv-g1", "tv-g2", "tw-g1"] as const
+const AGENTS = Array.from({ length: 12 }, (_, i) => `t-agent-${i}`)
+const vendor = token({ role: "vendor", vendorId: "tv" })
 
-/** What the hourly rollup job would write: exact payment totals per gateway and hour. */
-const rollHourly = Effect.gen(function*() {
+const TestLayer = Layer.mergeAll(EventStorePg, runnerLayer()).pipe(Layer.provideMerge(ConsoleTestLayer))
+
+let sequence = 0
+/** `n` payments through the ingest store, at times drawn from [lo, hi) ms. */
+const ingest = (n: number, lo: number, hi: number) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const events = Array.from({ length: n }, () => {
+      const i = ++sequence
+      const gateway = GATEWAYS[i % GATEWAYS.length]!
+      const time = new Date(lo + Math.floor(((i * 7919) % 1000) / 1000 * (hi - lo))).toISOString()
+      return toIngestEvent({
+        specversion: "1.0",
+        id: `truth-${i}`,
+        source: `machpay://gateway/${gateway}`,
+        type: "PaymentAuthorized",
+        time,
+        data: {
+          ...paymentAuthorizedData,
+          gateway_id: gateway,
+          payment_id: `pay-truth-${i}`,
+          request_id: `req-truth-${i}`,
+          agent_id: AGENTS[i % AGENTS.length],
+          amount: `${i % 7}.${(i * 37) % 1000}`,
+          asset: i % 5 === 0 ? "EURC" : "USDC"
+        }
+      }, { gatewayId: gateway, receivedAt: Date.now() })
+    })
+    const first = events[0]
+    if (first !== undefined) yield* store.write(routeOf(first), events)
+  })
+
+/** Byte order of agent id, then asset (SQL and the console sort agents differently). */
+const byAgentAsset = (a: Record<string, unknown>, b: Record<string, unknown>) => {
+  const x = `${String(a["agent_id"])}\u0000${String(a["asset"] ?? "")}`
+  const y = `${String(b["agent_id"])}\u0000${String(b["asset"] ?? "")}`
+  return x < y ? -1 : x > y ? 1 : 0
+}
+
+/** The figures recomputed from `payment_authorized` alone. */
+const recomputed = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  yield* sql`DELETE FROM gateway_stats_hourly`
-  yield* sql`
-    INSERT INTO gateway_stats_hourly (gateway_id, hour, payment_count, payment_amount)
-    SELECT gateway_id, date_trunc('hour', event_time, 'UTC'), count(*), sum(amount)
-      FROM payment_authorized WHERE event_time < date_trunc('hour', now(), 'UTC') GROUP BY 1, 2`
-  yield* sql`INSERT INTO rollup_state (job, watermark) VALUES ('gateway_stats_hourly', date_trunc('hour', now(), 'UTC'))
-             ON CONFLICT (job) DO UPDATE SET watermark = EXCLUDED.watermark`
+  const mine = sql`p.gateway_id IN ('tv-g1', 'tv-g2') AND p.event_time >= ${from}::timestamptz AND p.event_time < ${to}::timestamptz`
+  const revenue = yield* sql`
+    SELECT p.asset, trim_scale(sum(p.amount))::text AS amount, count(*)::int AS payments FROM payment_authorized p
+     WHERE ${mine} GROUP BY 1 ORDER BY 1`
+  const [agents] = yield* sql<{ n: number }>`SELECT count(DISTINCT p.agent_id)::int AS n FROM payment_authorized p WHERE ${mine}`
+  const buckets = (unit: "day" | "hour") =>
+    sql<{ time: string; asset: string; amount: string; payments: number }>`
+      SELECT rfc3339_utc(date_trunc(${unit}, p.event_time, 'UTC')) AS time, p.asset, trim_scale(sum(p.amount))::text AS amount,
+             count(*)::int AS payments
+        FROM payment_authorized p WHERE ${mine} GROUP BY 1, 2 ORDER BY 1, 2`
+  const consumers = yield* sql`
+    SELECT p.agent_id, count(*)::int AS payments, rfc3339_utc(min(p.event_time)) AS first_seen,
+           rfc3339_utc(max(p.event_time)) AS last_seen
+      FROM payment_authorized p WHERE ${mine} GROUP BY 1 ORDER BY 1`
+  const spend = yield* sql`
+    SELECT p.agent_id, p.asset, trim_scale(sum(p.amount))::text AS amount FROM payment_authorized p
+     WHERE ${mine} GROUP BY 1, 2 ORDER BY 1, 2`
+  const spending = yield* sql`
+    SELECT p.agent_id, p.asset, trim_scale(sum(p.amount))::text AS amount, count(*)::int AS payments FROM payment_authorized p
+     WHERE p.event_time >= ${from}::timestamptz AND p.event_time < ${to}::timestamptz AND p.agent_id LIKE 't-agent-%'
+     GROUP BY 1, 2 ORDER BY 1, 2`
+  return {
+    revenue,
+    uniqueAgents: agents?.n ?? 0,
+    daily: yield* buckets("day"),
+    hourly: yield* buckets("hour"),
+    consumers,
+    spend,
+    spending: [...spending].sort(byAgentAsset)
+  }
 })
 
-const raw = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const revenue = yield* sql<{ asset: string; amount: string; payments: number }>`
-    SELECT asset, trim_scale(sum(amount))::text AS amount, count(*)::int AS payments FROM payment_authorized
-     WHERE gateway_id LIKE 'rv-%' AND event_time >= ${from}::timestamptz AND event_time < ${to}::timestamptz
-     GROUP BY asset ORDER BY asset`
-  const agents = yield* sql<{ agent_id: string; payments: number; first_seen: string; last_seen: string }>`
-    SELECT agent_id, count(*)::int AS payments, rfc3339_utc(min(event_time)) AS first_seen, rfc3339_utc(max(event_time)) AS last_seen
-      FROM payment_authorized
-     WHERE gateway_id LIKE 'rv-%' AND event_time >= ${from}::timestamptz AND event_time < ${to}::timestamptz
-     GROUP BY agent_id ORDER BY agent_id`
-  return { revenue, agents }
-})
+interface Point {
+  readonly time: string
+  readonly revenue: ReadonlyArray<{ readonly asset: string; readonly amount: string; readonly payments: number }>
+}
+interface ConsumerItem {
+  readonly agent_id: string
+  readonly payments: number
+  readonly first_seen: string
+  readonly last_seen: string
+  readonly spend: ReadonlyArray<{ readonly asset: string; readonly amount: string }>
+}
 
+const get = (url: string, bearer = vendor) =>
+  Effect.map(send("GET", url, { bearer }), (response) => {
+    expect(response.status, url).toBe(200)
+    return response.body as Record<string, unknown>
+  })
+
+/** The same figures as the console serves them. */
 const served = Effect.gen(function*() {
-  const client = yield* clientFor(vendor)
-  const stats = yield* client.consoleVendor.stats({ urlParams: { from, to } })
-  const consumers = yield* client.consoleVendor.consumers({ urlParams: { from, to, limit: 500, sort: "payments" } })
-  const daily = yield* client.consoleVendor.revenueHistory({ urlParams: { from, to } })
-  return { stats, consumers, daily }
+  const range = `from=${from}&to=${to}`
+  const stats = yield* get(`/v1/vendor/stats?${range}`)
+  const nonZero = (points: ReadonlyArray<Point>) =>
+    points.flatMap((p) => p.revenue.filter((r) => r.payments > 0).map((r) => ({ time: p.time, ...r })))
+  const daily = yield* get(`/v1/vendor/revenue-history?${range}`)
+  const hourly = yield* get(`/v1/vendor/revenue-history?granularity=hour&${range}`)
+  const consumers = ((yield* get(`/v1/vendor/consumers?limit=500&${range}`))["items"] as ReadonlyArray<ConsumerItem>)
+    .slice().sort((a, b) => byAgentAsset({ ...a }, { ...b }))
+  const spending = []
+  for (const agent of AGENTS) {
+    const body = yield* get(`/v1/agent/spending?${range}`, token({ role: "agent", agentId: agent }))
+    for (const total of body["totals"] as ReadonlyArray<Record<string, unknown>>) spending.push({ agent_id: agent, ...total })
+  }
+  return {
+    revenue: stats["revenue"],
+    uniqueAgents: stats["unique_agents"],
+    daily: nonZero(daily["points"] as ReadonlyArray<Point>),
+    hourly: nonZero(hourly["points"] as ReadonlyArray<Point>),
+    consumers: consumers.map(({ agent_id, first_seen, last_seen, payments }) => ({ agent_id, payments, first_seen, last_seen })),
+    spend: consumers.flatMap((c) => c.spend.map((s) => ({ agent_id: c.agent_id, ...s }))).sort(byAgentAsset),
+    spending: spending.sort(byAgentAsset)
+  }
 })
 
-layer(ConsoleTestLayer, { excludeTestServices: true })("console rollups", (it) => {
-  it.effect("fixtures", () =>
+const expectTrue = (when: string) =>
+  Effect.gen(function*() {
+    const expected = yield* recomputed
+    const actual = yield* served
+    expect(actual, when).toEqual(expected)
+    return expected
+  })
+
+const consoleRollupRows = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.map(sql<{ n: number }>`
+    SELECT ((SELECT count(*) FROM console_rollup_days) + (SELECT count(*) FROM console_agent_daily)
+          + (SELECT count(*) FROM console_revenue_hourly))::int AS n`, (rows) => rows[0]?.n ?? 0))
+
+const runRollup = Effect.flatMap(JobRunner, (runner) => runner.run("rollup"))
+
+layer(TestLayer, { excludeTestServices: true })("console figures are always true", (it) => {
+  it.effect("payments over the last three days, before the rollup job ever ran: read raw, requests write nothing", () =>
     Effect.gen(function*() {
-      yield* insertVendor("rv", ["rv-g1", "rv-g2"])
-      yield* insertPayments(Array.from({ length: 400 }, (_, i) => ({
-        gateway: i % 3 === 0 ? "rv-g2" : "rv-g1",
-        agent: `ra-${i % 23}`,
-        time: iso(now - Math.floor((i * 6 * DAY) / 400) - 5_000),
-        amount: ((i % 11) * 0.013 + 0.001).toFixed(3),
-        asset: i % 9 === 0 ? "EURC" : "USDC"
-      })))
-      yield* rollHourly
+      yield* insertVendor("tv", ["tv-g1", "tv-g2"])
+      yield* insertVendor("tw", ["tw-g1"])
+      yield* ingest(600, start - 3 * DAY, start - 60_000)
+      const expected = yield* expectTrue("before any rollup")
+      expect((expected.revenue as ReadonlyArray<unknown>).length).toBe(2)
+      expect(yield* consoleRollupRows, "GET requests never build rollups").toBe(0)
     }))
 
-  it.effect("rolled-up days give the raw figures", () =>
+  it.effect("after the rollup job: finished days come from the job's rollups, figures unchanged", () =>
     Effect.gen(function*() {
-      const expected = yield* raw
-      const { consumers, daily, stats } = yield* served
+      const report = yield* runRollup
+      expect(report.status, report.summary).toBe("ok")
+      expect(yield* consoleRollupRows).toBeGreaterThan(0)
+      yield* expectTrue("after the rollup job")
+      // Proof the clean days are read from the rollups: damage them, and the figures move.
       const sql = yield* SqlClient.SqlClient
-      const days = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM console_rollup_days WHERE gateway_id LIKE 'rv-%'`
-      expect(days[0]?.n, "whole past days rolled up, per gateway").toBe(12)
-      expect(stats.revenue).toEqual(expected.revenue)
-      expect(stats.unique_agents).toBe(expected.agents.length)
-      expect([...consumers.items].sort((a, b) => a.agent_id.localeCompare(b.agent_id)).map((c) => ({
-        agent_id: c.agent_id, payments: c.payments, first_seen: c.first_seen, last_seen: c.last_seen
-      }))).toEqual([...expected.agents].sort((a, b) => a.agent_id.localeCompare(b.agent_id)))
-      expect(daily.points.length).toBe(7)
-      expect(daily.points.reduce((n, p) => n + p.payments, 0)).toBe(400)
-    }))
-
-  it.effect("those days are read from the rollups, not from the payments", () =>
-    Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      const before = yield* served
-      const consumerPayments = (c: typeof before.consumers) => c.items.reduce((n, i) => n + i.payments, 0)
       yield* sql`UPDATE console_revenue_hourly SET payments = payments + 1000
-                  WHERE (gateway_id, hour, asset) IN (SELECT gateway_id, hour, asset FROM console_revenue_hourly LIMIT 1)`
-      yield* sql`UPDATE console_agent_daily SET payments = payments + 1000
-                  WHERE (gateway_id, day, agent_id, asset) IN (SELECT gateway_id, day, agent_id, asset FROM console_agent_daily LIMIT 1)`
-      const after = yield* served
-      expect(after.stats.payments).toBe(before.stats.payments + 1000)
-      expect(consumerPayments(after.consumers)).toBe(consumerPayments(before.consumers) + 1000)
+                  WHERE (gateway_id, hour, asset) IN (SELECT gateway_id, hour, asset FROM console_revenue_hourly
+                                                       WHERE gateway_id = 'tv-g1' LIMIT 1)`
+      const damaged = (yield* get(`/v1/vendor/stats?from=${from}&to=${to}`))["payments"] as number
+      const payments = (yield* recomputed).revenue.reduce((n, r) => n + Number(r["payments"]), 0)
+      expect(damaged).toBe(payments + 1000)
       yield* sql`UPDATE console_revenue_hourly SET payments = payments - 1000 WHERE payments > 1000`
-      yield* sql`UPDATE console_agent_daily SET payments = payments - 1000 WHERE payments > 1000`
     }))
 
-  it.effect("a late payment counts once the hourly rollup has it", () =>
+  it.effect("late payments into rolled-up days count at once, before the job re-rolls them", () =>
     Effect.gen(function*() {
-      const before = (yield* served).stats
-      const late = iso(Math.floor(now / DAY) * DAY - 3 * DAY + 7 * HOUR)
-      yield* insertPayments([{ gateway: "rv-g2", agent: "ra-late", time: late, amount: "5", asset: "USDC" }])
-      // Until the hourly rollup re-rolls the hour, both sources agree on the old figures.
-      expect((yield* served).stats.payments).toBe(before.payments)
-      yield* rollHourly
-      const after = yield* served
-      const expected = yield* raw
-      expect(after.stats.payments).toBe(before.payments + 1)
-      expect(after.stats.revenue).toEqual(expected.revenue)
-      expect(after.consumers.items.some((c) => c.agent_id === "ra-late")).toBe(true)
-    }))
-
-  it.effect("a damaged rollup day is rebuilt", () =>
-    Effect.gen(function*() {
+      const dayStart = Math.floor(start / DAY) * DAY
+      yield* ingest(150, dayStart - 2 * DAY, dayStart - DAY)
       const sql = yield* SqlClient.SqlClient
-      yield* sql`DELETE FROM console_agent_daily WHERE gateway_id = 'rv-g1'`
-      yield* sql`UPDATE console_rollup_days SET payments = payments + 1 WHERE gateway_id = 'rv-g1'`
-      const { stats } = yield* served
-      expect(stats.revenue).toEqual((yield* raw).revenue)
+      const [marks] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM rollup_dirty`
+      expect(marks?.n, "ingest marked the late hours dirty").toBeGreaterThan(0)
+      yield* expectTrue("late payments, job not run")
+    }))
+
+  it.effect("while the rollup job runs, and after it", () =>
+    Effect.gen(function*() {
+      const dayStart = Math.floor(start / DAY) * DAY
+      yield* ingest(150, dayStart - 3 * DAY, dayStart - 2 * DAY)
+      const job = yield* Effect.fork(runRollup)
+      let checks = 0
+      while (checks < 3 || (yield* Fiber.poll(job))._tag === "None") {
+        yield* expectTrue(`while the job runs (check ${++checks})`)
+        if (checks > 200) break
+      }
+      const report = yield* Fiber.join(job)
+      expect(report.status, report.summary).toBe("ok")
+      yield* expectTrue("after the second run")
+      const sql = yield* SqlClient.SqlClient
+      expect(yield* sql`SELECT * FROM rollup_dirty`).toEqual([])
     }))
 })
