@@ -47,7 +47,13 @@ const ensureDatabase = (adminUrl: string, name: string) =>
       await client.connect()
       try {
         const found = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])
-        if (found.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`)
+        if (found.rowCount === 0) {
+          // A command attached to a server that is creating it too: whoever loses the race
+          // finds it made (42P04 duplicate_database, or 23505 on the catalog's unique index).
+          await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`).catch((error: { code?: string }) => {
+            if (error.code !== "42P04" && error.code !== "23505") throw error
+          })
+        }
       } finally {
         await client.end()
       }

@@ -96,6 +96,25 @@ describe("embedded PostgreSQL", { timeout: 90_000 }, () => {
       }
     }))
 
+  it("lets a server and a command start at the same moment: one of them waits, neither breaks the other", () =>
+    withDir(async (dataDir) => {
+      const [server, command] = await Promise.all([
+        startServer({ dataDir, port: await freePort() }),
+        // The command finishes at once: if it won the claim, the server waited for it.
+        startServer({ dataDir, port: await freePort(), role: "command" }).then(async (command) => {
+          await query(command.url, "SELECT 1")
+          await command.stop()
+          return command
+        })
+      ])
+      try {
+        if (command.attached) expect(command.url).toBe(server.url)
+        expect(await query(server.url, "SELECT 1 AS one")).toEqual([{ one: 1 }])
+      } finally {
+        await server.stop()
+      }
+    }))
+
   it("replaces the orphaned postmaster of a killed owner, for a server and for a command", () =>
     withDir(async (dataDir) => {
       const port = await freePort()
