@@ -22,6 +22,7 @@ import { JobRunnerLive } from "./jobs/Jobs.js"
 import { JobsLive } from "./jobs/Scheduler.js"
 import { PrometheusLive } from "./observability/Prometheus.js"
 import { RuntimeMetricsLive } from "./observability/Runtime.js"
+import { TracingLive } from "./observability/Tracing.js"
 import { RealtimeLive } from "./realtime/Realtime.js"
 
 /** The worker role: scheduled rollup, partitions, retention and archive (docs/jobs.md). */
@@ -33,6 +34,8 @@ const ServeLive = Layer.mergeAll(HttpAppLive, WorkerLive, RuntimeMetricsLive).pi
   Layer.provide(listen),
   Layer.provide(RealtimeLive),
   Layer.provide(PrometheusLive),
+  // OTLP trace export only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set (docs/tracing.md).
+  Layer.provide(TracingLive),
   Layer.provide(DatabaseLive),
   Layer.provide(HealthChecks.layer),
   Layer.provide(AppSettingsService.layer)
