@@ -40,7 +40,9 @@ export const makeAuthenticator = (settings: AuthSettings, hs256Secret: Secret) =
     const jwks = Option.isSome(settings.jwksUrl) ? yield* makeRemoteJwks(settings.jwksUrl.value) : undefined
     const base = {
       clockSkewSeconds: settings.clockSkewSeconds,
-      hs256Secret,
+      maxLifetimeSeconds: settings.maxLifetimeSeconds,
+      // With JWKS configured, HS256 is refused ("unsupported algorithm") unless kept on purpose.
+      ...(jwks === undefined || settings.allowHs256WithJwks ? { hs256Secret } : {}),
       ...(jwks === undefined ? {} : { jwks }),
       ...(Option.isSome(settings.issuer) ? { issuer: settings.issuer.value } : {}),
       ...(Option.isSome(settings.audience) ? { audience: settings.audience.value } : {})

@@ -90,6 +90,8 @@ export interface VerifyJwtOptions {
   readonly issuer?: string
   readonly audience?: string
   readonly clockSkewSeconds: number
+  /** Longest accepted lifetime: `exp − iat` and `exp − now` (plus skew); unset = no limit. */
+  readonly maxLifetimeSeconds?: number
   /** Epoch seconds. */
   readonly now: number
 }
@@ -208,6 +210,10 @@ export const verifyJwt = (token: string, options: VerifyJwtOptions): Effect.Effe
     if (now >= exp + skew) return yield* fail("token expired")
     if ((nbf !== undefined && nbf - skew > now) || (iat !== undefined && iat - skew > now)) {
       return yield* fail("token not yet valid")
+    }
+    const max = options.maxLifetimeSeconds
+    if (max !== undefined && (exp - now > max + skew || (iat !== undefined && exp - iat > max))) {
+      return yield* fail("invalid claims", `the token lives longer than the accepted maximum of ${max} s`)
     }
     if (options.issuer !== undefined && iss !== options.issuer) return yield* fail("invalid issuer")
     if (options.audience !== undefined) {

@@ -13,6 +13,8 @@ const settings = (overrides: Partial<AuthSettings> = {}): AuthSettings => ({
   issuer: Option.none(),
   audience: Option.none(),
   clockSkewSeconds: 60,
+  maxLifetimeSeconds: 30 * 86_400,
+  allowHs256WithJwks: false,
   ...overrides
 })
 
@@ -64,5 +66,27 @@ describe("authenticate", () => {
       expect(failure(yield* run(withIss, { audience: Option.some("billing") }))).toBe("the token is not meant for this service")
       const noVendor = signHs256({ sub: "x", role: "vendor", iat: now(), exp: now() + 60 }, SECRET)
       expect(failure(yield* run(noVendor))).toBe("the token's claims are invalid (vendor role requires vendor_id)")
+    }))
+
+  it.live("with JWKS_URL configured, HS256 tokens are refused unless JWT_ALLOW_HS256", () =>
+    Effect.gen(function*() {
+      // The JWKS is fetched lazily, only for RS256 tokens: an unreachable URL is fine here.
+      const jwks = { jwksUrl: Option.some("http://127.0.0.1:9/jwks.json") }
+      const token = signHs256(vendor(), SECRET)
+      expect(failure(yield* run(token, jwks))).toBe("the token's signing algorithm is not accepted")
+      expect((yield* run(token, { ...jwks, allowHs256WithJwks: true }))._tag).toBe("Right")
+      expect((yield* run(token))._tag).toBe("Right") // no JWKS: HS256 is the way in
+    }))
+
+  it.live("refuses tokens living longer than JWT_MAX_TOKEN_LIFETIME (exp centuries ahead)", () =>
+    Effect.gen(function*() {
+      const centuries = signHs256(vendor({ exp: now() + 300 * 365 * 86_400 }), SECRET)
+      expect(failure(yield* run(centuries))).toMatch(/lives longer than the accepted maximum of 2592000 s/)
+      // Also judged on iat: issued long ago with a long life, even if exp is near.
+      const old = signHs256(vendor({ iat: now() - 40 * 86_400, exp: now() + 60 }), SECRET)
+      expect(failure(yield* run(old))).toMatch(/lives longer/)
+      const month = signHs256(vendor({ exp: now() + 30 * 86_400 }), SECRET)
+      expect((yield* run(month))._tag).toBe("Right")
+      expect((yield* run(centuries, { maxLifetimeSeconds: 400 * 365 * 86_400 }))._tag).toBe("Right")
     }))
 })
