@@ -101,6 +101,24 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("vendor metrics", (it) =>
       expect(partial.series[0]?.source).toBe("live")
     }))
 
+  it.effect("a rolled-up hour with late data not re-rolled yet (dirty or claimed) is read from packets", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const client = yield* clientFor(token({ role: "vendor", vendorId: "mv" }))
+      const fromMs = currentHour - 5 * HOUR
+      const query = { urlParams: { from: iso(fromMs), to: iso(now), gateway_id: GatewayId.make("mg1") } }
+      const [first, second] = rolledHours
+      yield* sql`INSERT INTO rollup_dirty (gateway_id, hour) VALUES ('mg1', ${iso(first!)}::timestamptz)`
+      yield* sql`INSERT INTO rollup_claimed (gateway_id, hour, marked_at) VALUES ('mg1', ${iso(second!)}::timestamptz, now())`
+      const m = yield* client.consoleVendor.metrics(query)
+      const packetsOf = (hour: number) =>
+        packets.filter((p) => p.gateway === "mg1" && p.start >= hour && p.start < hour + HOUR).reduce((n, p) => n + p.requests, 0)
+      expect(m.series.slice(0, 2).map((p) => [p.source, p.requests])).toEqual([["live", packetsOf(first!)], ["live", packetsOf(second!)]])
+      expect(m.series[2]?.source).toBe("rollup")
+      yield* sql`DELETE FROM rollup_dirty WHERE gateway_id = 'mg1'`
+      yield* sql`DELETE FROM rollup_claimed WHERE gateway_id = 'mg1'`
+    }))
+
   it.effect("per-route figures cover the last hour of the range, from packets", () =>
     Effect.gen(function*() {
       const client = yield* clientFor(token({ role: "vendor", vendorId: "mv" }))
