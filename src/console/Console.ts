@@ -9,6 +9,7 @@ import { AuthLive } from "../auth/Authentication.js"
 import { AdminConsoleHttpLive } from "./AdminHttp.js"
 import { AgentConsoleHttpLive } from "./AgentHttp.js"
 import { ConsoleSettingsService } from "./ConsoleConfig.js"
+import { ConsoleCorsLive } from "./Cors.js"
 import { CursorKeyLive } from "./Cursor.js"
 import { ConsoleFailuresLive } from "./Failures.js"
 import { VendorConsoleHttpLive } from "./VendorHttp.js"
@@ -18,7 +19,8 @@ export const ConsoleHandlersLive = Layer.mergeAll(
   VendorConsoleHttpLive,
   AgentConsoleHttpLive,
   AdminConsoleHttpLive,
-  ConsoleFailuresLive
+  ConsoleFailuresLive,
+  ConsoleCorsLive
 ).pipe(
   Layer.provide(ConsoleSettingsService.layer),
   Layer.provide(CursorKeyLive)

@@ -71,12 +71,17 @@ export const clientFor = (bearer: string | undefined) =>
 
 /** A raw request, for status codes and headers. */
 export const send = (
-  method: "GET" | "POST" | "PATCH" | "DELETE",
+  method: "GET" | "POST" | "PATCH" | "DELETE" | "OPTIONS",
   url: string,
-  options: { readonly bearer?: string | undefined; readonly body?: unknown } = {}
+  options: {
+    readonly bearer?: string | undefined
+    readonly body?: unknown
+    readonly headers?: Record<string, string> | undefined
+  } = {}
 ) =>
   Effect.gen(function*() {
     let request = HttpClientRequest.make(method)(url)
+    if (options.headers !== undefined) request = HttpClientRequest.setHeaders(request, options.headers)
     if (options.bearer !== undefined) request = HttpClientRequest.bearerToken(request, options.bearer)
     if (options.body !== undefined) request = yield* HttpClientRequest.bodyJson(request, options.body)
     const response = yield* HttpClient.execute(request)
