@@ -54,10 +54,11 @@ export const TickerEvent = Schema.Struct({
 }).annotations({ identifier: "TickerEvent", description: "A payment on the public ticker (PaymentAuthorized only)." })
 export type TickerEvent = typeof TickerEvent.Type
 
-export const ResetReason = Schema.Literal("cursor_too_old", "cursor_unknown", "stream_interrupted").annotations({
+export const ResetReason = Schema.Literal("cursor_too_old", "cursor_unknown", "stream_interrupted", "replay_too_large").annotations({
   description: [
     "cursor_too_old: Last-Event-ID is older than the history window;",
     "cursor_unknown: Last-Event-ID is not an id this service issued;",
+    "replay_too_large: the events since Last-Event-ID exceed the stream's send buffer (SSE_SEND_BUFFER_BYTES);",
     "stream_interrupted: this process lost its feed from the other processes for a moment."
   ].join(" ")
 })

@@ -1,11 +1,25 @@
 import { HttpApiBuilder } from "@effect/platform"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import type { HealthResponse } from "../../schema/api/Health.js"
 import { AppSettingsService } from "../config/AppConfig.js"
 import { DatabaseLocation, DatabaseStatus } from "../db/Database.js"
 import { Api } from "../http/Api.js"
 import { NotReady } from "./Api.js"
 import { HealthChecks } from "./HealthChecks.js"
+
+/**
+ * `/health` is public: a driver's error text can name hosts, users and databases, so it is not
+ * shown (the database layer logs it). What an operator needs from here is the kind of failure:
+ * the system error code when there is one. The embedded server's start failure is our own
+ * sentence (what failed and how to fix it, also logged), so it is shown as is.
+ */
+export const publicReason = (reason: string, ours: boolean): string => {
+  if (ours) return reason
+  const code = /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)\b/.exec(reason)?.[1]
+  return code === undefined
+    ? "the database is unavailable; the server log has the details"
+    : `cannot use the database (${code}); the server log has the details`
+}
 
 const report = Effect.gen(function*() {
   const settings = yield* AppSettingsService
@@ -15,7 +29,11 @@ const report = Effect.gen(function*() {
   const [state, reachable, components] = yield* Effect.all([db.state, db.ping, checks.snapshot], {
     concurrency: "unbounded"
   })
-  const reason = state._tag === "Unavailable" ? state.reason : reachable ? undefined : "database did not answer a probe"
+  const reason = state._tag === "Unavailable"
+    ? publicReason(state.reason, location.embedded && Option.isSome(location.unavailable))
+    : reachable
+    ? undefined
+    : "database did not answer a probe"
   const degraded = !reachable || state._tag !== "Ready" ||
     Object.values(components).some((component) => component.status === "degraded")
   const health: HealthResponse = {

@@ -30,9 +30,20 @@ const challenge = HttpApp.appendPreResponseHandler((_request, response) =>
   )
 )
 
+const retryAfter = (seconds: number) =>
+  HttpApp.appendPreResponseHandler((_request, response) =>
+    Effect.succeed(
+      response.status === 429 || response.status === 503
+        ? HttpServerResponse.setHeader(response, "retry-after", String(seconds))
+        : response
+    )
+  )
+
 export const RealtimeHttpLive = HttpApiBuilder.group(Api, "realtime", (handlers) =>
   Effect.gen(function*() {
     const settings = yield* RealtimeSettingsConfig
+    // The client's own reconnect hint (SSE `retry:`), in whole seconds, at least 1.
+    const retryAfterSeconds = Math.max(1, Math.ceil(settings.retryMs / 1000))
     const hub = yield* RealtimeHub
     const registry = yield* StreamRegistry
     const tickets = yield* StreamTickets
@@ -102,6 +113,8 @@ export const RealtimeHttpLive = HttpApiBuilder.group(Api, "realtime", (handlers)
             const status = { InvalidTopics: 400, Unauthorized: 401, Forbidden: 403, TooManyStreams: 429, RealtimeUnavailable: 503 }[error._tag]
             yield* Metric.increment(Metric.tagged(Metrics.refused, "status", String(status)))
             if (error._tag === "Unauthorized") yield* challenge
+            // Both are "try again later": say when, as ingest does.
+            if (error._tag === "TooManyStreams" || error._tag === "RealtimeUnavailable") yield* retryAfter(retryAfterSeconds)
           })
         ),
         Effect.withSpan("Realtime.live")

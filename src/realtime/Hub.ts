@@ -34,6 +34,11 @@ export interface Outgoing {
 export interface Sink {
   /** Queues `out` for the client; false when the client's send buffer is full. Replay is never refused. */
   readonly write: (out: Outgoing, replay: boolean) => boolean
+  /**
+   * Most bytes a `Last-Event-ID` replay may put in the send buffer (the stream's bound); a
+   * longer replay is replaced by a `replay_too_large` reset. Unset: no bound.
+   */
+  readonly replayLimitBytes?: number
   /** Called once when the hub drops the stream for being too slow: close the connection now. */
   readonly drop: () => void
 }
@@ -75,7 +80,8 @@ export class RealtimeHub extends Context.Tag("Realtime/Hub")<RealtimeHub, {
 const RESET_MESSAGES: Readonly<Record<typeof ResetReason.Type, string>> = {
   cursor_too_old: "Last-Event-ID is older than the history window; events were missed — reload through the REST API",
   cursor_unknown: "Last-Event-ID was not issued by this service; reload through the REST API",
-  stream_interrupted: "the live feed was interrupted and events may have been missed — reload through the REST API"
+  stream_interrupted: "the live feed was interrupted and events may have been missed — reload through the REST API",
+  replay_too_large: "the events since Last-Event-ID exceed this stream's send buffer — reload through the REST API"
 }
 
 const REPLAY_CHUNK = 256
@@ -226,24 +232,38 @@ const makeHub = (options: HubOptions) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => PubSub.publish(pubsub, { _tag: "Gap", id: history.markGap(now) }))
     )
 
-    const replay = (connection: Connection, entries: ReadonlyArray<Entry>): void => {
+    /**
+     * Replay is exempt from the slow-consumer check (it is written at once, before the client
+     * could read), so it is bounded here instead: framed in full first, and if it would exceed
+     * the stream's send buffer the client gets a reset and reloads through the REST API.
+     * False when the replay was replaced by that reset.
+     */
+    const replay = (connection: Connection, entries: ReadonlyArray<Entry>): boolean => {
+      const limit = connection.sink.replayLimitBytes ?? Number.POSITIVE_INFINITY
+      const chunks: Array<Outgoing> = []
       let text = ""
       let messages = 0
-      const flush = () => {
-        if (messages === 0) return
-        connection.sink.write({ text, messages, commitMs: undefined }, true)
-        Metrics.messagesSent.unsafeUpdate(messages, [])
+      let bytes = 0
+      const cut = () => {
+        if (messages > 0) chunks.push({ text, messages, commitMs: undefined })
         text = ""
         messages = 0
       }
       for (const entry of entries) {
         const frame = frameFor(entry, connection.topics)
         if (frame === undefined) continue
+        bytes += Buffer.byteLength(frame, "utf8")
+        if (bytes > limit) return false
         text += frame
         messages += 1
-        if (messages === REPLAY_CHUNK) flush()
+        if (messages === REPLAY_CHUNK) cut()
       }
-      flush()
+      cut()
+      for (const chunk of chunks) {
+        connection.sink.write(chunk, true)
+        Metrics.messagesSent.unsafeUpdate(chunk.messages, [])
+      }
+      return true
     }
 
     const connect = (topics: TopicSet, lastEventId: string | undefined, sink: Sink) =>
@@ -264,7 +284,10 @@ const makeHub = (options: HubOptions) =>
             if (resume._tag === "Reset") {
               sink.write(resetFrame(resume.reason), true)
               Metrics.resets.pipe(Metric.tagged("reason", resume.reason)).unsafeUpdate(1, [])
-            } else if (resume._tag === "Replay") replay(connection, resume.entries)
+            } else if (resume._tag === "Replay" && !replay(connection, resume.entries)) {
+              sink.write(resetFrame("replay_too_large"), true)
+              Metrics.resets.pipe(Metric.tagged("reason", "replay_too_large")).unsafeUpdate(1, [])
+            }
             connections.add(connection)
             return connection
           }),

@@ -4,8 +4,8 @@
  *
  * The send buffer is what sits in that Readable because the socket is not draining: when live
  * data finds more than `sendBufferBytes` there, the hub drops the stream. Replayed history is
- * exempt (it is bounded by the history itself), so a long resume is not mistaken for a slow
- * client.
+ * exempt from that check (so a resume is not mistaken for a slow client) but is bounded by the
+ * same number: the hub sends a `replay_too_large` reset instead of a longer replay.
  */
 import { HttpServerResponse } from "@effect/platform"
 import { Readable } from "node:stream"
@@ -63,6 +63,7 @@ export const openSseStream = (options: SseOptions): SseStream => {
   replayEnd = pushed
 
   const sink: Sink = {
+    replayLimitBytes: options.sendBufferBytes,
     write: (out, replay) => {
       if (ended) return true
       if (replay) {

@@ -156,6 +156,31 @@ describe("realtime hub", () => {
       expect((yield* take(withinWindow, 1)).map((m) => json(m)["id"])).toEqual(["live"])
     }))
 
+  it.scoped("a Last-Event-ID replay larger than the stream's send buffer is replaced by a replay_too_large reset", () =>
+    Effect.gen(function*() {
+      const hub = yield* hubWith()
+      const probe = yield* connect(hub, ["vendor:gw_1"])
+      yield* hub.publish([payment("gw_1", "a1", "first")], 1_000)
+      const [first] = yield* take(probe, 1)
+      for (let i = 0; i < 50; i++) yield* hub.publish([payment("gw_1", "a1", `p${i}`)], 2_000 + i)
+      yield* take(probe, 51)
+
+      const bounded = (limit: number) => {
+        const stream = testStream()
+        return { ...stream, sink: { ...stream.sink, replayLimitBytes: limit }, messages: stream.messages }
+      }
+      const small = bounded(2_000)
+      yield* hub.connect(topicSet(["vendor:gw_1"]), first?.id, small.sink)
+      const [reset] = yield* take(small, 1)
+      expect(reset?.event).toBe("reset")
+      expect(json(reset)).toMatchObject({ reason: "replay_too_large" })
+      expect(small.messages).toHaveLength(1) // nothing of the replay was written
+
+      const roomy = bounded(1_000_000)
+      yield* hub.connect(topicSet(["vendor:gw_1"]), first?.id, roomy.sink)
+      expect((yield* take(roomy, 50)).map((m) => json(m)["id"])).toEqual(Array.from({ length: 50 }, (_, i) => `p${i}`))
+    }))
+
   it.scoped("history is bounded by count: a cursor that fell out of it is reset", () =>
     Effect.gen(function*() {
       const hub = yield* hubWith({ historySize: 3 })

@@ -202,6 +202,7 @@ layer(App, { excludeTestServices: true })("live stream over HTTP", (it) => {
       const c = yield* open("topics=ticker", bearer(jwt))
       expect([a.status, b.status, c.status]).toEqual([200, 200, 429])
       expect(c.errorBody).toContain("at most 2 concurrent streams")
+      expect(Number(c.headers.get("retry-after"))).toBeGreaterThanOrEqual(1)
       const other = yield* open("topics=agent:a10", bearer(token({ role: "agent", agentId: "a10" })))
       expect(other.status).toBe(200)
       other.close()
