@@ -242,6 +242,20 @@ const main = async () => {
   await q(`INSERT INTO rollup_state (job, watermark) VALUES ('gateway_stats_hourly', date_trunc('hour', now(), 'UTC'))
            ON CONFLICT (job) DO UPDATE SET watermark = EXCLUDED.watermark, updated_at = now()`)
   log(`gateway_stats_hourly: ${rollups.toLocaleString("en")} rows`)
+  // What the rollup job builds for every finished UTC day (src/jobs/RollupConsole.ts): the console
+  // reads those days from these tables, never builds them in a request.
+  const finished = `p.event_time < date_trunc('day', now(), 'UTC')`
+  await q(`INSERT INTO console_agent_daily (gateway_id, day, agent_id, asset, payments, amount, first_seen, last_seen)
+           SELECT p.gateway_id, date_trunc('day', p.event_time, 'UTC'), p.agent_id, p.asset, count(*), sum(p.amount),
+                  min(p.event_time), max(p.event_time)
+             FROM payment_authorized p WHERE ${finished} GROUP BY 1, 2, 3, 4`)
+  await q(`INSERT INTO console_revenue_hourly (gateway_id, hour, asset, payments, amount)
+           SELECT p.gateway_id, date_trunc('hour', p.event_time, 'UTC'), p.asset, count(*), sum(p.amount)
+             FROM payment_authorized p WHERE ${finished} GROUP BY 1, 2, 3`)
+  const days = await q(`INSERT INTO console_rollup_days (gateway_id, day, payments, amount)
+           SELECT p.gateway_id, date_trunc('day', p.event_time, 'UTC'), count(*), sum(p.amount)
+             FROM payment_authorized p WHERE ${finished} GROUP BY 1, 2`)
+  log(`console rollups: ${days.toLocaleString("en")} gateway-days`)
   await q(`DROP TABLE seed_gw`)
 
   log("VACUUM (ANALYZE) — index-only scans need the visibility map")

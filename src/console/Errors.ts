@@ -30,5 +30,8 @@ export type InvalidParameter = HttpApiError.HttpApiDecodeError
 export class Unavailable extends Schema.TaggedError<Unavailable>()(
   "Unavailable",
   { message: Schema.String },
-  HttpApiSchema.annotations({ status: 503, description: "The database is not ready yet; retry shortly" })
+  HttpApiSchema.annotations({
+    status: 503,
+    description: "The database is not ready or unreachable; retry after the `Retry-After` header's seconds"
+  })
 ) {}
