@@ -13,12 +13,26 @@ import { HealthChecks } from "./HealthChecks.js"
  * the system error code when there is one. The embedded server's start failure is our own
  * sentence (what failed and how to fix it, also logged), so it is shown as is.
  */
+const SYSTEM_CODE = /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)\b/
+
 export const publicReason = (reason: string, ours: boolean): string => {
   if (ours) return reason
-  const code = /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)\b/.exec(reason)?.[1]
+  const code = SYSTEM_CODE.exec(reason)?.[1]
   return code === undefined
     ? "the database is unavailable; the server log has the details"
     : `cannot use the database (${code}); the server log has the details`
+}
+
+/**
+ * A component's reason is our sentence, then ": " and the cause's text; only the sentence (and a
+ * system error code) is public.
+ */
+export const publicComponentReason = (reason: string): string => {
+  const colon = reason.indexOf(": ")
+  const code = SYSTEM_CODE.exec(reason)?.[1]
+  return colon < 0 && code === undefined
+    ? reason
+    : `${colon < 0 ? "failing" : reason.slice(0, colon)}${code === undefined ? "" : ` (${code})`}; the server log has the details`
 }
 
 const report = Effect.gen(function*() {
@@ -46,7 +60,12 @@ const report = Effect.gen(function*() {
       embedded: location.embedded,
       ...(reason === undefined ? {} : { reason })
     },
-    components
+    components: Object.fromEntries(
+      Object.entries(components).map(([name, component]) => [
+        name,
+        component.reason === undefined ? component : { ...component, reason: publicComponentReason(component.reason) }
+      ])
+    )
   }
   return health
 })

@@ -2,7 +2,7 @@
  * Process concerns of the HTTP server (listen address, docs, OpenAPI) kept apart from the
  * feature handlers. `listen` is separate so tests can serve the same app on a test server.
  */
-import { type HttpApp, HttpApiBuilder, HttpApiScalar, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApp, HttpApiBuilder, HttpApiScalar, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
@@ -67,6 +67,18 @@ export const ApiLive = HttpApiBuilder.api(Api).pipe(
 )
 
 /**
+ * Every 503 says when to come back: features that set their own `Retry-After` (ingest, SSE)
+ * keep it; the others (the console's "database unavailable") get the default.
+ */
+const retryAfterOn503 = HttpApp.appendPreResponseHandler((_request, response) =>
+  Effect.succeed(
+    response.status === 503 && response.headers["retry-after"] === undefined
+      ? HttpServerResponse.setHeader(response, "retry-after", "5")
+      : response
+  )
+)
+
+/**
  * A process without a role answers 404 on that role's routes. Judged on the route the router
  * will match (case-insensitive, percent-decoded), not the raw path text.
  */
@@ -74,6 +86,7 @@ const roleGate = (app: HttpApp.Default) =>
   Effect.gen(function*() {
     const settings = yield* AppSettingsService
     const request = yield* HttpServerRequest.HttpServerRequest
+    yield* retryAfterOn503
     const route = matchRoute(request.url)
     const role = roleOf(request.url, route)
     if (role === undefined || settings.roles.has(role)) {

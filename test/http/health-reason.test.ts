@@ -1,6 +1,6 @@
 /** `/health` is public: raw driver text stays in the log (finding 9). */
 import { describe, expect, it } from "@effect/vitest"
-import { publicReason } from "../../src/health/Http.js"
+import { publicComponentReason, publicReason } from "../../src/health/Http.js"
 
 describe("/health database reason", () => {
   it("shows the kind of failure, never the driver's text", () => {
@@ -15,5 +15,15 @@ describe("/health database reason", () => {
   it("shows the embedded server's own start failure (our sentence with its remedy) as is", () => {
     const ours = "embedded PostgreSQL could not start in /data/postgres: not a directory. To fix: set DATABASE_URL"
     expect(publicReason(ours, true)).toBe(ours)
+  })
+
+  it("keeps a component's own sentence and the error code, not the cause's text", () => {
+    expect(publicComponentReason("not listening for other processes' events: connect ECONNREFUSED 10.0.0.7:5432")).toBe(
+      "not listening for other processes' events (ECONNREFUSED); the server log has the details"
+    )
+    expect(publicComponentReason("flushes failing: relation \"secret\" does not exist")).toBe(
+      "flushes failing; the server log has the details"
+    )
+    expect(publicComponentReason("the spill journal is full")).toBe("the spill journal is full")
   })
 })
