@@ -123,7 +123,7 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
   ))
   const db = new pg.Pool({ connectionString: dbUrl, max: 4 })
   db.on("error", () => undefined) // idle clients are terminated when the database is dropped
-  const gateways = Array.from({ length: options.gateways }, (_, i) => ({ id: `gw-${i}`, key: `mpk_bench_${runId}_${i}` }))
+  const gateways = Array.from({ length: options.gateways }, (_, i) => ({ id: `gw-${i}`, key: `mpk_live_${randomBytes(32).toString("base64url")}` }))
   yield* Effect.promise(async () => {
     await db.query("INSERT INTO vendors (id, name) VALUES ('bench', 'Bench vendor')")
     await db.query(

@@ -114,7 +114,7 @@ const main = async () => {
 
 const run = async (server: BenchServer, receiver: BenchServer, dbUrl: string, runId: string) => {
   const db = new pg.Pool({ connectionString: dbUrl, max: 2 })
-  const gateways = Array.from({ length: options.gateways }, (_, i) => ({ id: `gw-${i}`, key: `mpk_bench_${runId}_${i}` }))
+  const gateways = Array.from({ length: options.gateways }, (_, i) => ({ id: `gw-${i}`, key: `mpk_live_${randomBytes(32).toString("base64url")}` }))
   await db.query("INSERT INTO vendors (id, name) VALUES ('bench', 'Bench vendor')")
   await db.query(
     `INSERT INTO gateways (id, vendor_id, name, ingest_key_hash)

@@ -3,6 +3,7 @@
  * app process, and a gateway-like sender that retries what was not acknowledged (as a real
  * gateway does) and remembers every event id the server acknowledged.
  */
+import { randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -45,7 +46,7 @@ export interface Gateway {
 }
 
 export const seedGateways = async (url: string, count: number, runId: string): Promise<Array<Gateway>> => {
-  const gateways = Array.from({ length: count }, (_, i) => ({ id: `gw-${i}`, key: `mpk_fault_${runId}_${i}` }))
+  const gateways = Array.from({ length: count }, (_, i) => ({ id: `gw-${i}`, key: `mpk_live_${randomBytes(32).toString("base64url")}` }))
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {

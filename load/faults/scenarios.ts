@@ -185,7 +185,7 @@ export const journalFull = async (t: Timing): Promise<FaultReport> => {
     const probe = await fetch(`${env.app.url}/v1/ingest`, {
       method: "POST",
       headers: { authorization: `Bearer ${env.gateways[0]!.key}`, "content-type": "application/cloudevents-batch+json" },
-      body: JSON.stringify([{ specversion: "1.0", id: `probe-${env.runId}`, source: "probe", type: "Probe" }])
+      body: JSON.stringify([{ specversion: "1.0", id: `probe-${env.runId}`, source: `machpay://gateway/${env.gateways[0]!.id}`, type: "Probe" }])
     })
     const alive = env.app.server?.child.exitCode === null
     await env.db.start()
