@@ -151,7 +151,8 @@ export const startWriters = (
               Effect.annotateLogs({ route, source: items[0]!.event.source, id: items[0]!.event.id, error: attempt.left.message })
             )
             yield* Metric.increment(routeMetric(Metrics.poisonEvents))
-            return { inserted: new Set<string>(), refused: new Map([[items[0]!, attempt.left.message]]), statements: 0 }
+            const reason = attempt.left.code === undefined ? attempt.left.message : `${attempt.left.message} (SQLSTATE ${attempt.left.code})`
+            return { inserted: new Set<string>(), refused: new Map([[items[0]!, reason]]), statements: 0 }
           }
           const half = Math.ceil(items.length / 2)
           const left = yield* isolate(items.slice(0, half))

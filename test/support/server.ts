@@ -21,6 +21,8 @@ export interface TestServer {
   /** Base URL, e.g. `http://127.0.0.1:41234`. */
   readonly url: string
   readonly port: number
+  /** The server process (its own process group), e.g. to SIGKILL it in a fault test. */
+  readonly pid: number
   /** The process's stdout and stderr so far (bounded). */
   readonly output: () => string
 }
@@ -30,6 +32,8 @@ export interface TestServerOptions {
   /** Extra environment (INGEST_*, ROLES …); `PORT`, `HOST`, `DATABASE_URL` and `DATA_DIR` are set here. */
   readonly env?: Readonly<Record<string, string>>
   readonly readyTimeout?: Duration.DurationInput
+  /** A data directory (journal) to reuse across restarts; by default a new one, removed afterwards. */
+  readonly dataDir?: string
 }
 
 export const freePort = (): Promise<number> =>
@@ -84,16 +88,16 @@ const probeReady = (url: string) =>
 export const startTestServer = (options: TestServerOptions) =>
   Effect.gen(function*() {
     const port = yield* Effect.promise(freePort)
-    const dataDir = yield* Effect.acquireRelease(
+    const dataDir = options.dataDir ?? (yield* Effect.acquireRelease(
       Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "machpay-e2e-"))),
       (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
-    )
+    ))
     let output = ""
     const append = (chunk: Buffer) => {
       output = (output + chunk.toString("utf8")).slice(-MAX_OUTPUT_CHARS)
     }
     const exited = yield* Deferred.make<string>()
-    yield* Effect.acquireRelease(
+    const child = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const child = spawn(process.execPath, [...serverArgs()], {
           cwd: ROOT,
@@ -132,6 +136,6 @@ export const startTestServer = (options: TestServerOptions) =>
       ),
       Effect.flatMap(Deferred.await(exited), (why) => Effect.fail(failStart(why)))
     )
-    const server: TestServer = { url, port, output: () => output }
+    const server: TestServer = { url, port, pid: child.pid ?? 0, output: () => output }
     return server
   })
