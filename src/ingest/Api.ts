@@ -26,7 +26,7 @@ export class IngestApi extends HttpApiGroup.make("ingest")
       .addSuccess(IngestResponse.annotations({ identifier: "IngestResponseCommitted" }), { status: 200 })
       .addError(IngestResponse.annotations({ identifier: "IngestResponseAllRejected" }), { status: 400 })
       .addError(error(401, "Unauthorized", "Missing or unknown ingest key, or a bad request signature"))
-      .addError(error(403, "Forbidden", "Gateway disabled, or every event speaks for another gateway"))
+      .addError(error(403, "Forbidden", "Gateway disabled, or every event speaks for another gateway (`source` or `data.gateway_id`)"))
       .addError(error(413, "PayloadTooLarge", "Body, decompressed body or event count over its limit (named in the message)"))
       .addError(error(415, "UnsupportedMediaType", "Unknown Content-Type or Content-Encoding"))
       .addError(error(429, "TooManyRequests", "This gateway exceeded its rate; see Retry-After"))
@@ -39,7 +39,12 @@ export class IngestApi extends HttpApiGroup.make("ingest")
           "(`application/cloudevents-batch+json`), binary mode (`ce-*` headers, `data` in the body) and a bare",
           "`GatewayTelemetryPacket` (`application/json`). `Content-Encoding: gzip` is accepted.",
           "Authenticate with `Authorization: Bearer <ingest key>`; gateways with a signing secret must also send",
-          "`X-MachPay-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>`.",
+          "`X-MachPay-Signature: t=<unix seconds>,v1=<64 lowercase hex HMAC-SHA256(secret, \"<t>.<body>\")>`",
+          "(exactly one of each, no spaces); an accepted signed request sent again is refused as a replay, one",
+          "answered 429/503 may be re-sent as is.",
+          "An event's `source` must be the gateway's own: `machpay://gateway/<gateway id>` or a sub-path of it;",
+          "`source` + `id` is the duplicate key, so duplicates never cross gateways. Text limits are in UTF-8 bytes",
+          "(`id`, `source` ≤ 512). See docs/ingest.md.",
           "Each event gets an outcome (accepted / duplicate / rejected with the field). 202 = queued;",
           "send `Prefer: wait=commit` to get 200 once the events are committed in PostgreSQL."
         ].join(" ")
