@@ -1,27 +1,31 @@
 /**
- * Ingest benchmark: a fleet of gateways posting batches to the real server process through the
- * typed client built from the contract, at a fixed rate, then a zero-loss check and the raw
- * COPY ceiling of the same rows.
+ * Ingest benchmark: a fleet of gateways posting batches to the real server process, then a
+ * zero-loss check and the raw COPY ceiling of the same rows.
  *
- *   npm run load -- --rate 12000 --duration 60 --batch 500 --gateways 50
+ *   npm run load -- --rate 10000 --duration 60 --batch 500 --gateways 50     (open loop)
+ *   npm run load -- --closed 4 --duration 30 --batch 500                       (capacity)
+ *
+ * The generator must not compete with the server for the two cores: every request body is
+ * encoded before the clock starts, requests go out through a plain keep-alive `node:http` agent,
+ * and in open loop each batch has a scheduled send time — latency is measured from that time, so
+ * a server that falls behind cannot hide it by slowing the generator (no coordinated omission).
+ * `--closed N` instead keeps N requests in flight back to back, for capacity.
  *
  * Options (defaults): --admin-url postgres://postgres@127.0.0.1:5432/postgres  --gateways 50
- *   --agents 10000  --batch 500  --rate 12000 (events/s)  --duration 60 (s)  --concurrency 32
+ *   --agents 10000  --batch 500  --rate 12000 (events/s)  --duration 60 (s)  --concurrency 64 (open loop: sockets)  --closed N (closed loop with N connections)
  *   --mix payment=60,blocked=10,solvency=5,intent=15,telemetry=5,unknown=5  --duplicates 0.01
  *   --port (default: a free one)  --wait-commit (ask for Prefer: wait=commit)  --keep (keep the database)
  *   --modes journal,memory,commit (durability modes to run in turn, printed side by side)
  *   --env KEY=VALUE (extra server environment, repeatable)  --profile (CPU profile of the server → tmp/profiles)
  */
-import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect } from "effect"
+import * as http from "node:http"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import pg from "pg"
-import type { CloudEventJson } from "../schema/CloudEvent.js"
 import { hashIngestKey } from "../src/identity/IngestKey.js"
-import { Api } from "../src/http/Api.js"
 import { flag, option, repeated } from "./lib/args.js"
 import { copyCeiling, verifyStored } from "./lib/verify.js"
 import { Fleet, parseMix } from "./lib/fleet.js"
@@ -36,7 +40,8 @@ const options = {
   batch: Number(option("batch", "500")),
   rate: Number(option("rate", "12000")),
   duration: Number(option("duration", "60")),
-  concurrency: Number(option("concurrency", "32")),
+  concurrency: Number(option("concurrency", "64")),
+  closed: Number(option("closed", "0")),
   mix: parseMix(option("mix", "payment=60,blocked=10,solvency=5,intent=15,telemetry=5,unknown=5")),
   duplicates: Number(option("duplicates", "0.01")),
   port: Number(option("port", "0")),
@@ -132,17 +137,6 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
       [JSON.stringify(gateways.map((g) => ({ id: g.id, hash: hashIngestKey(g.key) })))]
     )
   })
-  const clients = yield* Effect.forEach(gateways, (gateway) =>
-    HttpApiClient.make(Api, {
-      baseUrl: server.url,
-      transformClient: HttpClient.mapRequest((request) =>
-        request.pipe(
-          HttpClientRequest.bearerToken(gateway.key),
-          waitCommit ? HttpClientRequest.setHeader("prefer", "wait=commit") : (r) => r
-        )
-      )
-    }))
-
   const fleet = new Fleet(gateways.map((g) => g.id), options.agents, options.mix, runId)
   // Sets: a re-sent batch may be answered "accepted" a second time while its original is still
   // queued; the database keeps one row, and so does this tally.
@@ -151,39 +145,81 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
   let window: Array<number> = []
   let sentEvents = 0, ackedEvents = 0, duplicatesExpected = 0, duplicatesSeen = 0, failures = 0, inflight = 0, sentBatches = 0
   const statuses = new Map<number, number>()
-  const recent: Array<{ gateway: number; events: Array<CloudEventJson> }> = []
   let maxRss = 0
 
-  const send = (gatewayIndex: number, events: Array<CloudEventJson>, isRetry: boolean) =>
-    Effect.gen(function*() {
-      inflight += 1
-      const started = performance.now()
-      const result = yield* clients[gatewayIndex]!.ingest.ingest({ payload: events }).pipe(Effect.either)
-      const ms = performance.now() - started
-      inflight -= 1
-      latencies.push(ms)
-      window.push(ms)
-      if (result._tag === "Left") {
-        failures += 1
-        const status = "status" in result.left && typeof result.left.status === "number" ? result.left.status : 0
-        statuses.set(status, (statuses.get(status) ?? 0) + 1)
-        return
-      }
-      statuses.set(202, (statuses.get(202) ?? 0) + 1)
-      ackedEvents += events.length
-      for (const outcome of result.right.results) {
-        if (outcome.status === "accepted" && outcome.type !== undefined && outcome.id !== undefined) {
-          const ids = accepted.get(outcome.type) ?? new Set<string>()
-          ids.add(outcome.id)
-          accepted.set(outcome.type, ids)
-        }
-        if (outcome.status === "duplicate") duplicatesSeen += 1
-      }
-      if (isRetry) duplicatesExpected += events.length
+  // Every body encoded before the clock starts (open loop: the whole run; closed loop: a pool).
+  interface Job { readonly gateway: number; readonly count: number; readonly body: Buffer; readonly retry: boolean }
+  const batchesTotal = options.closed > 0
+    ? Math.max(1, Math.ceil((40_000 * options.duration) / options.batch))
+    : Math.floor((options.rate * options.duration) / options.batch)
+  const jobs: Array<Job> = []
+  for (let i = 0; i < batchesTotal; i++) {
+    if (jobs.length > 0 && Math.random() < options.duplicates) {
+      jobs.push({ ...jobs[Math.max(0, jobs.length - 1 - Math.floor(Math.random() * 20))]!, retry: true })
+      continue
+    }
+    const gateway = i % gateways.length
+    const events = fleet.batch(gateways[gateway]!.id, options.batch)
+    jobs.push({ gateway, count: events.length, body: Buffer.from(JSON.stringify(events)), retry: false })
+  }
+  const headersOf = gateways.map((g) => ({
+    authorization: `Bearer ${g.key}`,
+    "content-type": "application/cloudevents-batch+json",
+    ...(waitCommit ? { prefer: "wait=commit" } : {})
+  }))
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.closed > 0 ? options.closed : options.concurrency })
+  const target = new URL(server.url)
+
+  /** One POST; resolves with the status and body text (status 0: no answer). */
+  const post = (job: Job) =>
+    new Promise<{ status: number; text: string }>((resolve) => {
+      const req = http.request({
+        host: target.hostname,
+        port: target.port,
+        path: "/v1/ingest",
+        method: "POST",
+        agent,
+        headers: { ...headersOf[job.gateway], "content-length": job.body.byteLength }
+      }, (res) => {
+        const chunks: Array<Buffer> = []
+        res.on("data", (c: Buffer) => chunks.push(c))
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }))
+        res.on("error", () => resolve({ status: 0, text: "" }))
+      })
+      req.on("error", () => resolve({ status: 0, text: "" }))
+      req.end(job.body)
     })
 
+  /** Sends one job; latency counts from `from` (its scheduled time in open loop). */
+  const send = async (job: Job, from: number) => {
+    inflight += 1
+    sentBatches += 1
+    if (!job.retry) sentEvents += job.count
+    const reply = await post(job)
+    const ms = performance.now() - from
+    inflight -= 1
+    latencies.push(ms)
+    window.push(ms)
+    statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1)
+    if (reply.status !== 200 && reply.status !== 202) {
+      failures += 1
+      return
+    }
+    ackedEvents += job.count
+    // Outcomes are read after the clock, off the send path: a cheap scan of the JSON.
+    const body = JSON.parse(reply.text) as { results: Array<{ status: string; type?: string; id?: string }> }
+    for (const outcome of body.results) {
+      if (outcome.status === "accepted" && outcome.type !== undefined && outcome.id !== undefined) {
+        const ids = accepted.get(outcome.type) ?? new Set<string>()
+        ids.add(outcome.id)
+        accepted.set(outcome.type, ids)
+      }
+      if (outcome.status === "duplicate") duplicatesSeen += 1
+    }
+    if (job.retry) duplicatesExpected += job.count
+  }
+
   const start = performance.now()
-  const semaphore = yield* Effect.makeSemaphore(options.concurrency)
   let behind = 0
   let ticks = 0
   const loop = { p99: 0, max: 0 }
@@ -206,31 +242,32 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
     )
   }, 1000)
 
-  const batchesTotal = Math.floor((options.rate * options.duration) / options.batch)
-  yield* Effect.forEach(
-    Array.from({ length: batchesTotal }, (_, i) => i),
-    (i) =>
-      Effect.gen(function*() {
-        const due = start + (i * options.batch * 1000) / options.rate
-        const wait = due - performance.now()
-        if (wait > 0) yield* Effect.sleep(wait)
-        else if (wait < -100) behind += 1
-        const retry = recent.length > 0 && Math.random() < options.duplicates
-        const job = retry
-          ? recent[Math.floor(Math.random() * recent.length)]!
-          : { gateway: i % gateways.length, events: fleet.batch(gateways[i % gateways.length]!.id, options.batch) }
-        if (!retry) {
-          recent.push(job)
-          if (recent.length > 20) recent.shift()
-          sentEvents += job.events.length
+  yield* Effect.promise(async () => {
+    if (options.closed > 0) {
+      // Closed loop: N senders back to back until the duration is up (or the pool runs out).
+      let next = 0
+      const deadline = start + options.duration * 1000
+      await Promise.all(Array.from({ length: options.closed }, async () => {
+        while (performance.now() < deadline && next < jobs.length) {
+          const job = jobs[next++]!
+          await send(job, performance.now())
         }
-        sentBatches += 1
-        yield* semaphore.take(1)
-        yield* Effect.fork(send(job.gateway, job.events, retry).pipe(Effect.ensuring(semaphore.release(1))))
-      }),
-    { discard: true }
-  )
-  yield* semaphore.take(options.concurrency) // every send finished
+      }))
+      return
+    }
+    // Open loop: each batch leaves at its scheduled time whatever the answers do.
+    const pending: Array<Promise<void>> = []
+    const interval = (options.batch * 1000) / options.rate
+    for (let i = 0; i < jobs.length; i++) {
+      const due = start + i * interval
+      const wait = due - performance.now()
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+      else if (wait < -100) behind += 1
+      pending.push(send(jobs[i]!, due))
+    }
+    await Promise.all(pending)
+  })
+  agent.destroy()
   const sendSeconds = (performance.now() - start) / 1000
   clearInterval(progress)
   process.stdout.write("\n")
@@ -269,11 +306,11 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
   const committedRate = totalAccepted / commitSeconds
   console.log(`
 == ingest benchmark ==
-options        mode=${mode} rate=${options.rate}/s duration=${options.duration}s batch=${options.batch} gateways=${options.gateways} concurrency=${options.concurrency} wait-commit=${waitCommit}
+options        mode=${mode} ${options.closed > 0 ? `closed loop ×${options.closed}` : `open loop rate=${options.rate}/s`} duration=${options.duration}s batch=${options.batch} gateways=${options.gateways} concurrency=${options.concurrency} wait-commit=${waitCommit}
 requests       ${sentBatches} (${[...statuses].map(([s, n]) => `${s}:${n}`).join(" ")}), sent in ${fmt(sendSeconds)}s, behind schedule ${behind}
 events         sent ${sentEvents}, accepted ${totalAccepted}, duplicates reported ${duplicatesSeen} (re-sent ${duplicatesExpected})
 committed      ${fmt(committedRate, 0)} events/s (all accepted events committed after ${fmt(commitSeconds)}s)
-ack latency    p50 ${fmt(ack.p50)} ms  p99 ${fmt(ack.p99)} ms  max ${fmt(ack.max)} ms (client); server-side ${serverAck(metrics)}
+ack latency    p50 ${fmt(ack.p50)} ms  p99 ${fmt(ack.p99)} ms  max ${fmt(ack.max)} ms (client, ${options.closed > 0 ? "from send" : "from each batch's scheduled time"}); server-side ${serverAck(metrics)}
 commit lag     p99 ${fmt(histogramQuantile(buckets, 0.99) * 1000)} ms (server histogram)
 flushes        ${flushes}
 journal        append p50 ${quantileMs(metrics, "journal_append_duration_seconds", 0.5)} ms p99 ${
@@ -314,7 +351,7 @@ const main = Effect.gen(function*() {
   }
 })
 
-main.pipe(Effect.provide(FetchHttpClient.layer), Effect.runPromise).catch((error) => {
+main.pipe(Effect.runPromise).catch((error) => {
   console.error(error)
   process.exit(1)
 })
