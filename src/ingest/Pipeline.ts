@@ -29,6 +29,7 @@ import { DeadLetters } from "./DeadLetters.js"
 import { EventStore } from "./EventStore.js"
 import { startGatewaySeen } from "./GatewaySeen.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
+import { typeLabel } from "./Labels.js"
 import { encodeEvent, eventKey, type IngestEvent, type Route, routeOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 import { RecentKeys } from "./RecentKeys.js"
@@ -141,7 +142,7 @@ export const IngestPipelineLive = Layer.scoped(
             : "duplicate"
           if (outcome === "accepted") stored.push(item.event)
           if (reason !== undefined && first) yield* refuse(item, reason, finishedAt)
-          const label = `${item.event.type}\u0000${typeof outcome === "string" ? outcome : "rejected"}`
+          const label = `${typeLabel(item.event.type)}\u0000${typeof outcome === "string" ? outcome : "rejected"}`
           counts.set(label, (counts.get(label) ?? 0) + 1)
           Metrics.commitLag.unsafeUpdate((finishedAt - item.event.receivedAt) / 1000, [])
           volatile.delete(item)

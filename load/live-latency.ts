@@ -1,0 +1,210 @@
+/**
+ * Live latency, outside in: a probe gateway posts payments at a fixed rate; each one's time from
+ * its *scheduled* POST to its arrival on a `ticker` SSE stream is measured (plain `node:http` on
+ * both sides, so the client is not what is measured). Optionally under background load: a fleet
+ * posting `--rate` events/s and `--subscribers` vendor/agent streams held open.
+ *
+ *   npx tsx load/live-latency.ts --probe-rate 10 --duration 20                         (quiet)
+ *   npx tsx load/live-latency.ts --rate 5000 --subscribers 1000 --duration 20          (busy)
+ *
+ * Options (defaults): --admin-url postgres://postgres@127.0.0.1:5432/postgres  --probe-rate 10
+ *   --probes 2 (ticker streams)  --rate 0 (background events/s)  --batch 100  --gateways 50
+ *   --agents 1000  --subscribers 0 (background streams: 70 % vendor, 30 % agent)  --duration 20
+ *   --wait-commit (probes ask for Prefer: wait=commit; its answer time is printed too)
+ *   --env KEY=VALUE (extra server environment, repeatable)
+ *
+ * A probe is recognised on the ticker by its amount (`7777.<n>`), the one field of a payment the
+ * public ticker carries that the sender chooses freely.
+ */
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as http from "node:http"
+import * as os from "node:os"
+import * as path from "node:path"
+import pg from "pg"
+import { hashIngestKey } from "../src/identity/IngestKey.js"
+import { claimsFor, signHs256 } from "../src/identity/Jwt.js"
+import { flag, option, repeated } from "./lib/args.js"
+import { Fleet, parseMix } from "./lib/fleet.js"
+import { freePort, startServer } from "./lib/server.js"
+import { fmt, summary } from "./lib/stats.js"
+import { subscribe, type SubscriberSpec } from "./sse/subscribers.js"
+
+const options = {
+  adminUrl: option("admin-url", "postgres://postgres@127.0.0.1:5432/postgres"),
+  probeRate: Number(option("probe-rate", "10")),
+  probes: Number(option("probes", "2")),
+  rate: Number(option("rate", "0")),
+  batch: Number(option("batch", "100")),
+  gateways: Number(option("gateways", "50")),
+  agents: Number(option("agents", "1000")),
+  subscribers: Number(option("subscribers", "0")),
+  duration: Number(option("duration", "20")),
+  waitCommit: flag("wait-commit"),
+  env: Object.fromEntries(
+    repeated("env").flatMap((a) => (a.includes("=") ? [[a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] as const] : []))
+  )
+}
+
+const SECRET = randomBytes(32).toString("base64url")
+const newKey = () => `mpk_live_${randomBytes(32).toString("base64url")}`
+
+const post = (agent: http.Agent, url: URL, key: string, body: Buffer, contentType: string, wait: boolean) =>
+  new Promise<number>((resolve) => {
+    const req = http.request({
+      host: url.hostname,
+      port: url.port,
+      path: "/v1/ingest",
+      method: "POST",
+      agent,
+      headers: {
+        authorization: `Bearer ${key}`,
+        "content-type": contentType,
+        "content-length": body.byteLength,
+        ...(wait ? { prefer: "wait=commit" } : {})
+      }
+    }, (res) => {
+      res.resume()
+      res.on("end", () => resolve(res.statusCode ?? 0))
+    })
+    req.on("error", () => resolve(0))
+    req.end(body)
+  })
+
+/** A ticker stream that calls `seen(n)` for each probe payment `7777.<n>` it delivers. */
+const tickerProbe = (url: URL, seen: (n: number) => void) =>
+  new Promise<http.ClientRequest>((resolve, reject) => {
+    const req = http.get({ host: url.hostname, port: url.port, path: "/v1/telemetry/live?topics=ticker" }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`ticker stream answered ${res.statusCode}`))
+      res.setEncoding("utf8")
+      let buffer = ""
+      res.on("data", (chunk: string) => {
+        buffer += chunk
+        for (const match of buffer.matchAll(/"amount":"7777\.(\d+)"/g)) seen(Number(match[1]))
+        buffer = buffer.slice(Math.max(0, buffer.lastIndexOf("\n")))
+      })
+      resolve(req)
+    })
+    req.on("error", reject)
+  })
+
+const main = async () => {
+  const admin = new pg.Client({ connectionString: options.adminUrl })
+  await admin.connect()
+  const dbName = `live_${Date.now().toString(36)}${randomBytes(2).toString("hex")}`
+  await admin.query(`CREATE DATABASE ${dbName}`)
+  const dbUrl = Object.assign(new URL(options.adminUrl), { pathname: `/${dbName}` }).toString()
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "machpay-live-"))
+  const server = await startServer(
+    { DATABASE_URL: dbUrl, DATA_DIR: dataDir, JWT_SECRET: SECRET, SSE_MAX_STREAMS_PER_USER: "100000", ...options.env },
+    await freePort()
+  )
+  const url = new URL(server.url)
+  const db = new pg.Client({ connectionString: dbUrl })
+  await db.connect()
+  const gateways = Array.from({ length: options.gateways }, (_, i) => ({ id: `gw-${i}`, key: newKey() }))
+  const probe = { id: "gw-probe", key: newKey() }
+  await db.query("INSERT INTO vendors (id, name) VALUES ('bench', 'Bench')")
+  await db.query(
+    `INSERT INTO gateways (id, vendor_id, name, ingest_key_hash)
+     SELECT g->>'id', 'bench', g->>'id', g->>'hash' FROM jsonb_array_elements($1::jsonb) g`,
+    [JSON.stringify([...gateways, probe].map((g) => ({ id: g.id, hash: hashIngestKey(g.key) })))]
+  )
+  await db.end()
+
+  // Background streams (vendor / agent topics), then the probe tickers.
+  const now = Date.now() / 1000
+  const vendorToken = signHs256(claimsFor({ role: "vendor", vendorId: "bench" }, { now, ttlSeconds: 3600 }), SECRET)
+  const specs: Array<SubscriberSpec> = Array.from({ length: options.subscribers }, (_, i) =>
+    i % 10 < 7
+      ? { topics: `vendor:${gateways[i % gateways.length]!.id}`, headers: { authorization: `Bearer ${vendorToken}` } }
+      : {
+        topics: `agent:agent-${i % options.agents}`,
+        headers: {
+          authorization: `Bearer ${signHs256(claimsFor({ role: "agent", agentId: `agent-${i % options.agents}` }, { now, ttlSeconds: 3600 }), SECRET)}`
+        }
+      })
+  const pool = await subscribe(server.url, specs)
+  const scheduled = new Map<number, number>()
+  const delivered: Array<number> = []
+  const firstSeen = new Set<number>()
+  const streams = await Promise.all(Array.from({ length: options.probes }, () =>
+    tickerProbe(url, (n) => {
+      const at = scheduled.get(n)
+      if (at === undefined) return
+      delivered.push(performance.now() - at)
+      firstSeen.add(n)
+    })))
+
+  // Background load: pre-encoded batches, open loop.
+  const fleet = new Fleet(gateways.map((g) => g.id), options.agents, parseMix("payment=60,blocked=10,solvency=5,intent=15,telemetry=5,unknown=5"), dbName)
+  const backgroundBatches = Math.floor((options.rate * options.duration) / options.batch)
+  const background = Array.from({ length: backgroundBatches }, (_, i) => {
+    const gateway = gateways[i % gateways.length]!
+    return { key: gateway.key, body: Buffer.from(JSON.stringify(fleet.batch(gateway.id, options.batch))) }
+  })
+  const probeCount = Math.floor(options.probeRate * options.duration)
+  const probeBodies = Array.from({ length: probeCount }, (_, n) =>
+    Buffer.from(JSON.stringify({
+      specversion: "1.0",
+      id: `probe-${n}`,
+      source: `machpay://gateway/${probe.id}`,
+      type: "PaymentAuthorized",
+      time: new Date().toISOString(),
+      data: {
+        gateway_id: probe.id, payment_id: `pp-${n}`, request_id: `pr-${n}`, agent_id: "agent-probe", method: "GET",
+        route: "/probe", amount: `7777.${n}`, asset: "USDC", network: "base"
+      }
+    })))
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
+  const acks: Array<number> = []
+  const statuses = new Map<number, number>()
+  const start = performance.now()
+  const sends: Array<Promise<void>> = []
+  const schedule = (due: number, send: () => Promise<void>) =>
+    new Promise<void>((resolve) => setTimeout(() => resolve(send()), Math.max(0, due - performance.now())))
+  background.forEach((b, i) => {
+    const due = start + (i * options.batch * 1000) / Math.max(1, options.rate)
+    sends.push(schedule(due, async () => {
+      const status = await post(agent, url, b.key, b.body, "application/cloudevents-batch+json", false)
+      statuses.set(status, (statuses.get(status) ?? 0) + 1)
+    }))
+  })
+  probeBodies.forEach((body, n) => {
+    const due = start + (n * 1000) / options.probeRate
+    sends.push(schedule(due, async () => {
+      scheduled.set(n, due)
+      const status = await post(agent, url, probe.key, body, "application/cloudevents+json", options.waitCommit)
+      acks.push(performance.now() - due)
+      statuses.set(status, (statuses.get(status) ?? 0) + 1)
+    }))
+  })
+  await Promise.all(sends)
+  await new Promise((r) => setTimeout(r, 2000))
+  for (const s of streams) s.destroy()
+  pool.close()
+  agent.destroy()
+  const rss = server.rssMb()
+  await server.stop()
+  await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`)
+  await admin.end()
+  await fs.rm(dataDir, { recursive: true, force: true })
+
+  const live = summary(delivered)
+  const ack = summary(acks)
+  console.log(`
+== live latency (POST scheduled → ticker client) ==
+load           probes ${options.probeRate}/s × ${options.duration}s${options.waitCommit ? " (wait=commit)" : ""}; background ${options.rate} events/s in batches of ${options.batch}; ${options.subscribers} background streams (${pool.connected()} connected, ${pool.messages()} messages)
+requests       ${[...statuses].map(([s, n]) => `${s}:${n}`).join(" ")}
+delivered      ${firstSeen.size}/${probeCount} probes on ${options.probes} ticker streams (${delivered.length} deliveries)
+POST → SSE     p50 ${fmt(live.p50)} ms  p99 ${fmt(live.p99)} ms  max ${fmt(live.max)} ms
+probe ack      p50 ${fmt(ack.p50)} ms  p99 ${fmt(ack.p99)} ms${options.waitCommit ? " (the commit, answered)" : ""}
+server         RSS ${fmt(rss, 0)} MB
+`)
+  if (firstSeen.size < probeCount) process.exitCode = 1
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
