@@ -194,6 +194,9 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
             })
             : HttpServerResponse.unsafeJson(response, { status: 400 })
         }
+        // Every event refused (at admission, or by the database for a caller that waited): a 400
+        // tells the gateway that re-sending the same request cannot help.
+        if (counts.accepted + counts.duplicate === 0) return HttpServerResponse.unsafeJson(response, { status: 400 })
         return HttpServerResponse.unsafeJson(response, {
           status: submitted.right.committed ? 200 : 202,
           headers: waitForCommit ? { "preference-applied": "wait=commit" } : {}
