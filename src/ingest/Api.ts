@@ -5,10 +5,16 @@
  */
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
-import { CloudEventWire, ErrorBody, GatewayTelemetryPacket, IngestResponse } from "../../schema/index.js"
-
-const error = (status: number, identifier: string, description: string) =>
-  ErrorBody.annotations(HttpApiSchema.annotations({ status, description })).annotations({ identifier })
+import { CloudEventWire, GatewayTelemetryPacket, IngestResponse } from "../../schema/index.js"
+import {
+  IngestBadRequest,
+  IngestForbidden,
+  IngestRateLimited,
+  IngestTooLarge,
+  IngestUnauthorized,
+  IngestUnavailable,
+  IngestUnsupportedMedia
+} from "./Errors.js"
 
 export class IngestApi extends HttpApiGroup.make("ingest")
   .add(
@@ -25,12 +31,13 @@ export class IngestApi extends HttpApiGroup.make("ingest")
       .addSuccess(IngestResponse, { status: 202 })
       .addSuccess(IngestResponse.annotations({ identifier: "IngestResponseCommitted" }), { status: 200 })
       .addError(IngestResponse.annotations({ identifier: "IngestResponseAllRejected" }), { status: 400 })
-      .addError(error(401, "Unauthorized", "Missing or unknown ingest key, or a bad request signature"))
-      .addError(error(403, "Forbidden", "Gateway disabled, or every event speaks for another gateway (`source` or `data.gateway_id`)"))
-      .addError(error(413, "PayloadTooLarge", "Body, decompressed body or event count over its limit (named in the message)"))
-      .addError(error(415, "UnsupportedMediaType", "Unknown Content-Type or Content-Encoding"))
-      .addError(error(429, "TooManyRequests", "This gateway exceeded its rate; see Retry-After"))
-      .addError(error(503, "ServiceUnavailable", "The pipeline cannot take more now, or is shutting down; see Retry-After"))
+      .addError(IngestBadRequest)
+      .addError(IngestUnauthorized)
+      .addError(IngestForbidden)
+      .addError(IngestTooLarge)
+      .addError(IngestUnsupportedMedia)
+      .addError(IngestRateLimited)
+      .addError(IngestUnavailable)
       .annotate(OpenApi.Summary, "Ingest CloudEvents or a telemetry packet")
       .annotate(
         OpenApi.Description,

@@ -4,13 +4,25 @@
  */
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Clock, Duration, Effect, Either, Metric, Option } from "effect"
+import { Clock, Duration, Effect, Either, Metric, Option, Schema } from "effect"
 import type { IngestOutcome, IngestResponse } from "../../schema/index.js"
 import { isIngestKeyFormat, parseBearer } from "../identity/IngestKey.js"
 import { ReplayGuard, replayKey, verifySignature } from "../identity/RequestSignature.js"
 import { Api } from "../http/Api.js"
 import { decodeContentEncoding, readBody } from "./Body.js"
 import { DeadLetters } from "./DeadLetters.js"
+import {
+  IngestBadRequest,
+  type IngestError,
+  IngestErrorSchema,
+  IngestForbidden,
+  IngestRateLimited,
+  IngestTooLarge,
+  IngestUnauthorized,
+  IngestUnavailable,
+  IngestUnsupportedMedia,
+  statusOf
+} from "./Errors.js"
 import { candidatesOf, type ContentMode, contentModeOf, type Rejection, type RequestProblem, validateCandidate } from "./Decode.js"
 import { type GatewayIdentity, makeKeyCache } from "./GatewayAuth.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
@@ -20,21 +32,43 @@ import * as Metrics from "./Metrics.js"
 import { IngestPipeline, type Outcome } from "./Pipeline.js"
 import { RateLimiter } from "./RateLimiter.js"
 
-const problem = (status: number, error: string, message: string, options: { field?: string; retryAfter?: number } = {}) =>
-  Metric.increment(Metric.tagged(Metrics.rejectedRequests, "status", String(status))).pipe(
-    Effect.as(
-      HttpServerResponse.unsafeJson(
-        { error, message, ...(options.field === undefined ? {} : { field: options.field }) },
-        {
-          status,
-          headers: {
-            ...(options.retryAfter === undefined ? {} : { "retry-after": String(options.retryAfter) }),
-            ...(status === 401 ? { "www-authenticate": "Bearer" } : {})
-          }
-        }
-      )
-    )
+type ProblemStatus = 400 | 401 | 403 | 413 | 415 | 429 | 503
+
+/** Fails with the contract's tagged error for `status`; `render` turns it into the response. */
+const problem = (status: ProblemStatus, error: string, message: string, options: { field?: string; retryAfter?: number } = {}) => {
+  const base = { error, message, ...(options.field === undefined ? {} : { field: options.field }) }
+  const retryAfterSeconds = options.retryAfter ?? 5
+  return Effect.fail<IngestError>(
+    status === 400
+      ? new IngestBadRequest(base)
+      : status === 401
+      ? new IngestUnauthorized(base)
+      : status === 403
+      ? new IngestForbidden(base)
+      : status === 413
+      ? new IngestTooLarge(base)
+      : status === 415
+      ? new IngestUnsupportedMedia(base)
+      : status === 429
+      ? new IngestRateLimited({ ...base, retryAfterSeconds })
+      : new IngestUnavailable({ ...base, retryAfterSeconds })
   )
+}
+
+/** The one place an ingest error becomes a response: status from the contract, body encoded by its schema. */
+const render = (error: IngestError) =>
+  Effect.gen(function*() {
+    const status = statusOf(error)
+    yield* Metric.increment(Metric.tagged(Metrics.rejectedRequests, "status", String(status)))
+    const body = yield* Schema.encode(IngestErrorSchema)(error).pipe(Effect.orDie)
+    return HttpServerResponse.unsafeJson(body, {
+      status,
+      headers: {
+        ...("retryAfterSeconds" in error ? { "retry-after": String(error.retryAfterSeconds) } : {}),
+        ...(status === 401 ? { "www-authenticate": "Bearer" } : {})
+      }
+    })
+  })
 
 const fromProblem = (p: RequestProblem) => problem(p.status, p.error, p.message, p.field === undefined ? {} : { field: p.field })
 
@@ -119,7 +153,7 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
             if (!accepted.value) replays.release(replay)
           }))
         )
-      }).pipe(Effect.withSpan("Ingest.handle"))
+      }).pipe(Effect.catchAll(render), Effect.withSpan("Ingest.handle"))
 
     /** Decode, rate-limit, validate, submit and answer; `accepted` is set once something was kept. */
     const admit = (
