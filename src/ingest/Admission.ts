@@ -5,11 +5,12 @@
  *
  * - Nesting: `JSON.parse` accepts tens of thousands of levels, but `JSON.stringify`, recursive
  *   walks and PostgreSQL's jsonb parser (stack depth) do not. Deeper than `maxDepth` is refused.
- * - Encoding: the event's row is encoded here (see `encodedRow`); the same text goes to the
- *   journal and to the flush, so the flush never meets an encoding failure.
+ * - Encoding: the event's row is encoded here (see `encodedRow`) and travels with it; the same
+ *   text goes to the journal and to the flush, so the flush never meets an encoding failure.
  * - Size: the encoded row is bounded in bytes.
  *
- * The walk is iterative (an explicit stack), so the check itself cannot overflow the stack.
+ * Depth is read off the encoded text in one pass; only an event found too deep is walked (the walk
+ * is iterative, an explicit stack, so the check itself cannot overflow the stack) to name the field.
  */
 import { Either } from "effect"
 import { decodeEvent, encodedRow, type IngestEvent } from "./IngestEvent.js"
@@ -47,23 +48,56 @@ export const tooDeepAt = (value: unknown, maxDepth: number, root: string): strin
   return undefined
 }
 
-/** Decides whether the event can be stored; on success its row is encoded (and cached). */
-export const admitEvent = (event: IngestEvent, limits: AdmissionLimits): Either.Either<string, Refusal> => {
-  const deepData = tooDeepAt(event.data, limits.maxDepth, "data")
-  if (deepData !== undefined) {
-    return Either.left({ field: deepData, reason: `nests deeper than ${limits.maxDepth} levels (INGEST_MAX_NESTING_DEPTH)` })
+/** Deepest object/array nesting of JSON text, strings skipped: one pass, no allocation. */
+export const jsonDepth = (text: string): number => {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // backslash: skip the escaped character
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 123 || c === 91) {
+      if (++depth > max) max = depth
+    } else if (c === 125 || c === 93) depth--
   }
+  return max
+}
+
+const tooDeep = (limits: AdmissionLimits, field: string): Refusal => ({
+  field,
+  reason: `nests deeper than ${limits.maxDepth} levels (INGEST_MAX_NESTING_DEPTH)`
+})
+
+/** The slow path, only for an event already known to nest deeply: which field, exactly. */
+const deepField = (event: IngestEvent, limits: AdmissionLimits): Refusal | undefined => {
+  const deepData = tooDeepAt(event.data, limits.maxDepth, "data")
+  if (deepData !== undefined) return tooDeep(limits, deepData)
   for (const [name, value] of Object.entries(event.attributes)) {
     const deep = tooDeepAt(value, limits.maxDepth, name)
-    if (deep !== undefined) {
-      return Either.left({ field: deep, reason: `nests deeper than ${limits.maxDepth} levels (INGEST_MAX_NESTING_DEPTH)` })
-    }
+    if (deep !== undefined) return tooDeep(limits, deep)
   }
+  return undefined
+}
+
+/** Decides whether the event can be stored; on success, its row as JSON text (encoded once, here). */
+export const admitEvent = (event: IngestEvent, limits: AdmissionLimits): Either.Either<string, Refusal> => {
   let row: string
   try {
     row = encodedRow(event)
   } catch (error) {
-    return Either.left({ field: "event", reason: `cannot be encoded: ${error instanceof Error ? error.message : String(error)}` })
+    // Deeper than the encoder's stack allows (or not encodable at all).
+    return Either.left(
+      deepField(event, limits) ??
+        { field: "event", reason: `cannot be encoded: ${error instanceof Error ? error.message : String(error)}` }
+    )
+  }
+  // The row wraps `data` in one object (and extensions in two): deeper text means look closer.
+  if (jsonDepth(row) > limits.maxDepth + 1) {
+    const refusal = deepField(event, limits)
+    if (refusal !== undefined) return Either.left(refusal)
   }
   const bytes = Buffer.byteLength(row)
   if (bytes > limits.maxEventBytes) {
@@ -82,7 +116,7 @@ export const admitEvent = (event: IngestEvent, limits: AdmissionLimits): Either.
 export const admitRecord = (
   payload: Uint8Array,
   limits: AdmissionLimits
-): Either.Either<IngestEvent, Refusal & { readonly text: string }> => {
+): Either.Either<{ readonly event: IngestEvent; readonly row: string }, Refusal & { readonly text: string }> => {
   let event: IngestEvent
   try {
     event = decodeEvent(payload)
@@ -98,6 +132,6 @@ export const admitRecord = (
   }
   return Either.match(admitEvent(event, limits), {
     onLeft: (refusal) => Either.left({ ...refusal, text: Buffer.from(payload).toString("utf8") }),
-    onRight: () => Either.right(event)
+    onRight: (row) => Either.right({ event, row })
   })
 }

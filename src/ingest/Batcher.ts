@@ -18,7 +18,8 @@
 import { Cause, Chunk, Clock, type Deferred, Duration, Effect, Metric, Queue } from "effect"
 import type { RecordRef } from "../journal/Service.js"
 import { type EventStore, StoreError } from "./EventStore.js"
-import { type IngestEvent, type Route, ROUTES } from "./IngestEvent.js"
+import { traceparentLinks } from "../observability/Tracing.js"
+import { type IngestEvent, type Route, ROUTES, traceparentOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 
 export interface Rejected {
@@ -39,6 +40,8 @@ export interface Ack {
 
 export interface Item {
   readonly event: IngestEvent
+  /** The event's row as JSON text, encoded once at admission. */
+  readonly row: string
   readonly key: string
   readonly index: number
   readonly ack: Ack | undefined
@@ -108,12 +111,12 @@ export const startWriters = (
       const routeMetric = <T extends Metric.Metric<any, any, any>>(metric: T): T => Metric.tagged(metric, "route", route) as T
 
       /** One statement, retried while the failure says "later"; `Left` = the data is refused. */
-      const writeRetrying = (events: ReadonlyArray<IngestEvent>) =>
+      const writeRetrying = (events: ReadonlyArray<IngestEvent>, rows: ReadonlyArray<string>) =>
         Effect.gen(function*() {
           let delay = Duration.toMillis(settings.retryBase)
           let transient = 0
           while (true) {
-            const attempt = yield* store.write(route, events).pipe(
+            const attempt = yield* store.write(route, events, rows).pipe(
               Effect.catchAllDefect((defect) =>
                 Effect.fail(new StoreError({ message: `internal error while writing: ${describe(defect)}`, kind: "permanent" }))
               ),
@@ -144,7 +147,7 @@ export const startWriters = (
         items: ReadonlyArray<Item>
       ): Effect.Effect<{ inserted: Set<string>; refused: Map<Item, string>; statements: number }> =>
         Effect.gen(function*() {
-          const attempt = yield* writeRetrying(items.map((item) => item.event))
+          const attempt = yield* writeRetrying(items.map((item) => item.event), items.map((item) => item.row))
           if (attempt._tag === "Right") return { inserted: new Set(attempt.right.inserted), refused: new Map(), statements: 1 }
           if (items.length === 1) {
             yield* Effect.logError("event refused by the database; dead-lettered").pipe(
@@ -198,7 +201,12 @@ export const startWriters = (
           Effect.ensuring(Effect.sync(() => {
             status.inFlight = 0
             status.inFlightSince = undefined
-          }))
+          })),
+          // The commit span links to each event's own trace (CloudEvent `traceparent`), if any.
+          Effect.withSpan("Ingest.flush", {
+            attributes: { route, events: items.length },
+            links: traceparentLinks(items.map((item) => traceparentOf(item.event)))
+          })
         )
 
       return Queue.takeBetween(queue, 1, settings.batchSize).pipe(

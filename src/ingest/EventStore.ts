@@ -82,7 +82,12 @@ export const describeStoreError = (error: StoreError): string =>
 
 export class EventStore extends Context.Tag("Ingest/EventStore")<EventStore, {
   /** Writes one route's batch — typed rows and raw log — atomically; duplicates are skipped. */
-  readonly write: (route: Route, events: ReadonlyArray<IngestEvent>) => Effect.Effect<WriteResult, StoreError>
+  /** `rows`, when given, are the events' rows already encoded (same order), so they are not encoded again. */
+  readonly write: (
+    route: Route,
+    events: ReadonlyArray<IngestEvent>,
+    rows?: ReadonlyArray<string>
+  ) => Effect.Effect<WriteResult, StoreError>
   readonly deadLetter: (rows: ReadonlyArray<DeadLetter>) => Effect.Effect<void, StoreError>
   /** Last-seen time (and software version) per gateway, coalesced by the caller. */
   readonly touchGateways: (seen: ReadonlyMap<string, GatewaySeen>) => Effect.Effect<void, StoreError>

@@ -116,8 +116,9 @@ const STATEMENTS: Record<Exclude<Route, "PaymentIntent" | "Other">, string> = {
   )
 }
 
-/** The batch parameter: the events' rows, encoded once at admission, as one JSON array. */
-const rowsOf = (events: ReadonlyArray<IngestEvent>): string => `[${events.map(encodedRow).join(",")}]`
+/** The batch parameter: the events' rows (encoded at admission when given) as one JSON array. */
+const rowsOf = (events: ReadonlyArray<IngestEvent>, rows?: ReadonlyArray<string>): string =>
+  `[${(rows ?? events.map(encodedRow)).join(",")}]`
 
 /** Raw-only events: the log's key includes the time, so look for the same source + id first. */
 const RAW_ONLY = `WITH input AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS}))
@@ -220,10 +221,10 @@ export const EventStorePg = Layer.effect(
   Effect.gen(function*() {
     const pool = yield* PgPool
     return {
-      write: (route, events) => {
+      write: (route, events, rows) => {
         if (events.length === 0) return Effect.succeed({ inserted: new Set<string>() })
         if (route === "PaymentIntent") return writeIntents(pool, events)
-        return query<{ source: string; id: string }>(pool, route === "Other" ? RAW_ONLY : STATEMENTS[route], [rowsOf(events)]).pipe(
+        return query<{ source: string; id: string }>(pool, route === "Other" ? RAW_ONLY : STATEMENTS[route], [rowsOf(events, rows)]).pipe(
           Effect.map((result) => ({ inserted: keysOf(result.rows) }))
         )
       },

@@ -24,6 +24,12 @@ export interface IngestEvent {
   readonly known: KnownData | undefined
 }
 
+/** The CloudEvents Distributed Tracing extension, when the event carries one. */
+export const traceparentOf = (event: IngestEvent): string | undefined => {
+  const value = event.attributes["traceparent"]
+  return typeof value === "string" ? value : undefined
+}
+
 /** Identity of an event for deduplication: CloudEvents `source` + `id`. */
 export const eventKey = (event: { readonly source: string; readonly id: string }): string =>
   `${event.source}\u0000${event.id}`
@@ -67,21 +73,11 @@ export const eventRow = (event: IngestEvent): Row => ({
 })
 
 /**
- * Each event is encoded once, at admission (see Admission.ts): the same text is the journal
- * record and the event's element of the store's batch parameter. Kept beside the event (not
- * in it) so an event stays plain data.
+ * The event's row as JSON text: the journal record, and the event's element of the store's batch
+ * parameter. Encoded once, at admission (Admission.ts), and carried with the event from there.
+ * Throws (RangeError) only for values JSON cannot encode (nesting beyond the stack).
  */
-const encoded = new WeakMap<IngestEvent, string>()
-
-/** The event's row as JSON text; throws (RangeError) only for values JSON cannot encode. */
-export const encodedRow = (event: IngestEvent): string => {
-  let text = encoded.get(event)
-  if (text === undefined) {
-    text = JSON.stringify(eventRow(event))
-    encoded.set(event, text)
-  }
-  return text
-}
+export const encodedRow = (event: IngestEvent): string => JSON.stringify(eventRow(event))
 
 /** Journal record of an event: its row (the typed copy of `data` is decoded again on read-back). */
 export const encodeEvent = (event: IngestEvent): Uint8Array => Buffer.from(encodedRow(event))

@@ -30,7 +30,8 @@ import { EventStore } from "./EventStore.js"
 import { startGatewaySeen } from "./GatewaySeen.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
 import { typeLabel } from "./Labels.js"
-import { encodeEvent, eventKey, type IngestEvent, type Route, routeOf } from "./IngestEvent.js"
+import { traceparentLinks } from "../observability/Tracing.js"
+import { eventKey, type IngestEvent, type Route, routeOf, traceparentOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 import { RecentKeys } from "./RecentKeys.js"
 import { routeHealth } from "./RouteHealth.js"
@@ -176,7 +177,12 @@ export const IngestPipelineLive = Layer.scoped(
     )
     // Publication coalesces whatever committed meanwhile into one call.
     yield* Queue.takeBetween(toPublish, 1, Number.MAX_SAFE_INTEGER).pipe(
-      Effect.flatMap((batches) => committed.publish([...batches].flat())),
+      Effect.flatMap((batches) => {
+        const events = [...batches].flat()
+        return committed.publish(events).pipe(
+          Effect.withSpan("Ingest.publish", { attributes: { events: events.length }, links: traceparentLinks(events.map(traceparentOf)) })
+        )
+      }),
       Effect.catchAllCause((cause) => Effect.logError("publishing committed events failed").pipe(Effect.annotateLogs({ cause: String(cause) }))),
       Effect.forever,
       Effect.forkScoped
@@ -213,7 +219,8 @@ export const IngestPipelineLive = Layer.scoped(
       for (const { payload, ref } of records) {
         const result = admitRecord(payload, limits)
         if (Either.isRight(result)) {
-          items.push({ event: result.right, key: eventKey(result.right), index: 0, ack: undefined, ref })
+          const { event, row } = result.right
+          items.push({ event, row, key: eventKey(event), index: 0, ack: undefined, ref })
           continue
         }
         unreadable.push(ref)
@@ -260,7 +267,7 @@ export const IngestPipelineLive = Layer.scoped(
         yield* seen.flush
         const leftovers = [...volatile]
         if (!drained && leftovers.length > 0) {
-          const saved = yield* journal.append(leftovers.map((item) => encodeEvent(item.event)), { spilled: true }).pipe(
+          const saved = yield* journal.append(leftovers.map((item) => Buffer.from(item.row)), { spilled: true }).pipe(
             Effect.as(true),
             Effect.catchAll((error) => Effect.logError("could not save undrained events").pipe(Effect.annotateLogs({ error: error.message }), Effect.as(false)))
           )
@@ -276,7 +283,7 @@ export const IngestPipelineLive = Layer.scoped(
       Effect.gen(function*() {
         if (closed) return yield* Effect.fail(new PipelineClosed())
         const outcomes: Array<Outcome> = events.map(() => "accepted")
-        const admitted: Array<{ readonly index: number; readonly event: IngestEvent; readonly key: string }> = []
+        const admitted: Array<{ readonly index: number; readonly event: IngestEvent; readonly key: string; readonly row: string }> = []
         const inRequest = new Set<string>()
         const refusedAtDoor: Array<{ readonly index: number; readonly event: IngestEvent; readonly field: string; readonly reason: string }> = []
         events.forEach((event, index) => {
@@ -292,7 +299,7 @@ export const IngestPipelineLive = Layer.scoped(
             return
           }
           inRequest.add(key)
-          admitted.push({ index, event, key })
+          admitted.push({ index, event, key, row: verdict.right })
         })
         if (refusedAtDoor.length > 0) {
           yield* Metric.incrementBy(Metrics.admissionRefused, refusedAtDoor.length)
@@ -321,7 +328,7 @@ export const IngestPipelineLive = Layer.scoped(
         // A caller waiting for the commit re-sends if we crash first: no journal write needed.
         const journaled = !options.waitForCommit && (settings.durability === "journal" || !toMemory)
         const refs = journaled
-          ? yield* journal.append(admitted.map((a) => encodeEvent(a.event)), { spilled: !toMemory }).pipe(Effect.mapError(journalRefused))
+          ? yield* journal.append(admitted.map((a) => Buffer.from(a.row)), { spilled: !toMemory }).pipe(Effect.mapError(journalRefused))
           : undefined
         if (!toMemory) yield* Metric.incrementBy(Metrics.spilled, admitted.length)
         for (const a of admitted) {
@@ -332,10 +339,13 @@ export const IngestPipelineLive = Layer.scoped(
         const ack: Ack | undefined = options.waitForCommit
           ? { remaining: admitted.length, outcomes, done: yield* Deferred.make<void>() }
           : undefined
-        yield* admit(admitted.map((a, i) => ({ event: a.event, key: a.key, index: a.index, ack, ref: refs?.[i] })))
+        yield* admit(admitted.map((a, i) => ({ event: a.event, row: a.row, key: a.key, index: a.index, ack, ref: refs?.[i] })))
         if (ack) yield* Deferred.await(ack.done)
         return { outcomes, committed: options.waitForCommit }
-      })
+      }).pipe(Effect.withSpan("Ingest.admit", {
+        attributes: { events: events.length, waitForCommit: options.waitForCommit },
+        links: traceparentLinks(events.map(traceparentOf))
+      }))
 
     return { submit, pending: Effect.sync(() => pending) }
   })

@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Queue, TestClock } from "effect"
 import { defaultWriterSettings, type Flushed, type Item, startWriters } from "../../src/ingest/Batcher.js"
 import { type EventStore, StoreError, type StoreErrorKind } from "../../src/ingest/EventStore.js"
-import { eventKey, type IngestEvent } from "../../src/ingest/IngestEvent.js"
+import { encodedRow, eventKey, type IngestEvent } from "../../src/ingest/IngestEvent.js"
 import { wireEvent } from "../support/ingestEvents.js"
 import { toIngestEvent } from "./support.js"
 
@@ -15,7 +15,7 @@ const TIME = "2025-06-01T12:00:00Z"
 
 const item = (id: string): Item => {
   const event = toIngestEvent(wireEvent("PaymentAuthorized", { id, time: TIME }))
-  return { event, key: eventKey(event), index: 0, ack: undefined, ref: undefined }
+  return { event, row: encodedRow(event), key: eventKey(event), index: 0, ack: undefined, ref: undefined }
 }
 
 interface FakeStore {
@@ -170,7 +170,7 @@ describe("route writers (group commit)", () => {
       yield* writers.offer("PaymentAuthorized", [item("held")])
       yield* Effect.yieldNow().pipe(Effect.repeatN(20))
       const blocked = toIngestEvent(wireEvent("RequestBlocked", { id: "blocked-1", time: TIME }))
-      yield* writers.offer("RequestBlocked", [{ event: blocked, key: eventKey(blocked), index: 0, ack: undefined, ref: undefined }])
+      yield* writers.offer("RequestBlocked", [{ event: blocked, row: encodedRow(blocked), key: eventKey(blocked), index: 0, ack: undefined, ref: undefined }])
       const first = yield* Queue.take(results)
       expect(first.route).toBe("RequestBlocked")
       yield* TestClock.adjust(Duration.millis(50))
