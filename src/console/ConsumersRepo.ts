@@ -7,7 +7,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import type { Consumer } from "../../schema/api/ConsoleVendor.js"
 import type { Range } from "./Params.js"
-import { paymentSources } from "./RollupRepo.js"
+import { paymentSources, withoutJit } from "./RollupRepo.js"
 import { dbFailure } from "./Failures.js"
 import { money, type VendorScope, vendorGateways } from "./Scope.js"
 
@@ -43,14 +43,16 @@ export const consumers = Effect.fn("ConsoleRepo.consumers")(function*(input: Con
   // Grouped by (agent, asset) so the page's per-asset spend comes from the same pass; the
   // ranking runs over per-agent sums and only the page's agents get names and spend.
   // COLLATE "C": byte order for the agent id, far cheaper to sort than a linguistic collation.
-  const page = yield* sql<Consumer & { sort_value: string }>`
+  const page = yield* withoutJit(sql, sql<Consumer & { sort_value: string }>`
     WITH ${paymentSources(sql, scope, split)},
     per_asset AS MATERIALIZED (
       SELECT x.agent_id, x.asset, sum(x.payments) AS payments, sum(x.amount) AS amount,
              min(x.first_seen) AS first_seen, max(x.last_seen) AS last_seen
+        -- LATERAL: one index probe per clean day (a hash join would scan the whole rollup table).
         FROM (SELECT a.agent_id COLLATE "C" AS agent_id, a.asset, a.payments, a.amount, a.first_seen, a.last_seen
-                FROM clean c JOIN console_agent_daily a ON a.gateway_id = c.gateway_id AND a.day = c.day
-                 ${assetFilter("a.asset")}
+                FROM clean c CROSS JOIN LATERAL (
+                  SELECT a.* FROM console_agent_daily a WHERE a.gateway_id = c.gateway_id AND a.day = c.day
+                   ${assetFilter("a.asset")}) a
               UNION ALL
               SELECT p.agent_id COLLATE "C", p.asset, 1, p.amount, p.event_time, p.event_time
                 FROM raw_ranges r
@@ -75,7 +77,7 @@ export const consumers = Effect.fn("ConsoleRepo.consumers")(function*(input: Con
            ${sql.literal(sort.text)} AS sort_value, s.spend
       FROM page a JOIN spend s USING (agent_id)
       LEFT JOIN agents ag ON ag.id = (a.agent_id COLLATE "default")  -- collation of agents_pkey
-     ORDER BY ${sql.literal(sort.expr)} DESC, a.agent_id DESC`
+     ORDER BY ${sql.literal(sort.expr)} DESC, a.agent_id DESC`)
   const rows = page.slice(0, input.limit)
   const items = rows.map(({ sort_value: _, ...row }): Consumer => row)
   const last = rows[rows.length - 1]

@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import type { AssetTotal } from "../../schema/api/ConsoleCommon.js"
 import type { VendorStats } from "../../schema/api/ConsoleVendor.js"
 import type { Range } from "./Params.js"
-import { paymentSources } from "./RollupRepo.js"
+import { paymentSources, withoutJit } from "./RollupRepo.js"
 import { dbFailure } from "./Failures.js"
 import { money, type VendorScope, vendorGateways } from "./Scope.js"
 import { telemetryParts, trafficAggregates } from "./TelemetrySql.js"
@@ -25,8 +25,9 @@ export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope
   const sql = yield* SqlClient.SqlClient
   const [totals, traffic] = yield* Effect.all([
     // Revenue from the hourly revenue rollup, unique agents from the daily agent rollup's ids
-    // (no sums), the rest of the range from the raw payments (index-only) in both cases.
-    sql<{ revenue: ReadonlyArray<AssetTotal>; unique_agents: number; gateways: number; blocked_requests: number }>`
+    // (no sums), the rest of the range from the raw payments (index-only) in both cases. The
+    // rollups are probed per clean day (LATERAL): a hash join would scan the whole table.
+    withoutJit(sql, sql<{ revenue: ReadonlyArray<AssetTotal>; unique_agents: number; gateways: number; blocked_requests: number }>`
       WITH ${paymentSources(sql, scope, split)},
       raw AS MATERIALIZED (
         SELECT p.asset, p.agent_id COLLATE "C" AS agent_id, p.amount
@@ -36,19 +37,20 @@ export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope
                                                          'payments', a.payments) ORDER BY a.asset), '[]'::json)
                 FROM (SELECT x.asset, sum(x.amount) AS amount, sum(x.payments)::int AS payments
                         FROM (SELECT h.asset, h.amount, h.payments
-                                FROM clean c JOIN console_revenue_hourly h ON h.gateway_id = c.gateway_id
-                                 AND h.hour >= c.day AND h.hour < c.day + interval '24 hours'
+                                FROM clean c CROSS JOIN LATERAL (
+                                  SELECT h.* FROM console_revenue_hourly h WHERE h.gateway_id = c.gateway_id
+                                     AND h.hour >= c.day AND h.hour < c.day + interval '24 hours') h
                               UNION ALL
                               SELECT asset, amount, 1 FROM raw) x
                        GROUP BY x.asset) a) AS revenue,
              (SELECT count(*)::int
-                FROM (SELECT a.agent_id COLLATE "C" FROM clean c JOIN console_agent_daily a
-                         ON a.gateway_id = c.gateway_id AND a.day = c.day
+                FROM (SELECT a.agent_id COLLATE "C" FROM clean c CROSS JOIN LATERAL (
+                        SELECT a.agent_id FROM console_agent_daily a WHERE a.gateway_id = c.gateway_id AND a.day = c.day) a
                       UNION
                       SELECT agent_id FROM raw) d) AS unique_agents,
              (SELECT count(*)::int FROM g) AS gateways,
              (SELECT count(*)::int FROM g JOIN request_blocked p ON p.gateway_id = g.id
-               WHERE p.event_time >= ${split.from}::timestamptz AND p.event_time < ${split.to}::timestamptz) AS blocked_requests`,
+               WHERE p.event_time >= ${split.from}::timestamptz AND p.event_time < ${split.to}::timestamptz) AS blocked_requests`),
     sql<{ requests: number; errors: number; latency_p99_ms: number | null }>`
       WITH ${telemetryParts(sql, scope, split.from, split.to)}
       SELECT ${sql.literal(trafficAggregates)} FROM parts x`
@@ -81,14 +83,14 @@ export const revenueHistory = Effect.fn("ConsoleRepo.revenueHistory")(function*(
   // '24 hours', not '1 day': a day step on timestamptz follows the session time zone's DST.
   const step = granularity === "day" ? "24 hours" : "1 hour"
   const assetFilter = (column: string) => asset === undefined ? sql.literal("") : sql`AND ${sql.literal(column)} = ${asset}`
-  return yield* sql<{ time: string; payments: number; revenue: ReadonlyArray<AssetTotal> }>`
+  return yield* withoutJit(sql, sql<{ time: string; payments: number; revenue: ReadonlyArray<AssetTotal> }>`
     WITH ${paymentSources(sql, scope, split)},
     agg AS (
       SELECT date_trunc(${granularity}, x.t, 'UTC') AS bucket, x.asset, sum(x.amount) AS amount, sum(x.payments)::int AS payments
         FROM (SELECT h.hour AS t, h.asset, h.amount, h.payments
-                FROM clean c JOIN console_revenue_hourly h ON h.gateway_id = c.gateway_id
-                 AND h.hour >= c.day AND h.hour < c.day + interval '24 hours'
-                 ${assetFilter("h.asset")}
+                FROM clean c CROSS JOIN LATERAL (
+                  SELECT h.* FROM console_revenue_hourly h WHERE h.gateway_id = c.gateway_id
+                     AND h.hour >= c.day AND h.hour < c.day + interval '24 hours' ${assetFilter("h.asset")}) h
               UNION ALL
               SELECT p.event_time, p.asset, p.amount, 1
                 FROM raw_ranges r
@@ -108,5 +110,5 @@ export const revenueHistory = Effect.fn("ConsoleRepo.revenueHistory")(function*(
                               'payments', coalesce(a.payments, 0)) ORDER BY s.asset)
                        FROM assets s LEFT JOIN agg a ON a.asset = s.asset AND a.bucket = b.bucket), '[]'::json) AS revenue
       FROM buckets b
-     ORDER BY b.bucket`
+     ORDER BY b.bucket`)
 }, dbFailure)
