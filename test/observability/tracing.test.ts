@@ -128,14 +128,16 @@ describe("sampling", () => {
 
 /** An OTLP/HTTP (JSON) receiver: collects every request's spans and headers. */
 const receiver = Effect.acquireRelease(
-  Effect.async<{ readonly url: string; readonly spans: Array<any>; readonly requests: Array<{ headers: http.IncomingHttpHeaders; resource: any }>; readonly server: http.Server }>((resume) => {
+  Effect.async<{ readonly url: string; readonly spans: Array<any>; readonly requests: Array<{ headers: http.IncomingHttpHeaders; resource: any }>; readonly raw: Array<{ type: string; body: Buffer }>; readonly server: http.Server }>((resume) => {
     const spans: Array<any> = []
     const requests: Array<{ headers: http.IncomingHttpHeaders; resource: any }> = []
+    const raw: Array<{ type: string; body: Buffer }> = []
     const server = http.createServer((req, res) => {
       const chunks: Array<Buffer> = []
       req.on("data", (c: Buffer) => chunks.push(c))
       req.on("end", () => {
-        if (req.url === "/v1/traces") {
+        raw.push({ type: String(req.headers["content-type"]), body: Buffer.concat(chunks) })
+        if (req.url === "/v1/traces" && String(req.headers["content-type"]).includes("json")) {
           const body = JSON.parse(Buffer.concat(chunks).toString("utf8"))
           for (const rs of body.resourceSpans ?? []) {
             requests.push({ headers: req.headers, resource: rs.resource })
@@ -148,7 +150,7 @@ const receiver = Effect.acquireRelease(
     server.listen(0, "127.0.0.1", () => {
       const address = server.address()
       const port = typeof address === "object" && address ? address.port : 0
-      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, spans, requests, server }))
+      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, spans, requests, raw, server }))
     })
   }),
   ({ server }) => Effect.async<void>((resume) => {
@@ -186,5 +188,18 @@ describe("export from the real server", () => {
       expect(otlp.requests[0]?.headers["x-otlp-token"]).toBe("s3cret")
       expect(JSON.stringify(otlp.requests[0]?.resource)).toContain("machpay-test")
     }), 60_000)
-})
 
+  it.scopedLive("the default protocol is protobuf", () =>
+    Effect.gen(function*() {
+      const otlp = yield* receiver
+      const name = yield* createDatabase("trace")
+      yield* Effect.scoped(Effect.gen(function*() {
+        const server = yield* startTestServer({ databaseUrl: databaseUrl(name), env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlp.url}/custom/path` } })
+        yield* Effect.promise(() => fetch(`${server.url}/health`, { headers: { traceparent: `00-${TRACE}-${PARENT}-01` } }).then((r) => r.text()))
+      }))
+      const body = Buffer.concat(otlp.raw.filter((r) => r.type === "application/x-protobuf").map((r) => r.body))
+      expect(otlp.raw.map((r) => r.type)).toContain("application/x-protobuf")
+      // trace_id is a 16-byte field in the protobuf encoding
+      expect(body.includes(Buffer.from(TRACE, "hex"))).toBe(true)
+    }), 60_000)
+})
