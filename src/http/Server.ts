@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { AppSettingsConfig, AppSettingsService } from "../config/AppConfig.js"
 import { ConsoleHttpLive } from "../console/Console.js"
 import { HealthHttpLive } from "../health/Http.js"
-import { IngestHttpFeature } from "../ingest/Ingest.js"
+import { IngestHttpForRoles } from "../ingest/Ingest.js"
 import { ObservabilityHttpLive } from "../observability/Http.js"
 import { withRequestMetrics } from "../observability/HttpMetrics.js"
 import { RealtimeHttpFeature } from "../realtime/Realtime.js"
@@ -60,7 +60,7 @@ export const listen = Layer.unwrapEffect(
 /** Every group's handlers; each needs its feature's services, provided by the root. */
 export const ApiLive = HttpApiBuilder.api(Api).pipe(
   Layer.provide(HealthHttpLive),
-  Layer.provide(IngestHttpFeature),
+  Layer.provide(IngestHttpForRoles),
   Layer.provide(ObservabilityHttpLive),
   Layer.provide(ConsoleHttpLive),
   Layer.provide(RealtimeHttpFeature)
