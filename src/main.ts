@@ -6,9 +6,10 @@
  *   tsx src/main.ts migrate    apply migrations and exit
  *   tsx src/main.ts cli …      entity administration (see `npm run cli -- help`)
  */
+import { HttpApiBuilder } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { ConfigError, Effect, Layer } from "effect"
-import { AppSettingsService, describeConfigError } from "./config/AppConfig.js"
+import { AppSettingsService, describeConfigError, type Role } from "./config/AppConfig.js"
 import { CliLoggingLive, LoggingLive } from "./config/Logging.js"
 import { StartupConfig } from "./config/Startup.js"
 import { AdminCliLive, type CliError, type CliRequirements, formatCliError, runCli } from "./admin/Cli.js"
@@ -16,21 +17,51 @@ import { DatabaseLive, DatabaseLocationForCommand, DatabasePoolLive, type PgPool
 import type { EmbeddedPostgresError } from "./db/EmbeddedPostgres.js"
 import { migrate } from "./db/Migrator.js"
 import { HealthChecks } from "./health/HealthChecks.js"
+import { ConsoleHttpLive } from "./console/Console.js"
+import { HealthHttpLive } from "./health/Http.js"
+import { Api, ConsoleApi, OperationsApi, ReceiverApi } from "./http/Api.js"
 import { HttpAppLive, listen } from "./http/Server.js"
+import { IngestHttpFeature } from "./ingest/Ingest.js"
+import { ObservabilityHttpLive } from "./observability/Http.js"
 import { runJobsCli } from "./jobs/Cli.js"
 import { JobRunnerLive } from "./jobs/Jobs.js"
 import { JobsLive } from "./jobs/Scheduler.js"
 import { PrometheusLive } from "./observability/Prometheus.js"
 import { RuntimeMetricsLive } from "./observability/Runtime.js"
 import { TracingLive } from "./observability/Tracing.js"
-import { RealtimeLive } from "./realtime/Realtime.js"
+import { RealtimeHttpFeature, RealtimeLive } from "./realtime/Realtime.js"
 
-/** The worker role: scheduled rollup, partitions, retention and archive (docs/jobs.md). */
-const WorkerLive = Layer.unwrapEffect(
-  Effect.map(AppSettingsService, (settings) => (settings.roles.has("worker") ? JobsLive : Layer.empty))
-)
+/** A layer chosen once, from the process's roles. */
+const withRoles = <A, E, R>(choose: (roles: Readonly<Record<Role, boolean>>) => Layer.Layer<A, E, R>) =>
+  Layer.unwrapEffect(Effect.map(AppSettingsService, ({ roles }) =>
+    choose({ receiver: roles.has("receiver"), api: roles.has("api"), worker: roles.has("worker") })))
 
-const ServeLive = Layer.mergeAll(HttpAppLive, WorkerLive, RuntimeMetricsLive).pipe(
+/**
+ * The system by role (ROLES, default all three; docs/deployment in the README):
+ *
+ *   receiver  POST /v1/ingest/events: admission, journal, per-route writers (src/ingest/)
+ *   api       the live stream (src/realtime/) and the vendor, agent and admin consoles (src/console/)
+ *   worker    scheduled rollup, partitions, retention and archive (src/jobs/)
+ *   every     health, readiness, /metrics; the realtime hub and its cross-process bridge
+ *
+ * A process builds only its roles' layers: an api or worker process opens no journal, a
+ * worker serves no feature routes. (The router's role gate still answers their paths 404.)
+ */
+const HttpApiForRoles = withRoles(({ api, receiver }) => {
+  const operations = Layer.merge(HealthHttpLive, ObservabilityHttpLive)
+  const consoles = Layer.merge(ConsoleHttpLive, RealtimeHttpFeature)
+  return receiver && api
+    ? HttpApiBuilder.api(Api).pipe(Layer.provide(operations), Layer.provide(IngestHttpFeature), Layer.provide(consoles))
+    : receiver
+    ? HttpApiBuilder.api(ReceiverApi).pipe(Layer.provide(operations), Layer.provide(IngestHttpFeature))
+    : api
+    ? HttpApiBuilder.api(ConsoleApi).pipe(Layer.provide(operations), Layer.provide(consoles))
+    : HttpApiBuilder.api(OperationsApi).pipe(Layer.provide(operations))
+})
+
+const WorkerLive = withRoles(({ worker }) => (worker ? JobsLive : Layer.empty))
+
+const ServeLive = Layer.mergeAll(HttpAppLive.pipe(Layer.provide(HttpApiForRoles)), WorkerLive, RuntimeMetricsLive).pipe(
   Layer.provide(listen),
   Layer.provide(RealtimeLive),
   Layer.provide(PrometheusLive),

@@ -9,13 +9,29 @@ import { IngestApi } from "../ingest/Api.js"
 import { ObservabilityApi } from "../observability/Api.js"
 import { RealtimeApi } from "../realtime/Api.js"
 
-export class Api extends HttpApi.make("machpay-telemetry")
-  .add(HealthApi)
+/** Served by every process: health, readiness and metrics. */
+const Operations = HttpApi.make("machpay-telemetry").add(HealthApi).add(ObservabilityApi)
+
+const TITLE = "MachPay Telemetry"
+const DESCRIPTION = "Ingest, live stream and console API for MachPay gateways."
+
+export class Api extends Operations
   .add(IngestApi)
   .add(RealtimeApi)
-  .add(ObservabilityApi)
   .add(VendorConsoleApi)
   .add(AgentConsoleApi)
   .add(AdminConsoleApi)
-  .annotate(OpenApi.Title, "MachPay Telemetry")
-  .annotate(OpenApi.Description, "Ingest, live stream and console API for MachPay gateways.") {}
+  .annotate(OpenApi.Title, TITLE)
+  .annotate(OpenApi.Description, DESCRIPTION) {}
+
+/**
+ * What a process serves, by role (ROLES): `receiver` adds ingest, `api` adds the live stream
+ * and the consoles; a worker serves only health and metrics. Same groups, same paths as `Api`.
+ */
+export const ReceiverApi = Operations.add(IngestApi)
+  .annotate(OpenApi.Title, TITLE)
+  .annotate(OpenApi.Description, DESCRIPTION)
+export const ConsoleApi = Operations.add(RealtimeApi).add(VendorConsoleApi).add(AgentConsoleApi).add(AdminConsoleApi)
+  .annotate(OpenApi.Title, TITLE)
+  .annotate(OpenApi.Description, DESCRIPTION)
+export const OperationsApi = Operations.annotate(OpenApi.Title, TITLE).annotate(OpenApi.Description, DESCRIPTION)

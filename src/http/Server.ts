@@ -7,13 +7,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { AppSettingsConfig, AppSettingsService } from "../config/AppConfig.js"
-import { ConsoleHttpLive } from "../console/Console.js"
-import { HealthHttpLive } from "../health/Http.js"
-import { IngestHttpForRoles } from "../ingest/Ingest.js"
-import { ObservabilityHttpLive } from "../observability/Http.js"
 import { withRequestMetrics } from "../observability/HttpMetrics.js"
-import { RealtimeHttpFeature } from "../realtime/Realtime.js"
-import { Api } from "./Api.js"
 import { matchRoute, roleOf } from "./Routes.js"
 
 /**
@@ -57,15 +51,6 @@ export const listen = Layer.unwrapEffect(
     NodeHttpServer.layer(closingServer(1000), { port: settings.port, host: settings.host }))
 )
 
-/** Every group's handlers; each needs its feature's services, provided by the root. */
-export const ApiLive = HttpApiBuilder.api(Api).pipe(
-  Layer.provide(HealthHttpLive),
-  Layer.provide(IngestHttpForRoles),
-  Layer.provide(ObservabilityHttpLive),
-  Layer.provide(ConsoleHttpLive),
-  Layer.provide(RealtimeHttpFeature)
-)
-
 /**
  * Every 503 says when to come back: features that set their own `Retry-After` (ingest, SSE)
  * keep it; the others (the console's "database unavailable") get the default.
@@ -99,10 +84,12 @@ const roleGate = (app: HttpApp.Default) =>
     )
   })
 
-/** `Api` plus `/openapi.json` and interactive docs at `/docs`. */
+/**
+ * The process's API (chosen by role at the root: `HttpApiBuilder.api` of its groups) plus
+ * `/openapi.json` and interactive docs at `/docs`.
+ */
 export const HttpAppLive = HttpApiBuilder.serve(roleGate).pipe(
   Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-  Layer.provide(ApiLive),
   HttpServer.withLogAddress
 )
