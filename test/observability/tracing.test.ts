@@ -6,9 +6,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Option, Redacted, Tracer } from "effect"
 import * as http from "node:http"
+import pg from "pg"
+import { hashIngestKey } from "../../src/identity/IngestKey.js"
 import { parseTraceparent, sampling, traceparentLinks, TracingLive } from "../../src/observability/Tracing.js"
 import { parseHeaders, TracingSettingsConfig } from "../../src/observability/TracingConfig.js"
 import { createDatabase, databaseUrl } from "../support/database.js"
+import { wireEvent } from "../support/ingestEvents.js"
 import { startTestServer } from "../support/server.js"
 
 const withEnv = (env: Record<string, string>) => Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
@@ -201,5 +204,50 @@ describe("export from the real server", () => {
       expect(otlp.raw.map((r) => r.type)).toContain("application/x-protobuf")
       // trace_id is a 16-byte field in the protobuf encoding
       expect(body.includes(Buffer.from(TRACE, "hex"))).toBe(true)
+    }), 60_000)
+
+  it.scopedLive("a CloudEvent's traceparent links its admission and its commit to the gateway's trace", () =>
+    Effect.gen(function*() {
+      const otlp = yield* receiver
+      const name = yield* createDatabase("trace")
+      const EVENT_TRACE = "5ce0e9a56015fec5aadfa328ae398115"
+      const EVENT_PARENT = "ab1e9a5c0ffee123"
+      const key = `mpk_live_${"t".repeat(43)}`
+      const reply = yield* Effect.scoped(Effect.gen(function*() {
+        const server = yield* startTestServer({
+          databaseUrl: databaseUrl(name),
+          env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" }
+        })
+        // The server has migrated the database by the time it is ready.
+        yield* Effect.promise(async () => {
+          const client = new pg.Client({ connectionString: databaseUrl(name) })
+          await client.connect()
+          await client.query(`INSERT INTO vendors (id, name) VALUES ('v-trace', 'trace')`)
+          await client.query(
+            `INSERT INTO gateways (id, vendor_id, name, ingest_key_hash, ingest_key_prefix) VALUES ('gw-trace', 'v-trace', 'gw-trace', $1, $2)`,
+            [hashIngestKey(key), key.slice(0, 12)]
+          )
+          await client.end()
+        })
+        const event = {
+          ...wireEvent("PaymentAuthorized", { id: "traced-payment-1", time: new Date(Date.now() - 1000).toISOString(), gateway: "gw-trace" }),
+          traceparent: `00-${EVENT_TRACE}-${EVENT_PARENT}-01`
+        }
+        return yield* Effect.promise(() =>
+          fetch(`${server.url}/v1/ingest`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${key}`, "content-type": "application/cloudevents+json", prefer: "wait=commit" },
+            body: JSON.stringify(event)
+          }).then(async (r) => ({ status: r.status, text: await r.text() })))
+      }))
+      expect(reply.text).toContain("accepted")
+      const linked = (spanName: string) =>
+        otlp.spans.filter((s) =>
+          s.name === spanName && (s.links ?? []).some((l: any) => l.traceId === EVENT_TRACE && l.spanId === EVENT_PARENT))
+      const names = JSON.stringify(otlp.spans.map((s) => [s.name, (s.links ?? []).map((l: any) => l.traceId)]))
+      expect(linked("Ingest.admit"), names).toHaveLength(1)
+      // The span of the flush that committed the event: the gateway's trace id is on it.
+      expect(linked("Ingest.flush"), names).toHaveLength(1)
+      expect(linked("Ingest.publish"), names).toHaveLength(1)
     }), 60_000)
 })
