@@ -10,11 +10,13 @@
  *
  * Lock order: rows that several flushes may touch (dirty marks, gateways) are written sorted,
  * and the last-seen update skips rows another process holds, so flushes cannot deadlock.
+ *
+ * Statements are prepared text (`sql.unsafe`) run through the `SqlClient`, so each is traced
+ * and pooled like every other query; failures are classified by SQLSTATE (`storeErrorOf`).
  */
+import { SqlClient, type SqlError } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import { DEFAULT_WINDOW_SECONDS } from "../../schema/index.js"
-import type pg from "pg"
-import { PgPool } from "../db/Database.js"
 import { EventStore, StoreError, storeErrorOf } from "./EventStore.js"
 import type { IngestEvent, Route } from "./IngestEvent.js"
 import { encodedRow, eventKey } from "./IngestEvent.js"
@@ -126,64 +128,54 @@ const RAW_ONLY = `WITH input AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($
    WHERE NOT EXISTS (SELECT 1 FROM telemetry_events t WHERE t.source = i.source AND t.id = i.id)
   ON CONFLICT DO NOTHING RETURNING source, id`
 
-const query = <R extends pg.QueryResultRow>(client: pg.Pool | pg.PoolClient, text: string, values: ReadonlyArray<unknown>) =>
-  Effect.tryPromise({
-    try: () => client.query<R>(text, [...values]),
-    catch: (cause) => storeErrorOf(cause)
-  })
+/** The database's own error (SQLSTATE, socket error) decides the class, not the client's wrapper. */
+const storeFailure = (error: SqlError.SqlError) => storeErrorOf(error.cause)
+
+const query = <R extends object>(sql: SqlClient.SqlClient, text: string, values: ReadonlyArray<unknown>) =>
+  sql.unsafe<R>(text, values).pipe(Effect.mapError(storeFailure))
 
 // Dead letters hold whatever was sent; text PostgreSQL cannot store is made visible instead.
 const nullableText = (text: string | undefined) => (text === undefined ? null : storableText(text))
 
 const keysOf = (rows: ReadonlyArray<{ source: string; id: string }>) => new Set(rows.map(eventKey))
 
-const writeIntents = (pool: pg.Pool, events: ReadonlyArray<IngestEvent>) =>
-  Effect.acquireUseRelease(
-    Effect.tryPromise({ try: () => pool.connect(), catch: (cause) => new StoreError({ message: "database unreachable", cause, kind: "unreachable" }) }),
-    (client) =>
-      Effect.gen(function*() {
-        yield* query(client, "BEGIN", [])
-        // Transitions are keyed by (source, event_id): the ones already there are duplicates.
-        const seen = yield* query<{ source: string; id: string }>(
-          client,
-          `SELECT source, event_id AS id FROM payment_intent_transitions
-            WHERE (source, event_id) IN (SELECT k->>0, k->>1 FROM jsonb_array_elements($1::jsonb) k)`,
-          [JSON.stringify(events.map((e) => [e.source, e.id]))]
-        )
-        const existing = keysOf(seen.rows)
-        const fresh: Array<IntentEvent> = events.flatMap((event) =>
-          !existing.has(eventKey(event)) && event.known?.type === "PaymentIntent" ? [{ event, data: event.known.data }] : []
-        )
-        let inserted = new Set<string>()
-        if (fresh.length > 0) {
-          const ids = [...new Set(fresh.map((e) => JSON.stringify([e.data.gateway_id, e.data.intent_id])))].map((s) => JSON.parse(s))
-          const current = yield* query<IntentRow>(
-            client,
-            `SELECT gateway_id, intent_id, agent_id, status, status_rank, amount::text, asset, network, method, route, tx_hash,
-                    failure_reason, expires_at, created_at, updated_at, last_event_time, received_at
-               FROM payment_intents WHERE (gateway_id, intent_id) IN (
-                 SELECT k->>0, k->>1 FROM jsonb_array_elements($1::jsonb) k)
-              ORDER BY gateway_id, intent_id FOR UPDATE`,
-            [JSON.stringify(ids)]
-          )
-          const { rows, transitions } = foldIntents(
-            new Map(current.rows.map((row) => [intentKey(row.gateway_id, row.intent_id), normaliseRow(row)])),
-            fresh
-          )
-          const written = yield* query<{ source: string; id: string }>(client, INSERT_TRANSITIONS, [JSON.stringify(transitions)])
-          inserted = keysOf(written.rows)
-          yield* query(
-            client,
-            `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS})) ${RAW_INSERT} ON CONFLICT DO NOTHING`,
-            [rowsOf(fresh.filter((f) => inserted.has(eventKey(f.event))).map((f) => f.event))]
-          )
-          yield* query(client, UPSERT_INTENTS, [JSON.stringify(rows)])
-        }
-        yield* query(client, "COMMIT", [])
-        return { inserted }
-      }).pipe(Effect.tapError(() => Effect.promise(() => client.query("ROLLBACK").catch(() => undefined)))),
-    (client, exit) => Effect.sync(() => client.release(exit._tag === "Failure" ? true : undefined))
-  )
+const writeIntents = (sql: SqlClient.SqlClient, events: ReadonlyArray<IngestEvent>) =>
+  Effect.gen(function*() {
+    // Transitions are keyed by (source, event_id): the ones already there are duplicates.
+    const seen = yield* query<{ source: string; id: string }>(
+      sql,
+      `SELECT source, event_id AS id FROM payment_intent_transitions
+        WHERE (source, event_id) IN (SELECT k->>0, k->>1 FROM jsonb_array_elements($1::jsonb) k)`,
+      [JSON.stringify(events.map((e) => [e.source, e.id]))]
+    )
+    const existing = keysOf(seen)
+    const fresh: Array<IntentEvent> = events.flatMap((event) =>
+      !existing.has(eventKey(event)) && event.known?.type === "PaymentIntent" ? [{ event, data: event.known.data }] : []
+    )
+    if (fresh.length === 0) return { inserted: new Set<string>() }
+    const ids = [...new Set(fresh.map((e) => JSON.stringify([e.data.gateway_id, e.data.intent_id])))].map((s) => JSON.parse(s))
+    const current = yield* query<IntentRow>(
+      sql,
+      `SELECT gateway_id, intent_id, agent_id, status, status_rank, amount::text, asset, network, method, route, tx_hash,
+              failure_reason, expires_at, created_at, updated_at, last_event_time, received_at
+         FROM payment_intents WHERE (gateway_id, intent_id) IN (
+           SELECT k->>0, k->>1 FROM jsonb_array_elements($1::jsonb) k)
+        ORDER BY gateway_id, intent_id FOR UPDATE`,
+      [JSON.stringify(ids)]
+    )
+    const { rows, transitions } = foldIntents(
+      new Map(current.map((row) => [intentKey(row.gateway_id, row.intent_id), normaliseRow(row)])),
+      fresh
+    )
+    const inserted = keysOf(yield* query<{ source: string; id: string }>(sql, INSERT_TRANSITIONS, [JSON.stringify(transitions)]))
+    yield* query(
+      sql,
+      `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS})) ${RAW_INSERT} ON CONFLICT DO NOTHING`,
+      [rowsOf(fresh.filter((f) => inserted.has(eventKey(f.event))).map((f) => f.event))]
+    )
+    yield* query(sql, UPSERT_INTENTS, [JSON.stringify(rows)])
+    return { inserted }
+  }).pipe(sql.withTransaction, Effect.catchTag("SqlError", (error) => Effect.fail(storeFailure(error))))
 
 /** node-postgres returns Date objects for timestamptz; the state machine works on strings. */
 const normaliseRow = (row: IntentRow): IntentRow => {
@@ -219,18 +211,18 @@ const UPSERT_INTENTS = `INSERT INTO payment_intents (${INTENT_NAMES.join(", ")})
 export const EventStorePg = Layer.effect(
   EventStore,
   Effect.gen(function*() {
-    const pool = yield* PgPool
+    const sql = yield* SqlClient.SqlClient
     return {
       write: (route, events, rows) => {
         if (events.length === 0) return Effect.succeed({ inserted: new Set<string>() })
-        if (route === "PaymentIntent") return writeIntents(pool, events)
-        return query<{ source: string; id: string }>(pool, route === "Other" ? RAW_ONLY : STATEMENTS[route], [rowsOf(events, rows)]).pipe(
-          Effect.map((result) => ({ inserted: keysOf(result.rows) }))
+        if (route === "PaymentIntent") return writeIntents(sql, events)
+        return query<{ source: string; id: string }>(sql, route === "Other" ? RAW_ONLY : STATEMENTS[route], [rowsOf(events, rows)]).pipe(
+          Effect.map((result) => ({ inserted: keysOf(result) }))
         )
       },
       deadLetter: (rows) =>
         rows.length === 0 ? Effect.void : query(
-          pool,
+          sql,
           `INSERT INTO dead_letters (received_at, gateway_id, source, event_id, type, reason, field, payload, payload_bytes)
            SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(received_at timestamptz, gateway_id text, source text,
              event_id text, type text, reason text, field text, payload text, payload_bytes integer)`,
@@ -248,7 +240,7 @@ export const EventStorePg = Layer.effect(
         ).pipe(Effect.asVoid),
       touchGateways: (seen) =>
         seen.size === 0 ? Effect.void : query(
-          pool,
+          sql,
           `WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id text, seen timestamptz, version text)),
                 locked AS (SELECT g.id FROM gateways g JOIN v ON v.id = g.id ORDER BY g.id FOR UPDATE OF g SKIP LOCKED)
            UPDATE gateways g SET last_seen_at = GREATEST(g.last_seen_at, v.seen), version = COALESCE(v.version, g.version)

@@ -2,6 +2,10 @@
  * One process at a time per job: a session-level `pg_try_advisory_lock` taken on a connection
  * checked out for the job's whole run. The lock goes with the session, so a worker that dies
  * (crash, SIGKILL, network loss) releases it without anyone's help.
+ *
+ * Raw `pg` on purpose: when the unlock fails the session may still hold the lock, and only a
+ * raw client can be destroyed instead of returned to the pool (`SqlClient.reserve` always
+ * returns its connection). A transaction-level lock would make the whole run one transaction.
  */
 import { Effect, Option } from "effect"
 import type pg from "pg"

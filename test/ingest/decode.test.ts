@@ -448,6 +448,14 @@ describe("validation", () => {
     expect(jsonMayHoldUnstorable(JSON.stringify({ a: "héllo 😀", b: "\\u0041" }))).toBe(false)
   })
 
+  it("names an unstorable string nested far below the stack's reach, without copying paths per level", () => {
+    // 20,000 levels: a copied path per level would be 200 million elements (seconds, GBs).
+    const deep = JSON.parse(`${"[".repeat(20_000)}{"k":"a\\u0000"}${"]".repeat(20_000)}`)
+    expect(unstorableTextAt(deep, ["data"])).toBe(["data", ...Array.from({ length: 20_000 }, () => "0"), "k"].join("."))
+    expect(unstorableTextAt({ x: [1, { "bad\u0000key": 1 }] })).toBe("x.1.bad\u0000key")
+    expect(unstorableTextAt({ a: ["ok", "b\ud800"] })).toBe("a.1")
+  })
+
   it("validates each candidate on its own", () => {
     const list: ReadonlyArray<Candidate> = [
       { index: 0, value: pa },
