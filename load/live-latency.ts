@@ -194,7 +194,7 @@ const main = async () => {
   const ack = summary(acks)
   console.log(`
 == live latency (POST scheduled → ticker client) ==
-load           probes ${options.probeRate}/s × ${options.duration}s${options.waitCommit ? " (wait=commit)" : ""}; background ${options.rate} events/s in batches of ${options.batch}; ${options.subscribers} background streams (${pool.connected()} connected, ${pool.messages()} messages)
+load           probes ${options.probeRate}/s × ${options.duration}s${options.waitCommit ? " (wait=commit)" : ""}; background ${options.rate} events/s in batches of ${options.batch}; ${options.subscribers} background streams (${pool.connected()} connected, ${pool.retried()} openings retried after 503/429, ${pool.messages()} messages)
 requests       ${[...statuses].map(([s, n]) => `${s}:${n}`).join(" ")}
 delivered      ${firstSeen.size}/${probeCount} probes on ${options.probes} ticker streams (${delivered.length} deliveries)
 POST → SSE     p50 ${fmt(live.p50)} ms  p99 ${fmt(live.p99)} ms  max ${fmt(live.max)} ms

@@ -202,7 +202,7 @@ const run = async (server: BenchServer, receiver: BenchServer, dbUrl: string, ru
 == SSE benchmark ==
 options          subscribers=${specs.length} (${options.topics}) rate=${options.rate}/s duration=${options.duration}s batch=${options.batch} gateways=${options.gateways} agents=${options.agents} ${options.split ? "split: receiver + api processes" : "one process (all roles)"}
 ingest           ${sent} events accepted in ${fmt(ingestSeconds, 1)}s (${fmt(sent / ingestSeconds, 0)}/s), ${failed} failed requests (${[...statuses].map(([k, n]) => `${k}: ${n}`).join(", ")})
-delivered        ${delivered} messages (${fmt(delivered / options.duration, 0)}/s); subscribers connected at end ${connectedAtEnd}/${specs.length}, dropped ${pool.dropped()}, resets ${pool.resets()}
+delivered        ${delivered} messages (${fmt(delivered / options.duration, 0)}/s); subscribers connected at end ${connectedAtEnd}/${specs.length}, dropped ${pool.dropped()}, openings retried ${pool.retried()}, resets ${pool.resets()}
 commit → client  p50 ${fmt(client.p50, 0)} ms  p99 ${fmt(client.p99, 0)} ms  max ${fmt(client.max, 0)} ms  (${latencies.length} samples after ${WARMUP_SECONDS}s warm-up; includes client lag)
 commit → send    p50 ${fmt(histogramQuantile(buckets, 0.5) * 1000, 1)} ms  p99 ${fmt(histogramQuantile(buckets, 0.99) * 1000, 1)} ms  (server histogram)
 slow consumers   ${metric(metrics, "realtime_slow_consumer_drops_total")} dropped by the server

@@ -16,6 +16,8 @@ export interface Pool {
   readonly resets: () => number
   /** Streams the server closed (slow consumer, expiry) or that failed. */
   readonly dropped: () => number
+  /** Opening attempts answered 429/503 and retried after `Retry-After`, as EventSource does. */
+  readonly retried: () => number
   /** Latencies (ms) recorded since the last call, and clears them. */
   readonly takeLatencies: () => Array<number>
   readonly close: () => void
@@ -29,6 +31,7 @@ export const subscribe = (baseUrl: string, specs: ReadonlyArray<SubscriberSpec>)
     let messages = 0
     let resets = 0
     let dropped = 0
+    let retried = 0
     let latencies: Array<number> = []
     let pending = specs.length
     let closing = false
@@ -42,6 +45,7 @@ export const subscribe = (baseUrl: string, specs: ReadonlyArray<SubscriberSpec>)
           messages: () => messages,
           resets: () => resets,
           dropped: () => dropped,
+          retried: () => retried,
           takeLatencies: () => {
             const out = latencies
             latencies = []
@@ -59,10 +63,19 @@ export const subscribe = (baseUrl: string, specs: ReadonlyArray<SubscriberSpec>)
       pending = 1
       done()
     }
-    for (const spec of specs) {
+    const open = (spec: SubscriberSpec, attempt: number): void => {
       const url = new URL(`/v1/telemetry/live?topics=${encodeURIComponent(spec.topics)}`, baseUrl)
       const request = http.get(url, { agent, headers: { accept: "text/event-stream", ...spec.headers } }, (response) => {
-        if (response.statusCode !== 200) {
+        const status = response.statusCode ?? 0
+        if ((status === 503 || status === 429) && attempt < 20 && !closing) {
+          // The server asks to come back later (database busy, stream limit): do as told.
+          retried += 1
+          response.resume()
+          const seconds = Number(response.headers["retry-after"] ?? "1")
+          setTimeout(() => open(spec, attempt + 1), (Number.isFinite(seconds) ? seconds : 1) * 1000)
+          return
+        }
+        if (status !== 200) {
           reject(new Error(`subscriber ${spec.topics}: HTTP ${response.statusCode}`))
           response.resume()
           return
@@ -101,4 +114,5 @@ export const subscribe = (baseUrl: string, specs: ReadonlyArray<SubscriberSpec>)
       })
       requests.push(request)
     }
+    for (const spec of specs) open(spec, 0)
   })
