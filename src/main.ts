@@ -16,6 +16,7 @@ import { DatabaseLive, DatabaseLocationForCommand, DatabasePoolLive, type PgPool
 import type { EmbeddedPostgresError } from "./db/EmbeddedPostgres.js"
 import { migrate } from "./db/Migrator.js"
 import { HealthChecks } from "./health/HealthChecks.js"
+import { HealthMetricsLive } from "./health/HealthMetrics.js"
 import { HttpAppLive, listen } from "./http/Server.js"
 import { runJobsCli } from "./jobs/Cli.js"
 import { JobRunnerLive } from "./jobs/Jobs.js"
@@ -30,7 +31,7 @@ const WorkerLive = Layer.unwrapEffect(
   Effect.map(AppSettingsService, (settings) => (settings.roles.has("worker") ? JobsLive : Layer.empty))
 )
 
-const ServeLive = Layer.mergeAll(HttpAppLive, WorkerLive, RuntimeMetricsLive).pipe(
+const ServeLive = Layer.mergeAll(HttpAppLive, WorkerLive, RuntimeMetricsLive, HealthMetricsLive).pipe(
   Layer.provide(listen),
   Layer.provide(RealtimeLive),
   Layer.provide(PrometheusLive),
