@@ -18,6 +18,7 @@ import type { EmbeddedPostgresError } from "./db/EmbeddedPostgres.js"
 import { migrate } from "./db/Migrator.js"
 import { HealthChecks } from "./health/HealthChecks.js"
 import { ConsoleHttpLive } from "./console/Console.js"
+import { HealthMetricsLive } from "./health/HealthMetrics.js"
 import { HealthHttpLive } from "./health/Http.js"
 import { Api, ConsoleApi, OperationsApi, ReceiverApi } from "./http/Api.js"
 import { HttpAppLive, listen } from "./http/Server.js"
@@ -61,7 +62,12 @@ const HttpApiForRoles = withRoles(({ api, receiver }) => {
 
 const WorkerLive = withRoles(({ worker }) => (worker ? JobsLive : Layer.empty))
 
-const ServeLive = Layer.mergeAll(HttpAppLive.pipe(Layer.provide(HttpApiForRoles)), WorkerLive, RuntimeMetricsLive).pipe(
+const ServeLive = Layer.mergeAll(
+  HttpAppLive.pipe(Layer.provide(HttpApiForRoles)),
+  WorkerLive,
+  RuntimeMetricsLive,
+  HealthMetricsLive
+).pipe(
   Layer.provide(listen),
   Layer.provide(RealtimeLive),
   Layer.provide(PrometheusLive),

@@ -221,6 +221,10 @@ export const startWriters = (
       const status: MutableStatus = { inFlight: 0, inFlightSince: undefined, failure: undefined }
       queues.set(route, queue)
       statuses.set(route, status)
+      // Failure counters exist at 0 from the start: an alert's rate() needs the series before the first failure.
+      for (const counter of [Metrics.flushErrors, Metrics.poisonEvents, Metrics.writerDefects]) {
+        yield* Metric.incrementBy(Metric.tagged(counter, "route", route), 0)
+      }
       yield* Effect.forkScoped(startWriter(route, queue, status))
     }
 

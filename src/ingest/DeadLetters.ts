@@ -47,6 +47,7 @@ export const DeadLettersLive = Layer.scoped(
     const settings = yield* IngestSettingsConfig
     const store = yield* EventStore
     const queue = yield* Queue.sliding<DeadLetter>(50_000)
+    yield* Metric.incrementBy(dropped, 0) // the series exists before the first drop (alerts use its rate)
     yield* Stream.fromQueue(queue).pipe(
       Stream.groupedWithin(500, "1 second"),
       Stream.mapEffect((rows) =>

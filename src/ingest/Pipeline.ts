@@ -106,6 +106,9 @@ export const IngestPipelineLive = Layer.scoped(
     /** Items held only in memory (not journaled): written to the journal if shutdown times out. */
     const volatile = new Set<Item>()
     const seen = yield* startGatewaySeen(store)
+    // Dashboards plot their rates from the start, not from the first spill.
+    yield* Metric.incrementBy(Metrics.spilled, 0)
+    yield* Metric.incrementBy(Metrics.replayed, 0)
 
     // Writers → settler → publisher, each a fiber of this layer's scope.
     const results = yield* Queue.unbounded<Flushed>()

@@ -65,6 +65,8 @@ export const makeJournal = (options: JournalOptions) =>
     const segments = yield* makeSegments(options.directory, ledger, recovered.nextSegment)
     const counts = { appended: 0, replayed: 0, corrupt: recovered.report.corrupt.length }
     yield* Metric.incrementBy(Metrics.corruptRecords, counts.corrupt)
+    yield* Metric.incrementBy(Metrics.writeErrors, 0)
+    yield* Metric.set(Metrics.maxBytes, maxBytes)
     const writer = makeWriter({
       segments,
       ledger,

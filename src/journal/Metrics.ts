@@ -3,6 +3,10 @@ import { Metric, MetricBoundaries } from "effect"
 
 export const bytes = Metric.gauge("journal_bytes", { description: "Bytes of journal segment files on disk" })
 
+export const maxBytes = Metric.gauge("journal_max_bytes", {
+  description: "The journal's cap (JOURNAL_MAX_BYTES): appends beyond it are refused with 503"
+})
+
 export const segments = Metric.gauge("journal_segments", { description: "Journal segment files on disk" })
 
 export const appended = Metric.counter("journal_appended_total", {

@@ -255,6 +255,9 @@ const BridgeStateLive = Layer.effect(
     const state: BridgeState = { notifyError: undefined, listening: undefined, listenError: undefined }
     const health = yield* HealthChecks
     const { roles } = yield* AppSettingsService
+    // Counters that alerts watch exist at 0 from the start (rate() needs a series before the first event).
+    yield* Metric.incrementBy(Metrics.bridgeErrors, 0)
+    yield* Metric.incrementBy(Metrics.slowConsumerDrops, 0)
     yield* health.register("realtime", Effect.sync(() =>
       roles.has("api") && state.listening !== true
         ? { status: "degraded" as const, reason: `not listening for other processes' events: ${state.listenError ?? "connecting"}` }
