@@ -9,12 +9,13 @@ import { createHmac, type KeyObject, sign as rsaSign, timingSafeEqual, verify as
 import { Effect } from "effect"
 import { JwtError } from "./JwtError.js"
 import type { JwksResolver } from "./Jwks.js"
+import type { Principal, PrincipalSpec, Role } from "../auth/Principal.js"
 import { type Secret, secretBytes } from "./Secret.js"
 
 export { JwtError, type JwtFailure } from "./JwtError.js"
 export { type FetchLike, importJwks, type JwksResolver, makeRemoteJwks, makeStaticJwks } from "./Jwks.js"
 
-export type Role = "vendor" | "agent" | "admin"
+export type { Principal, PrincipalSpec, Role } from "../auth/Principal.js"
 
 export interface JwtClaims {
   readonly sub: string
@@ -27,17 +28,6 @@ export interface JwtClaims {
   readonly iss?: string
   readonly aud?: string | ReadonlyArray<string>
 }
-
-interface PrincipalBase {
-  readonly subject: string
-  /** Epoch seconds (the token's `exp`). */
-  readonly expiresAt: number
-}
-
-export type Principal =
-  | (PrincipalBase & { readonly role: "admin" })
-  | (PrincipalBase & { readonly role: "vendor"; readonly vendorId: string })
-  | (PrincipalBase & { readonly role: "agent"; readonly agentId: string })
 
 const encodeJson = (value: unknown): string => Buffer.from(JSON.stringify(value), "utf8").toString("base64url")
 
@@ -56,11 +46,6 @@ export const signRs256 = (claims: JwtClaims, privateKey: KeyObject, kid?: string
   const signingInput = `${encodeJson(header)}.${encodeJson(claims)}`
   return `${signingInput}.${rsaSign("sha256", Buffer.from(signingInput, "ascii"), privateKey).toString("base64url")}`
 }
-
-export type PrincipalSpec =
-  | { readonly role: "admin"; readonly subject: string }
-  | { readonly role: "vendor"; readonly vendorId: string; readonly subject?: string }
-  | { readonly role: "agent"; readonly agentId: string; readonly subject?: string }
 
 /** Claims for a principal, valid from `now` for `ttlSeconds` (for the CLI's development tokens). */
 export const claimsFor = (
