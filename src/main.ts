@@ -37,15 +37,15 @@ const ServeLive = Layer.mergeAll(HttpAppLive, WorkerLive, RuntimeMetricsLive).pi
   // OTLP trace export only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set (docs/tracing.md).
   Layer.provide(TracingLive),
   Layer.provide(DatabaseLive),
-  Layer.provide(HealthChecks.layer),
-  Layer.provide(AppSettingsService.layer)
+  Layer.provide(HealthChecks.Live),
+  Layer.provide(AppSettingsService.Live)
 )
 
 /**
  * One-shot commands get the database (embedded or DATABASE_URL) for their duration; beside a
  * running server they use its embedded PostgreSQL and leave it running.
  */
-const OneShotDatabase = DatabasePoolLive.pipe(Layer.provide(DatabaseLocationForCommand), Layer.provideMerge(AppSettingsService.layer))
+const OneShotDatabase = DatabasePoolLive.pipe(Layer.provide(DatabaseLocationForCommand), Layer.provideMerge(AppSettingsService.Live))
 
 /** The embedded PostgreSQL is not there for a one-shot command: its reason and remedy, one line on stderr. */
 const embeddedFailed = (error: EmbeddedPostgresError) =>

@@ -22,7 +22,7 @@ export const ConsoleHandlersLive = Layer.mergeAll(
   ConsoleFailuresLive,
   ConsoleCorsLive
 ).pipe(
-  Layer.provide(ConsoleSettingsService.layer),
+  Layer.provide(ConsoleSettingsService.Live),
   Layer.provide(CursorKeyLive)
 )
 
