@@ -52,6 +52,10 @@ export const isRfc3339 = (value: string): boolean => !Number.isNaN(rfc3339ToEpoc
 export const Rfc3339 = Schema.String.annotations({ message: () => "must be an RFC 3339 date-time string" }).pipe(
   Schema.filter(isRfc3339, {
     message: () => "must be a valid RFC 3339 date-time such as \"2025-06-01T12:00:00Z\"",
-    jsonSchema: { format: "date-time" }
+    jsonSchema: { format: "date-time" },
+    // For property tests (`Arbitrary.make`): random strings would almost never pass the filter.
+    arbitrary: () => (fc) =>
+      fc.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2099-12-31T23:59:59Z"), noInvalidDate: true })
+        .map((date) => date.toISOString())
   })
 ).annotations({ description: "RFC 3339 date-time, e.g. \"2025-06-01T12:00:00Z\"." })

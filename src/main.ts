@@ -11,7 +11,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { ConfigError, Effect, Layer } from "effect"
 import { AppSettingsService, describeConfigError, type Role } from "./config/AppConfig.js"
 import { CliLoggingLive, LoggingLive } from "./config/Logging.js"
-import { StartupConfig } from "./config/Startup.js"
+import { StartupConfig } from "./Startup.js"
 import { AdminCliLive, type CliError, type CliRequirements, formatCliError, runCli } from "./admin/Cli.js"
 import { DatabaseLive, DatabaseLocationForCommand, DatabasePoolLive, type PgPool } from "./db/Database.js"
 import type { EmbeddedPostgresError } from "./db/EmbeddedPostgres.js"
@@ -74,15 +74,15 @@ const ServeLive = Layer.mergeAll(
   // OTLP trace export only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set (docs/tracing.md).
   Layer.provide(TracingLive),
   Layer.provide(DatabaseLive),
-  Layer.provide(HealthChecks.layer),
-  Layer.provide(AppSettingsService.layer)
+  Layer.provide(HealthChecks.Live),
+  Layer.provide(AppSettingsService.Live)
 )
 
 /**
  * One-shot commands get the database (embedded or DATABASE_URL) for their duration; beside a
  * running server they use its embedded PostgreSQL and leave it running.
  */
-const OneShotDatabase = DatabasePoolLive.pipe(Layer.provide(DatabaseLocationForCommand), Layer.provideMerge(AppSettingsService.layer))
+const OneShotDatabase = DatabasePoolLive.pipe(Layer.provide(DatabaseLocationForCommand), Layer.provideMerge(AppSettingsService.Live))
 
 /** The embedded PostgreSQL is not there for a one-shot command: its reason and remedy, one line on stderr. */
 const embeddedFailed = (error: EmbeddedPostgresError) =>

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { Arbitrary, Schema } from "effect"
 import { GatewayId, Identifier } from "../Ids.js"
 import { Money } from "../Money.js"
 import {
@@ -32,13 +32,17 @@ const notAbove = (
   if (value > limit) issues.push({ path, message: `must not exceed ${limitName} (${value} > ${limit})` })
 }
 
-export const LatencyPercentiles = Schema.Struct({
+const Percentiles = Schema.Struct({
   p50: millis("Median latency, ms."),
   p90: millis("90th percentile latency, ms."),
   p95: millis("95th percentile latency, ms."),
   p99: millis("99th percentile latency, ms."),
   max: millis("Maximum latency, ms.")
-}).pipe(
+})
+
+// The `arbitrary` annotations below (for property tests) generate values that pass the
+// cross-field filters; random ones almost never would.
+export const LatencyPercentiles = Percentiles.pipe(
   Schema.filter((l) => {
     const issues: Array<Issue> = []
     notAbove(issues, ["p50"], l.p50, l.p90, "p90")
@@ -46,11 +50,17 @@ export const LatencyPercentiles = Schema.Struct({
     notAbove(issues, ["p95"], l.p95, l.p99, "p99")
     notAbove(issues, ["p99"], l.p99, l.max, "max")
     return issues.length === 0 ? undefined : issues
+  }, {
+    arbitrary: () => () =>
+      Arbitrary.make(Percentiles).map((l) => {
+        const [p50, p90, p95, p99, max] = [l.p50, l.p90, l.p95, l.p99, l.max].sort((a, b) => a - b) as [number, number, number, number, number]
+        return { p50, p90, p95, p99, max }
+      })
   })
 ).annotations({ title: "LatencyPercentiles", description: "Upstream latency percentiles over the window, ms." })
 export type LatencyPercentiles = typeof LatencyPercentiles.Type
 
-export const RouteStats = Schema.Struct({
+const RouteFields = Schema.Struct({
   method: HttpMethod,
   route: Route,
   requests: count("Requests to this route in the window."),
@@ -60,7 +70,9 @@ export const RouteStats = Schema.Struct({
   revenue: Money.annotations({ description: "Revenue from this route, in units of the packet's `asset`." }),
   latency_p50_ms: millis("Median latency, ms."),
   latency_p99_ms: millis("99th percentile latency, ms.")
-}).pipe(
+})
+
+export const RouteStats = RouteFields.pipe(
   Schema.filter((r) => {
     const issues: Array<Issue> = []
     notAbove(issues, ["paid"], r.paid, r.requests, "requests")
@@ -68,6 +80,14 @@ export const RouteStats = Schema.Struct({
     notAbove(issues, ["errors"], r.errors, r.requests, "requests")
     notAbove(issues, ["latency_p50_ms"], r.latency_p50_ms, r.latency_p99_ms, "latency_p99_ms")
     return issues.length === 0 ? undefined : issues
+  }, {
+    arbitrary: () => () =>
+      Arbitrary.make(RouteFields).map((r) => ({
+        ...r,
+        requests: Math.max(r.requests, r.paid, r.blocked, r.errors),
+        latency_p50_ms: Math.min(r.latency_p50_ms, r.latency_p99_ms),
+        latency_p99_ms: Math.max(r.latency_p50_ms, r.latency_p99_ms)
+      }))
   })
 ).annotations({ title: "RouteStats", description: "Per-route counters over the window." })
 export type RouteStats = typeof RouteStats.Type
@@ -80,8 +100,7 @@ export const GatewayConfig = Schema.Struct({
 }).annotations({ title: "GatewayConfig", description: "Gateway configuration, sent when it changed." })
 export type GatewayConfig = typeof GatewayConfig.Type
 
-/** The 60 s telemetry window a gateway sends (as an event or as a bare JSON body). */
-export const GatewayTelemetryPacket = Schema.Struct({
+const Packet = Schema.Struct({
   gateway_id: GatewayId.annotations({ description: "Gateway that measured the window." }),
   packet_id: Schema.optionalWith(Identifier.annotations({ description: "Packet id, unique per gateway." }), {
     exact: true
@@ -112,7 +131,10 @@ export const GatewayTelemetryPacket = Schema.Struct({
     })
   ).annotations({ description: `Per-route stats (at most ${MAX_ROUTES_PER_PACKET} routes).` }),
   config: Schema.optionalWith(GatewayConfig, { exact: true })
-}).annotations({ title: "GatewayTelemetryPacket" }).pipe(
+}).annotations({ title: "GatewayTelemetryPacket" })
+
+/** The 60 s telemetry window a gateway sends (as an event or as a bare JSON body). */
+export const GatewayTelemetryPacket = Packet.pipe(
   Schema.filter((p) => {
     const issues: Array<Issue> = []
     notAbove(issues, ["requests_paid"], p.requests_paid, p.requests_total, "requests_total")
@@ -126,6 +148,18 @@ export const GatewayTelemetryPacket = Schema.Struct({
       })
     }
     return issues.length === 0 ? undefined : issues
+  }, {
+    arbitrary: () => () =>
+      Arbitrary.make(Packet).map((p) => ({
+        ...p,
+        requests_total: Math.max(
+          p.requests_total,
+          p.requests_paid,
+          p.requests_blocked,
+          p.requests_error,
+          p.routes.reduce((sum, r) => sum + r.requests, 0)
+        )
+      }))
   })
 ).annotations({
   title: "GatewayTelemetryPacket",

@@ -4,7 +4,6 @@
  */
 import { Either, Option, ParseResult, Schema } from "effect"
 import { CloudEvent, CloudEventOf } from "../CloudEvent.js"
-import { compileDecoder, FAIL } from "../FastDecode.js"
 import { GatewayTelemetryPacket } from "./GatewayTelemetryPacket.js"
 import { PaymentAuthorized } from "./PaymentAuthorized.js"
 import { PaymentIntent } from "./PaymentIntent.js"
@@ -73,15 +72,6 @@ const decoders: { readonly [T in EventType]: (u: unknown) => Either.Either<Known
   GatewayTelemetryPacket: Schema.decodeUnknownEither(KnownEventSchemas.GatewayTelemetryPacket)
 }
 
-/** Compiled decoders of each type's `data` (see FastDecode.ts); `FAIL` → decode with the schema for the issue. */
-const fastData: { readonly [T in EventType]: (u: unknown) => EventData<T> | typeof FAIL } = {
-  PaymentAuthorized: compileDecoder(PaymentAuthorized),
-  RequestBlocked: compileDecoder(RequestBlocked),
-  SolvencyAlert: compileDecoder(SolvencyAlert),
-  PaymentIntent: compileDecoder(PaymentIntent),
-  GatewayTelemetryPacket: compileDecoder(GatewayTelemetryPacket)
-}
-
 const dataDecoders: { readonly [T in EventType]: (u: unknown) => Either.Either<EventData<T>, ParseResult.ParseError> } = {
   PaymentAuthorized: Schema.decodeUnknownEither(PaymentAuthorized),
   RequestBlocked: Schema.decodeUnknownEither(RequestBlocked),
@@ -90,18 +80,11 @@ const dataDecoders: { readonly [T in EventType]: (u: unknown) => Either.Either<E
   GatewayTelemetryPacket: Schema.decodeUnknownEither(GatewayTelemetryPacket)
 }
 
-const decodeDataFast = (type: EventType, data: unknown): EventData | typeof FAIL => {
-  const decode: (u: unknown) => EventData | typeof FAIL = fastData[type]
-  return decode(data)
-}
-
 /** A known type with its decoded `data` (what the pipeline keeps of a typed event). */
 export type KnownData = { [T in EventType]: { readonly type: T; readonly data: EventData<T> } }[EventType]
 
 /** Decodes the `data` of a known type alone (e.g. of an event validated before, read back from disk). */
 export const decodeKnownData = (type: EventType, data: unknown): Either.Either<KnownData, ParseResult.ParseError> => {
-  const fast = decodeDataFast(type, data)
-  if (fast !== FAIL) return Either.right({ type, data: fast } as KnownData)
   const decode: (u: unknown) => Either.Either<EventData, ParseResult.ParseError> = dataDecoders[type]
   return Either.map(decode(data), (decoded) => ({ type, data: decoded }) as KnownData)
 }
@@ -110,19 +93,14 @@ export const decodeKnownData = (type: EventType, data: unknown): Either.Either<K
  * Validates a decoded envelope against its known type: `time` must be present
  * and `data` must match the type's schema (errors name `time`, `data.<field>`).
  * `Right(None)` for an unknown type (stored raw only). Pure; an `Either` is
- * also an Effect, so `yield*` it in effectful code.
+ * also an Effect, so `yield*` it in effectful code. The receiver uses a compiled equivalent
+ * (src/ingest/FastEvents.ts).
  */
 export const validateKnownEvent = (
   envelope: CloudEvent
 ): Either.Either<Option.Option<KnownEvent>, ParseResult.ParseError> => {
   const type = envelope.type
   if (!isEventType(type)) return Either.right(Option.none())
-  // The envelope is already valid: checking `time` and `data` alone gives the same typed event.
-  // Any failure is decoded again in full, so errors read exactly as the schema words them.
-  if (envelope.time !== undefined) {
-    const data = decodeDataFast(type, envelope.data)
-    if (data !== FAIL) return Either.right(Option.some({ ...envelope, data } as KnownEvent))
-  }
   const decode: (u: unknown) => Either.Either<KnownEvent, ParseResult.ParseError> = decoders[type]
   return Either.map(decode(envelope), Option.some)
 }

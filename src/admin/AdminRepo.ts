@@ -1,6 +1,6 @@
 /**
  * SQL for the administered entities: vendors, their gateways (ingest keys), agents.
- * Used by the CLI, and by the ingest path through `findGatewayByKeyHash`.
+ * Used by the CLI. (The ingest path looks gateways up by key through its own `GatewayDirectory`.)
  * Ids arrive validated (branded by `schema/Ids.ts`); SQL and row-decoding failures are
  * defects here, "already exists" and "not found" are the domain errors below.
  */
@@ -62,17 +62,6 @@ export const AgentRow = Schema.Struct({
 export type AgentRow = typeof AgentRow.Type
 
 /** What the receiver needs to authenticate a request made with an ingest key. */
-export const GatewayAuth = Schema.Struct({
-  id: GatewayId,
-  vendorId: VendorId,
-  /** None: the server's default quota. */
-  rateLimitPerSec: Schema.OptionFromNullOr(Schema.Number),
-  /** Some: requests must carry a valid `X-MachPay-Signature` made with this secret. */
-  signingSecret: Schema.OptionFromNullOr(Schema.Redacted(Schema.String)),
-  disabled: Schema.Boolean
-})
-export type GatewayAuth = typeof GatewayAuth.Type
-
 /** The `GatewayRow` columns; `t` qualifies them where a join makes names ambiguous. */
 const gatewayColumns = (sql: SqlClient.SqlClient, t = "gateways") =>
   sql`${sql(t)}.id, ${sql(t)}.vendor_id AS "vendorId", ${sql(t)}.name, ${sql(t)}.ingest_key_prefix AS "keyPrefix",
@@ -94,20 +83,6 @@ const ensureExists = (entity: "vendor" | "agent", id: string) =>
 
 export const requireVendor = (id: VendorId) => ensureExists("vendor", id).pipe(Effect.withSpan("AdminRepo.requireVendor"))
 export const requireAgent = (id: AgentId) => ensureExists("agent", id).pipe(Effect.withSpan("AdminRepo.requireAgent"))
-
-/** Looks a gateway up by the SHA-256 of its ingest key (one indexed query). */
-export const findGatewayByKeyHash = (keyHash: string): Effect.Effect<Option.Option<GatewayAuth>, never, SqlClient.SqlClient> =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    return yield* SqlSchema.findOne({
-      Request: Schema.String,
-      Result: GatewayAuth,
-      execute: (hash) =>
-        sql`SELECT id, vendor_id AS "vendorId", rate_limit_per_sec AS "rateLimitPerSec",
-                   signing_secret AS "signingSecret", disabled_at IS NOT NULL AS disabled
-            FROM gateways WHERE ingest_key_hash = ${hash}`
-    })(keyHash)
-  }).pipe(Effect.orDie, Effect.withSpan("AdminRepo.findGatewayByKeyHash"))
 
 export const insertVendor = Effect.fn("AdminRepo.insertVendor")(function*(input: {
   readonly id: VendorId

@@ -17,7 +17,7 @@ import { agentCreate, agentList, vendorCreate, vendorList } from "./commands/ent
 import { listHint, type Output } from "./commands/format.js"
 import { gatewayCreate, gatewayList, gatewayRotateKey, gatewaySetDisabled } from "./commands/gateway.js"
 import { tokenMint } from "./commands/token.js"
-import { DEV_SECRET_FILE, type JwtSecretError, MIN_SECRET_LENGTH } from "./JwtSecret.js"
+import { DEV_SECRET_FILE, type JwtSecretError, MIN_SECRET_LENGTH } from "../auth/JwtSecret.js"
 
 export { CliError, formatCliError, HELP_HINT } from "./CliError.js"
 export { Command } from "./Command.js"

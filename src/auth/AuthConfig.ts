@@ -1,6 +1,6 @@
 /**
  * Console token verification settings, read inside the auth layer. The HS256 secret comes
- * from `JwtSecret` (`JWT_SECRET`, or the development secret file — see src/admin/JwtSecret.ts).
+ * from `JwtSecret` (`JWT_SECRET`, or the development secret file — see src/auth/JwtSecret.ts).
  *
  *   JWKS_URL                 RS256 public keys of an identity provider (optional)
  *   JWT_ISSUER, JWT_AUDIENCE required `iss` / `aud` when set

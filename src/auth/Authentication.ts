@@ -4,12 +4,14 @@
  * and `AdminAuthentication` also require the role and provide only what that role is (a
  * vendor id, an agent id), so a handler cannot even ask for another tenant's scope.
  * A 401 carries `WWW-Authenticate: Bearer` (RFC 6750); a 403 means the token was valid.
+ *
+ * Contract only (the API groups import it, and so may a client): the implementations are in
+ * `AuthenticationLive.ts`.
  */
-import { HttpApiMiddleware, HttpApiSecurity, HttpApp, HttpServerResponse, OpenApi } from "@effect/platform"
-import { Context, Effect, Layer, Redacted, Schema } from "effect"
-import type { Principal } from "../identity/Jwt.js"
-import { Authenticator, AuthenticatorLive } from "./Authenticator.js"
+import { HttpApiMiddleware, HttpApiSecurity, OpenApi } from "@effect/platform"
+import { Context, Schema } from "effect"
 import { Forbidden, Unauthorized } from "./Errors.js"
+import type { Principal } from "./Principal.js"
 
 export class CurrentPrincipal extends Context.Tag("Auth/CurrentPrincipal")<CurrentPrincipal, Principal>() {}
 export class CurrentVendor extends Context.Tag("Auth/CurrentVendor")<CurrentVendor, {
@@ -56,48 +58,3 @@ export class AdminAuthentication extends HttpApiMiddleware.Tag<AdminAuthenticati
   provides: CurrentAdmin,
   security: { bearer }
 }) {}
-
-const challenge = HttpApp.appendPreResponseHandler((_request, response) =>
-  Effect.succeed(
-    response.status === 401
-      ? HttpServerResponse.setHeader(response, "www-authenticate", "Bearer realm=\"machpay-console\"")
-      : response
-  )
-)
-
-const forbidden = (role: Principal["role"], needed: string) =>
-  new Forbidden({ message: `this endpoint is for ${needed} tokens; the token's role is ${role}` })
-
-/** The four middleware implementations over the `Authenticator`. */
-export const AuthenticationLive = Layer.unwrapEffect(
-  Effect.gen(function*() {
-    const authenticator = yield* Authenticator
-    const verify = (token: Redacted.Redacted<string>) =>
-      authenticator.authenticate(Redacted.value(token)).pipe(Effect.tapError(() => challenge))
-    return Layer.mergeAll(
-      Layer.succeed(Authentication, { bearer: verify }),
-      Layer.succeed(VendorAuthentication, {
-        bearer: (token) =>
-          Effect.flatMap(verify(token), (p) =>
-            p.role === "vendor"
-              ? Effect.succeed({ vendorId: p.vendorId, subject: p.subject })
-              : Effect.fail(forbidden(p.role, "vendor")))
-      }),
-      Layer.succeed(AgentAuthentication, {
-        bearer: (token) =>
-          Effect.flatMap(verify(token), (p) =>
-            p.role === "agent"
-              ? Effect.succeed({ agentId: p.agentId, subject: p.subject })
-              : Effect.fail(forbidden(p.role, "agent")))
-      }),
-      Layer.succeed(AdminAuthentication, {
-        bearer: (token) =>
-          Effect.flatMap(verify(token), (p) =>
-            p.role === "admin" ? Effect.succeed({ subject: p.subject }) : Effect.fail(forbidden(p.role, "admin")))
-      })
-    )
-  })
-)
-
-/** The middleware plus the `Authenticator` (for endpoints that get the token another way). */
-export const AuthLive = AuthenticationLive.pipe(Layer.provideMerge(AuthenticatorLive))

@@ -4,8 +4,9 @@
  * (the SSE stream's cookie or ticket), so every door checks tokens the same way.
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
-import { JwtSecret, JwtSecretLive } from "../admin/JwtSecret.js"
-import { type JwtError, type JwtFailure, makeRemoteJwks, type Principal, verifyJwt } from "../identity/Jwt.js"
+import { JwtSecret, JwtSecretLive } from "./JwtSecret.js"
+import { type JwtError, type JwtFailure, makeRemoteJwks, verifyJwt } from "../identity/Jwt.js"
+import type { Principal } from "./Principal.js"
 import type { Secret } from "../identity/Secret.js"
 import { type AuthSettings, AuthSettingsConfig } from "./AuthConfig.js"
 import { Unauthorized } from "./Errors.js"

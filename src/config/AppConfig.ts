@@ -56,7 +56,7 @@ export const AppSettingsConfig: Config.Config<AppSettings> = Config.all({
 })
 
 export class AppSettingsService extends Context.Tag("App/Settings")<AppSettingsService, AppSettings>() {
-  static readonly layer = Layer.effect(AppSettingsService, AppSettingsConfig)
+  static readonly Live = Layer.effect(AppSettingsService, AppSettingsConfig)
 }
 
 /** One line naming the variable and the problem, for the start-up failure message. */

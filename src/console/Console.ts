@@ -4,8 +4,8 @@
  * the development JWT secret's location) from the root.
  */
 import { Layer } from "effect"
-import { JwtSecretLive } from "../admin/JwtSecret.js"
-import { AuthLive } from "../auth/Authentication.js"
+import { JwtSecretLive } from "../auth/JwtSecret.js"
+import { AuthLive } from "../auth/AuthenticationLive.js"
 import { AdminConsoleHttpLive } from "./AdminHttp.js"
 import { AgentConsoleHttpLive } from "./AgentHttp.js"
 import { ConsoleSettingsService } from "./ConsoleConfig.js"
@@ -22,7 +22,7 @@ export const ConsoleHandlersLive = Layer.mergeAll(
   ConsoleFailuresLive,
   ConsoleCorsLive
 ).pipe(
-  Layer.provide(ConsoleSettingsService.layer),
+  Layer.provide(ConsoleSettingsService.Live),
   Layer.provide(CursorKeyLive)
 )
 

@@ -27,5 +27,5 @@ export const ConsoleSettingsConfig: Config.Config<ConsoleSettings> = Config.all(
 )
 
 export class ConsoleSettingsService extends Context.Tag("Console/Settings")<ConsoleSettingsService, ConsoleSettings>() {
-  static readonly layer = Layer.effect(ConsoleSettingsService, ConsoleSettingsConfig)
+  static readonly Live = Layer.effect(ConsoleSettingsService, ConsoleSettingsConfig)
 }

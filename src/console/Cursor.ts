@@ -13,7 +13,7 @@
  */
 import { Config, ConfigError, Context, Effect, Either, Layer, Option, type ParseResult, Redacted, Schema } from "effect"
 import { createHmac, timingSafeEqual } from "node:crypto"
-import { JwtSecret } from "../admin/JwtSecret.js"
+import { JwtSecret } from "../auth/JwtSecret.js"
 import { type InvalidParameter, invalidParameter } from "./Errors.js"
 
 export class CursorKey extends Context.Tag("Console/CursorKey")<CursorKey, {

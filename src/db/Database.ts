@@ -1,6 +1,6 @@
 /**
- * The database layer: one `pg.Pool` shared by `@effect/sql` (queries, transactions) and by the
- * ingest writer (COPY needs a raw client). The pool connects lazily, so the HTTP server can
+ * The database layer: one `pg.Pool` under `@effect/sql` (built with `PgClient.layerFromPool`, so
+ * the pool stays ours to size, watch and close). The pool connects lazily, so the HTTP server can
  * start and report a database outage on `/health` instead of crash-looping.
  */
 import { SqlClient } from "@effect/sql"

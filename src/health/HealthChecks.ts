@@ -11,7 +11,7 @@ export class HealthChecks extends Context.Tag("Health/Checks")<HealthChecks, {
   readonly register: (name: string, probe: Effect.Effect<Status>) => Effect.Effect<void>
   readonly snapshot: Effect.Effect<Record<string, Status>>
 }>() {
-  static readonly layer = Layer.effect(
+  static readonly Live = Layer.effect(
     HealthChecks,
     Effect.gen(function*() {
       const probes = yield* Ref.make(new Map<string, Effect.Effect<Status>>())

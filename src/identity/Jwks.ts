@@ -2,7 +2,10 @@
  * Public keys for RS256 console tokens, from a JSON Web Key Set. Only RSA
  * signing keys are imported (`kty: "RSA"`, `use` absent or `sig`, `alg` absent
  * or `RS256`, modulus ≥ 2048 bits); anything else in the set is ignored, so a
- * key can never be used with an algorithm it was not published for.
+ * key can never be used with an algorithm it was not published for. Signatures are verified
+ * by `jose` (Jwt.ts); the key set stays ours rather than jose's `createRemoteJWKSet` because the
+ * download policy below runs on Effect's `Clock` (tested with `TestClock`), keeps the previous
+ * keys when a refresh fails, and hands out Node `KeyObject`s synchronously imported.
  */
 import { createPublicKey, type KeyObject } from "node:crypto"
 import { Clock, Duration, Effect, Either, Ref } from "effect"

@@ -1,20 +1,26 @@
 /**
  * Console identity: compact JWS tokens (RFC 7519) signed HS256 with a shared
  * secret, or RS256 by an identity provider whose public keys come from a JWKS.
- * Written on node:crypto alone. The algorithm decides where the key comes from
- * (HS256 → the configured secret, RS256 → the JWKS), so a token can never make an
- * RSA public key serve as an HMAC secret, and `alg: none` is never accepted.
+ * Signatures are verified by `jose` (`compactVerify`); what is ours is the policy around it:
+ * strict token shape first (so every malformed token reads "malformed token"), the
+ * algorithm deciding where the key comes from (HS256 → the configured secret, RS256 → the
+ * JWKS, so a token can never make an RSA public key serve as an HMAC secret, and `alg: none`
+ * is never accepted), then our claims rules and their mapping to a `Principal`.
+ * Signing (`signHs256`, `signRs256`) is for development tokens, tests and benchmarks: kept
+ * synchronous on node:crypto, as the CLI, the tests and the load tools call it inline.
  */
-import { createHmac, type KeyObject, sign as rsaSign, timingSafeEqual, verify as rsaVerify } from "node:crypto"
+import { createHmac, type KeyObject, sign as rsaSign } from "node:crypto"
 import { Effect } from "effect"
+import { compactVerify, errors as JoseErrors } from "jose"
 import { JwtError } from "./JwtError.js"
 import type { JwksResolver } from "./Jwks.js"
+import type { Principal, PrincipalSpec, Role } from "../auth/Principal.js"
 import { type Secret, secretBytes } from "./Secret.js"
 
 export { JwtError, type JwtFailure } from "./JwtError.js"
 export { type FetchLike, importJwks, type JwksResolver, makeRemoteJwks, makeStaticJwks } from "./Jwks.js"
 
-export type Role = "vendor" | "agent" | "admin"
+export type { Principal, PrincipalSpec, Role } from "../auth/Principal.js"
 
 export interface JwtClaims {
   readonly sub: string
@@ -27,17 +33,6 @@ export interface JwtClaims {
   readonly iss?: string
   readonly aud?: string | ReadonlyArray<string>
 }
-
-interface PrincipalBase {
-  readonly subject: string
-  /** Epoch seconds (the token's `exp`). */
-  readonly expiresAt: number
-}
-
-export type Principal =
-  | (PrincipalBase & { readonly role: "admin" })
-  | (PrincipalBase & { readonly role: "vendor"; readonly vendorId: string })
-  | (PrincipalBase & { readonly role: "agent"; readonly agentId: string })
 
 const encodeJson = (value: unknown): string => Buffer.from(JSON.stringify(value), "utf8").toString("base64url")
 
@@ -56,11 +51,6 @@ export const signRs256 = (claims: JwtClaims, privateKey: KeyObject, kid?: string
   const signingInput = `${encodeJson(header)}.${encodeJson(claims)}`
   return `${signingInput}.${rsaSign("sha256", Buffer.from(signingInput, "ascii"), privateKey).toString("base64url")}`
 }
-
-export type PrincipalSpec =
-  | { readonly role: "admin"; readonly subject: string }
-  | { readonly role: "vendor"; readonly vendorId: string; readonly subject?: string }
-  | { readonly role: "agent"; readonly agentId: string; readonly subject?: string }
 
 /** Claims for a principal, valid from `now` for `ttlSeconds` (for the CLI's development tokens). */
 export const claimsFor = (
@@ -123,37 +113,35 @@ const decodeJsonObject = (segment: string): Record<string, unknown> | undefined 
 const isNumericDate = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u)
 const isNonEmptyString = (u: unknown): u is string => typeof u === "string" && u.length > 0
 
+/** jose's verdict in our words: its checks run after our shape and algorithm checks. */
+const describeJoseError = (error: unknown): JwtError =>
+  error instanceof JoseErrors.JOSEAlgNotAllowed || error instanceof JoseErrors.JOSENotSupported
+    ? new JwtError({ reason: "unsupported algorithm" })
+    : error instanceof JoseErrors.JWSInvalid
+    ? new JwtError({ reason: "malformed token" })
+    : new JwtError({ reason: "invalid signature" }) // a failed verification, or a key unfit for the algorithm
+
 const checkSignature = (
-  alg: string,
+  alg: "HS256" | "RS256",
   kid: string | undefined,
-  signingInput: string,
-  signature: Buffer,
+  token: string,
   options: VerifyJwtOptions
 ): Effect.Effect<void, JwtError> =>
   Effect.gen(function* () {
+    let key: Uint8Array | KeyObject
     if (alg === "HS256") {
       const secret = options.hs256Secret === undefined ? undefined : secretBytes(options.hs256Secret)
       if (secret === undefined || secret.length === 0) return yield* fail("unsupported algorithm")
-      const expected = hs256(secret, signingInput)
-      if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
-        return yield* fail("invalid signature")
-      }
-      return
-    }
-    if (alg === "RS256") {
+      key = secret
+    } else {
       if (options.jwks === undefined) return yield* fail("unsupported algorithm")
-      const key = yield* options.jwks.getKey(kid)
+      key = yield* options.jwks.getKey(kid)
       if (key.type !== "public" || key.asymmetricKeyType !== "rsa") return yield* fail("invalid signature")
-      let valid = false
-      try {
-        valid = rsaVerify("sha256", Buffer.from(signingInput, "ascii"), key, signature)
-      } catch {
-        valid = false
-      }
-      if (!valid) return yield* fail("invalid signature")
-      return
     }
-    return yield* fail("unsupported algorithm")
+    yield* Effect.tryPromise({
+      try: () => compactVerify(token, key, { algorithms: [alg] }),
+      catch: describeJoseError
+    })
   })
 
 const toPrincipal = (claims: Record<string, unknown>, subject: string, exp: number): Effect.Effect<Principal, JwtError> => {
@@ -195,10 +183,9 @@ export const verifyJwt = (token: string, options: VerifyJwtOptions): Effect.Effe
     // We implement no JWS extensions, and a critical one must not be ignored (RFC 7515 §4.1.11).
     if (crit !== undefined) return yield* fail("unsupported algorithm")
     if (alg !== "HS256" && alg !== "RS256") return yield* fail("unsupported algorithm")
-    const signature = decodeSegment(signaturePart)
-    if (signature === undefined) return yield* fail("malformed token")
+    if (decodeSegment(signaturePart) === undefined) return yield* fail("malformed token")
 
-    yield* checkSignature(alg, kid, `${headerPart}.${payloadPart}`, signature, options)
+    yield* checkSignature(alg, kid, token, options)
 
     const { sub, exp, nbf, iat, iss, aud } = claims
     const skew = options.clockSkewSeconds

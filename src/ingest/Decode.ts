@@ -4,7 +4,8 @@
  * bare 60 s telemetry packet as plain JSON. Pure functions: no I/O, no clock (callers pass `now`).
  */
 import { Either, Option } from "effect"
-import { decodeCloudEvent, describeParseError, rfc3339ToEpochMillis, validateKnownEvent } from "../../schema/index.js"
+import { describeParseError, rfc3339ToEpochMillis } from "../../schema/index.js"
+import { decodeCloudEvent, validateKnownEvent } from "./FastEvents.js"
 import type { IngestEvent } from "./IngestEvent.js"
 import { jsonMayHoldUnstorable, unstorableTextAt } from "./Text.js"
 

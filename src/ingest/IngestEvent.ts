@@ -3,7 +3,8 @@
  * Plain data (no classes) so it serialises into the journal and across processes unchanged.
  */
 import { Either } from "effect"
-import { decodeKnownData, isEventType, type KnownData } from "../../schema/index.js"
+import { isEventType, type KnownData } from "../../schema/index.js"
+import { decodeKnownData } from "./FastEvents.js"
 
 export interface IngestEvent {
   readonly source: string

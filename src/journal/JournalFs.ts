@@ -1,6 +1,6 @@
 /**
  * The file operations the journal needs, behind a tag so tests can count fsyncs and inject
- * ENOSPC/EIO or short writes without a real full disk. `JournalFsNode` is `node:fs/promises`.
+ * ENOSPC/EIO or short writes without a real full disk. `JournalFsLive` is `node:fs/promises`.
  */
 import { Context, Data, Effect, Layer } from "effect"
 import * as fs from "node:fs/promises"
@@ -66,7 +66,7 @@ const wrap = (path: string, handle: fs.FileHandle): JournalFile => ({
   close: attempt("close", path, () => handle.close())
 })
 
-export const JournalFsNode: Layer.Layer<JournalFs> = Layer.succeed(JournalFs, {
+export const JournalFsLive: Layer.Layer<JournalFs> = Layer.succeed(JournalFs, {
   open: (path, mode) => attempt("open", path, () => fs.open(path, FLAGS[mode])).pipe(Effect.map((h) => wrap(path, h))),
   makeDirectory: (path) => attempt("mkdir", path, () => fs.mkdir(path, { recursive: true })).pipe(Effect.asVoid),
   readDirectory: (path) =>

@@ -13,7 +13,7 @@
  */
 import { Chunk, Clock, Deferred, Duration, Effect, Fiber, Layer, Metric, Queue, Schedule } from "effect"
 import { encodeRecords, MAX_PAYLOAD_BYTES } from "./Format.js"
-import { JournalFs, JournalFsNode } from "./JournalFs.js"
+import { JournalFs, JournalFsLive } from "./JournalFs.js"
 import { makeLedger } from "./Ledger.js"
 import * as Metrics from "./Metrics.js"
 import { readBack } from "./ReadBack.js"
@@ -257,4 +257,4 @@ export const JournalLiveWith = (options: JournalOptions): Layer.Layer<Journal, J
   Layer.scoped(Journal, makeJournal(options))
 
 export const JournalLive = (options: JournalOptions): Layer.Layer<Journal, JournalUnavailable> =>
-  JournalLiveWith(options).pipe(Layer.provide(JournalFsNode))
+  JournalLiveWith(options).pipe(Layer.provide(JournalFsLive))

@@ -7,7 +7,7 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, Context, Data, Duration, Effect, Layer } from "effect"
 import { Forbidden, Unauthorized } from "../auth/Errors.js"
-import type { Principal } from "../identity/Jwt.js"
+import type { Principal } from "../auth/Principal.js"
 import { RealtimeSettingsConfig } from "./RealtimeConfig.js"
 import type { TopicSet } from "./Topics.js"
 

@@ -10,7 +10,7 @@
  * `o` lets a process ignore its own notifications (it published to its hub directly).
  */
 import { Either, type ParseResult, Schema } from "effect"
-import { compileDecoder, FAIL } from "../../schema/FastDecode.js"
+import { compileDecoder, FAIL } from "../ingest/FastDecode.js"
 import type { LiveEventInput } from "./Topics.js"
 
 export const CHANNEL = "machpay_realtime"

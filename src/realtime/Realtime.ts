@@ -7,7 +7,7 @@
  *   Inside the HTTP app on purpose: open streams are ended before the server closes.
  */
 import { Layer } from "effect"
-import { AuthLive } from "../auth/Authentication.js"
+import { AuthLive } from "../auth/AuthenticationLive.js"
 import { GatewayOwnership } from "./Access.js"
 import { BridgeLive } from "./Bridge.js"
 import { RealtimeHttpLive } from "./Http.js"

@@ -10,9 +10,9 @@
  */
 import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto"
-import { JwtSecret, JwtSecretLive } from "../admin/JwtSecret.js"
+import { JwtSecret, JwtSecretLive } from "../auth/JwtSecret.js"
 import { Unauthorized } from "../auth/Errors.js"
-import type { Principal } from "../identity/Jwt.js"
+import type { Principal } from "../auth/Principal.js"
 import { type Secret, secretBytes } from "../identity/Secret.js"
 import { RealtimeSettingsConfig } from "./RealtimeConfig.js"
 

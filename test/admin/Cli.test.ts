@@ -1,13 +1,32 @@
 import { NodeFileSystem } from "@effect/platform-node"
-import { SqlClient } from "@effect/sql"
+import { SqlClient, SqlSchema } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Layer, Option, Redacted } from "effect"
-import { findGatewayByKeyHash } from "../../src/admin/AdminRepo.js"
+import { Effect, Layer, Option, Redacted, Schema } from "effect"
 import { hashIngestKey, isIngestKeyFormat, keyPrefix } from "../../src/identity/IngestKey.js"
 import { makeTestDatabase } from "../support/database.js"
 import { cli, TestDataDirLive, valueOf } from "./support.js"
 
 const TestLive = Layer.mergeAll(makeTestDatabase(), TestDataDirLive).pipe(Layer.provideMerge(NodeFileSystem.layer))
+
+/** What a gateway's key resolves to in the database, read back as the test sees it. */
+const findGatewayByKeyHash = (keyHash: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    return yield* SqlSchema.findOne({
+      Request: Schema.String,
+      Result: Schema.Struct({
+        id: Schema.String,
+        vendorId: Schema.String,
+        rateLimitPerSec: Schema.OptionFromNullOr(Schema.Number),
+        signingSecret: Schema.OptionFromNullOr(Schema.Redacted(Schema.String)),
+        disabled: Schema.Boolean
+      }),
+      execute: (hash) =>
+        sql`SELECT id, vendor_id AS "vendorId", rate_limit_per_sec AS "rateLimitPerSec",
+                   signing_secret AS "signingSecret", disabled_at IS NOT NULL AS disabled
+            FROM gateways WHERE ingest_key_hash = ${hash}`
+    })(keyHash)
+  }).pipe(Effect.orDie)
 
 const storedGateway = (id: string) =>
   Effect.gen(function*() {

@@ -4,7 +4,7 @@ import { expect, layer } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, HashMap, Logger, Redacted } from "effect"
 import * as path from "node:path"
 import { AppSettingsService } from "../../src/config/AppConfig.js"
-import { DEV_SECRET_FILE, JwtSecretError, resolveJwtSecret } from "../../src/admin/JwtSecret.js"
+import { DEV_SECRET_FILE, JwtSecretError, resolveJwtSecret } from "../../src/auth/JwtSecret.js"
 import { settingsFor } from "./support.js"
 
 const STRONG = "s".repeat(32)

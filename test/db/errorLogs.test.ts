@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
+import { sleep } from "../support/helpers.js"
 import { freePort, isEmptyMessage, logLines, type ServerProcess, startServerProcess, waitForStatus } from "./support/processes.js"
 
 interface Health {
@@ -28,8 +29,6 @@ const tempDir = async () => {
   dirs.push(dir)
   return dir
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe("failures in the log", { timeout: 90_000 }, () => {
   it("an embedded PostgreSQL that cannot start: one ERROR line that says why and what to do; /health says the same", async () => {

@@ -41,7 +41,7 @@ const ServerLive = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.api(IngestTestApi).pipe(Layer.provide(IngestHttpLive))),
   Layer.provide(IngestPipelineLive),
   Layer.provide(CommittedEvents.None),
-  Layer.provide(HealthChecks.layer),
+  Layer.provide(HealthChecks.Live),
   Layer.provide(JournalInMemory()),
   Layer.provideMerge(DeadLettersLive),
   Layer.provideMerge(EventStoreInMemory),

@@ -84,7 +84,7 @@ const pipelineLayer = (overrides: Readonly<Record<string, string>> = {}, journal
     Layer.provideMerge(CapturePublications),
     Layer.provideMerge(DeadLettersLive),
     Layer.provideMerge(RecordingStore),
-    Layer.provideMerge(HealthChecks.layer),
+    Layer.provideMerge(HealthChecks.Live),
     Layer.provide(journal),
     Layer.provide(Layer.setConfigProvider(settings(overrides))),
     Layer.provide(Logger.minimumLogLevel(LogLevel.Error))

@@ -128,7 +128,7 @@ describe("jobs scheduler", () => {
       yield* TestClock.setTime(Date.parse("2024-01-01T00:00:00Z"))
       const runner = JobRunnerInMemory({ failing: ["partitions"] })
       const context = yield* Layer.build(
-        JobsSchedulerLive.pipe(Layer.provide(runner), Layer.provideMerge(HealthChecks.layer), Layer.provide(config()))
+        JobsSchedulerLive.pipe(Layer.provide(runner), Layer.provideMerge(HealthChecks.Live), Layer.provide(config()))
       )
       yield* advanceTo("2024-01-01T00:01:00Z")
       const snapshot = yield* Context.get(context, HealthChecks).snapshot

@@ -3,7 +3,7 @@ import { type Context, Effect, Exit, Scope } from "effect"
 import * as fsp from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import { FsError, JournalFs, JournalFsNode } from "../../src/journal/JournalFs.js"
+import { FsError, JournalFs, JournalFsLive } from "../../src/journal/JournalFs.js"
 import { type JournalOptions, makeJournal } from "../../src/journal/JournalLive.js"
 import type { JournalService } from "../../src/journal/Service.js"
 
@@ -38,7 +38,7 @@ export const makeFaults = (): Faults => ({
 const injected = (op: string, path: string, code: string) =>
   new FsError({ op, path, code, message: `${code}: injected by test` })
 
-/** `JournalFsNode` with counters and injectable failures. */
+/** `JournalFsLive` with counters and injectable failures. */
 export const faultyFs = (faults: Faults): Effect.Effect<Context.Tag.Service<JournalFs>> =>
   Effect.gen(function* () {
     const real = yield* JournalFs
@@ -74,7 +74,7 @@ export const faultyFs = (faults: Faults): Effect.Effect<Context.Tag.Service<Jour
           )
     }
     return service
-  }).pipe(Effect.provide(JournalFsNode))
+  }).pipe(Effect.provide(JournalFsLive))
 
 /** A journal in its own scope, so a test can close it (or not: a "crash") and open another. */
 export const openJournal = (options: JournalOptions, faults: Faults = makeFaults()) =>

@@ -48,7 +48,7 @@ const App = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.api(TestApi).pipe(Layer.provide(RealtimeHttpFeature))),
   Layer.provideMerge(RealtimeLive),
   Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-  Layer.provide(HealthChecks.layer),
+  Layer.provide(HealthChecks.Live),
   Layer.provide(Layer.succeed(AppSettingsService, {
     host: "127.0.0.1",
     port: 0,

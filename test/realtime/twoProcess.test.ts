@@ -9,26 +9,18 @@ import { Effect, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import pg from "pg"
 import { serverArgs } from "../../scripts/build.js"
 import { claimsFor, signHs256 } from "../../src/identity/Jwt.js"
 import { createDatabase, databaseUrl } from "../support/database.js"
+import { freePort } from "../support/helpers.js"
 import { wireEvent } from "../support/ingestEvents.js"
 import { openSse } from "./sse.js"
 
 const SECRET = "two-process-secret-two-process-secret!!"
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
-    })
-  })
 
 interface Server {
   readonly base: string

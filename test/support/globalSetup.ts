@@ -4,12 +4,12 @@
  * file creates its own database on it (see `database.ts`), so files never share state.
  */
 import * as fs from "node:fs/promises"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { TestProject } from "vitest/node"
 import { buildServer } from "../../scripts/build.js"
 import { startServer } from "../../src/db/embedded/postgresProcess.js"
+import { freePort } from "./helpers.js"
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -17,14 +17,6 @@ declare module "vitest" {
   }
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
-    })
-  })
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // End-to-end tests start what `npm start` starts: the bundle, built once here for all files.

@@ -6,12 +6,14 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs/promises"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Data, Deferred, Duration, Effect, Schedule } from "effect"
 import { serverArgs } from "../../scripts/build.js"
+import { freePort } from "./helpers.js"
+
+export { freePort }
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url))
 
@@ -36,15 +38,6 @@ export interface TestServerOptions {
   readonly dataDir?: string
 }
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
-    })
-  })
 
 const MAX_OUTPUT_CHARS = 64 * 1024
 

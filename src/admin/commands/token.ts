@@ -4,7 +4,7 @@ import { AuthSettingsConfig } from "../../auth/AuthConfig.js"
 import { claimsFor, signHs256 } from "../../identity/Jwt.js"
 import { requireAgent, requireVendor } from "../AdminRepo.js"
 import type { TokenPrincipal } from "../Command.js"
-import { resolveJwtSecret } from "../JwtSecret.js"
+import { resolveJwtSecret } from "../../auth/JwtSecret.js"
 import { json, type Output } from "./format.js"
 
 const describeTtl = (seconds: number): string =>

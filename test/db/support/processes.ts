@@ -9,7 +9,9 @@ import { fileURLToPath } from "node:url"
 import { serverArgs } from "../../../scripts/build.js"
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url))
-export { freePort } from "../../support/server.js"
+import { sleep } from "../../support/helpers.js"
+
+export { freePort } from "../../support/helpers.js"
 
 /** Our environment without a database URL, so the processes under test use the embedded one. */
 const embeddedEnv = (env: Readonly<Record<string, string>>): NodeJS.ProcessEnv => {
@@ -54,8 +56,6 @@ export const startServerProcess = (options: {
   }
   return { url: `http://127.0.0.1:${options.port}`, child, output: () => output, exited, stop }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Polls `path` until it answers `status` (or the process exits, or time runs out). */
 export const waitForStatus = async (server: ServerProcess, urlPath: string, status: number, timeoutMs = 60_000) => {

@@ -26,7 +26,7 @@ export interface ResolvedJwtSecret {
   readonly source: JwtSecretSource
 }
 
-export class JwtSecret extends Context.Tag("Admin/JwtSecret")<JwtSecret, ResolvedJwtSecret>() {}
+export class JwtSecret extends Context.Tag("Auth/JwtSecret")<JwtSecret, ResolvedJwtSecret>() {}
 
 /** The development secret file could not be read or written. Never carries the secret. */
 export class JwtSecretError extends Data.TaggedError("JwtSecretError")<{
