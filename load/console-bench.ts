@@ -15,12 +15,12 @@
  */
 import pg from "pg"
 import { claimsFor, type PrincipalSpec, signHs256 } from "../src/identity/Jwt.js"
-import { parseArgs } from "./console/args.js"
+import { parseOptions } from "./lib/args.js"
 import { type Call, type Fixtures, scenarios } from "./console/scenarios.js"
 import { startServer } from "./lib/server.js"
 import { fmt, summary } from "./lib/stats.js"
 
-const args = parseArgs(process.argv.slice(2), {
+const args = parseOptions({
   requests: 200,
   warmup: 20,
   concurrency: 4,

@@ -26,31 +26,47 @@ import * as os from "node:os"
 import * as path from "node:path"
 import pg from "pg"
 import { hashIngestKey } from "../src/identity/IngestKey.js"
-import { flag, option, repeated } from "./lib/args.js"
+import { envPairs, parseOptions } from "./lib/args.js"
 import { copyCeiling, verifyStored } from "./lib/verify.js"
 import { Fleet, parseMix } from "./lib/fleet.js"
 import { freePort, startServer } from "./lib/server.js"
 import { bucketsOf, parseMetrics, quantileMs, valueOf } from "./lib/prometheus.js"
 import { fmt, histogramQuantile, summary } from "./lib/stats.js"
 
+const args = parseOptions({
+  "admin-url": "postgres://postgres@127.0.0.1:5432/postgres",
+  gateways: 50,
+  agents: 10000,
+  batch: 500,
+  rate: 12000,
+  duration: 60,
+  concurrency: 64,
+  closed: 0,
+  mix: "payment=60,blocked=10,solvency=5,intent=15,telemetry=5,unknown=5",
+  duplicates: 0.01,
+  port: 0,
+  modes: "",
+  "wait-commit": false,
+  keep: false,
+  profile: false
+}, ["env"])
+
 const options = {
-  adminUrl: option("admin-url", "postgres://postgres@127.0.0.1:5432/postgres"),
-  gateways: Number(option("gateways", "50")),
-  agents: Number(option("agents", "10000")),
-  batch: Number(option("batch", "500")),
-  rate: Number(option("rate", "12000")),
-  duration: Number(option("duration", "60")),
-  concurrency: Number(option("concurrency", "64")),
-  closed: Number(option("closed", "0")),
-  mix: parseMix(option("mix", "payment=60,blocked=10,solvency=5,intent=15,telemetry=5,unknown=5")),
-  duplicates: Number(option("duplicates", "0.01")),
-  port: Number(option("port", "0")),
-  waitCommit: flag("wait-commit"),
-  keep: flag("keep"),
-  profile: flag("profile"),
-  env: Object.fromEntries(
-    repeated("env").flatMap((a) => (a.includes("=") ? [[a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]] : []))
-  )
+  adminUrl: args["admin-url"],
+  gateways: args.gateways,
+  agents: args.agents,
+  batch: args.batch,
+  rate: args.rate,
+  duration: args.duration,
+  concurrency: args.concurrency,
+  closed: args.closed,
+  mix: parseMix(args.mix),
+  duplicates: args.duplicates,
+  port: args.port,
+  waitCommit: args["wait-commit"],
+  keep: args.keep,
+  profile: args.profile,
+  env: envPairs(args.env)
 }
 
 const admin = async <A>(f: (client: pg.Client) => Promise<A>) => {
@@ -336,7 +352,7 @@ COPY ceiling   ${fmt(ceiling.eventsPerSecond, 0)} events/s (${ceiling.rows} rows
 
 /** `--modes journal,memory,commit` runs each durability mode in turn and compares them. */
 const main = Effect.gen(function*() {
-  const modes = option("modes", options.waitCommit ? "commit" : "journal").split(",") as Array<Mode>
+  const modes = (args.modes === "" ? (options.waitCommit ? "commit" : "journal") : args.modes).split(",") as Array<Mode>
   const results: Array<RunResult> = []
   for (const mode of modes) results.push(yield* runOnce(mode))
   if (results.length > 1) {

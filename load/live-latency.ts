@@ -24,26 +24,37 @@ import * as path from "node:path"
 import pg from "pg"
 import { hashIngestKey } from "../src/identity/IngestKey.js"
 import { claimsFor, signHs256 } from "../src/identity/Jwt.js"
-import { flag, option, repeated } from "./lib/args.js"
+import { envPairs, parseOptions } from "./lib/args.js"
 import { Fleet, parseMix } from "./lib/fleet.js"
 import { freePort, startServer } from "./lib/server.js"
 import { fmt, summary } from "./lib/stats.js"
 import { subscribe, type SubscriberSpec } from "./sse/subscribers.js"
 
+const args = parseOptions({
+  "admin-url": "postgres://postgres@127.0.0.1:5432/postgres",
+  "probe-rate": 10,
+  probes: 2,
+  rate: 0,
+  batch: 100,
+  gateways: 50,
+  agents: 1000,
+  subscribers: 0,
+  duration: 20,
+  "wait-commit": false
+}, ["env"])
+
 const options = {
-  adminUrl: option("admin-url", "postgres://postgres@127.0.0.1:5432/postgres"),
-  probeRate: Number(option("probe-rate", "10")),
-  probes: Number(option("probes", "2")),
-  rate: Number(option("rate", "0")),
-  batch: Number(option("batch", "100")),
-  gateways: Number(option("gateways", "50")),
-  agents: Number(option("agents", "1000")),
-  subscribers: Number(option("subscribers", "0")),
-  duration: Number(option("duration", "20")),
-  waitCommit: flag("wait-commit"),
-  env: Object.fromEntries(
-    repeated("env").flatMap((a) => (a.includes("=") ? [[a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] as const] : []))
-  )
+  adminUrl: args["admin-url"],
+  probeRate: args["probe-rate"],
+  probes: args.probes,
+  rate: args.rate,
+  batch: args.batch,
+  gateways: args.gateways,
+  agents: args.agents,
+  subscribers: args.subscribers,
+  duration: args.duration,
+  waitCommit: args["wait-commit"],
+  env: envPairs(args.env)
 }
 
 const SECRET = randomBytes(32).toString("base64url")

@@ -20,9 +20,9 @@
  */
 import { spawnSync } from "node:child_process"
 import pg from "pg"
-import { parseArgs } from "./console/args.js"
+import { parseOptions } from "./lib/args.js"
 
-const args = parseArgs(process.argv.slice(2), {
+const args = parseOptions({
   payments: 1_000_000,
   gateways: 1000,
   agents: 100_000,

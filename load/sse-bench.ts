@@ -23,27 +23,40 @@ import { hashIngestKey } from "../src/identity/IngestKey.js"
 import { claimsFor, type PrincipalSpec, signHs256 } from "../src/identity/Jwt.js"
 import { Fleet, parseMix } from "./lib/fleet.js"
 import { fmt, histogramQuantile, summary } from "./lib/stats.js"
-import { flag, option, repeated } from "./lib/args.js"
+import { envPairs, parseOptions } from "./lib/args.js"
 import { bucketsOf, parseMetrics } from "./lib/prometheus.js"
 import { type RunningServer as BenchServer, startServer as startBenchServer } from "./lib/server.js"
 import { type SubscriberSpec, subscribe } from "./sse/subscribers.js"
 
+const args = parseOptions({
+  "admin-url": "postgres://postgres@127.0.0.1:5432/postgres",
+  subscribers: 1000,
+  topics: "ticker=10,vendor=700,agent=290",
+  rate: 5000,
+  duration: 20,
+  gateways: 100,
+  agents: 1000,
+  batch: 100,
+  port: 18190,
+  keep: false,
+  profile: false,
+  split: false
+}, ["env"])
+
 const options = {
-  adminUrl: option("admin-url", "postgres://postgres@127.0.0.1:5432/postgres"),
-  subscribers: Number(option("subscribers", "1000")),
-  topics: option("topics", "ticker=10,vendor=700,agent=290"),
-  rate: Number(option("rate", "5000")),
-  duration: Number(option("duration", "20")),
-  gateways: Number(option("gateways", "100")),
-  agents: Number(option("agents", "1000")),
-  batch: Number(option("batch", "100")),
-  port: Number(option("port", "18190")),
-  keep: flag("keep"),
-  profile: flag("profile"),
-  split: flag("split"),
-  env: Object.fromEntries(
-    repeated("env").flatMap((a) => (a.includes("=") ? [[a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] as const] : []))
-  )
+  adminUrl: args["admin-url"],
+  subscribers: args.subscribers,
+  topics: args.topics,
+  rate: args.rate,
+  duration: args.duration,
+  gateways: args.gateways,
+  agents: args.agents,
+  batch: args.batch,
+  port: args.port,
+  keep: args.keep,
+  profile: args.profile,
+  split: args.split,
+  env: envPairs(args.env)
 }
 
 const SECRET = randomBytes(32).toString("base64url")

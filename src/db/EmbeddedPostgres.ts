@@ -3,6 +3,10 @@
  * `DATA_DIR/postgres` for the lifetime of the server (persisted across restarts; a server
  * orphaned by a killed run is stopped and replaced). One-shot commands (CLI, migrate) use the
  * running server's PostgreSQL when there is one. See docs/embedded-postgres.md.
+ *
+ * A real PostgreSQL process on purpose: PGlite (WASM) was tried as the embedded default and
+ * measured unfit — over its socket it serialised transactions across connections, LISTEN/NOTIFY
+ * did not cross connections, COPY killed the instance, and it grew to 1.4 GB RSS.
  */
 import { Data, Effect } from "effect"
 import pg from "pg"

@@ -3,7 +3,7 @@
  * so a flood of bad keys does not reach the database). Keys are never stored or logged.
  */
 import { SqlClient } from "@effect/sql"
-import { Clock, Context, Data, Deferred, Duration, Effect, Exit, FiberId, Layer, Option } from "effect"
+import { Cache, Cause, Context, Data, Duration, Effect, Exit, Layer, Option } from "effect"
 import { hashIngestKey, isIngestKeyFormat } from "../identity/IngestKey.js"
 
 export interface GatewayIdentity {
@@ -49,81 +49,65 @@ export class GatewayDirectory extends Context.Tag("Ingest/GatewayDirectory")<Gat
 }
 
 /**
- * A TTL cache in front of the directory, keyed by key hash. Hand-written rather than Effect
- * `Cache` because stale-if-error needs a gateway's expired entry kept and served while the
- * database is away, which `Cache` evicts. Three rules keep refusals cheap:
+ * An Effect `Cache` in front of the directory, keyed by key hash: concurrent lookups of one hash
+ * share one query, and the time to live depends on the answer (a gateway for `ttl`, an unknown
+ * key for at most 5 s so a new gateway can post almost at once, a failure not at all).
+ * Two rules around it keep refusals cheap and outages survivable:
  * - a string that is not shaped like a key is a miss without a hash or a lookup;
- * - hits and misses are bounded separately: a flood of unknown keys evicts only other misses,
- *   never a known gateway (whose entry is its stale-if-error cover during an outage);
- * - concurrent lookups of one hash share one database query.
+ * - stale-if-error: each gateway's last answer is also kept apart from the cache, bounded by
+ *   `maxEntries` and holding hits only, so neither expiry nor a flood of unknown keys (which
+ *   can evict entries of the cache) takes away a known gateway's cover while the database is away.
  */
 export const makeKeyCache = (ttl: Duration.DurationInput, maxEntries = 10_000, maxMisses = 10_000) =>
   Effect.gen(function*() {
     const directory = yield* GatewayDirectory
-    const hits = new Map<string, { readonly value: GatewayIdentity; readonly expires: number }>()
-    const misses = new Map<string, number>()
-    const inflight = new Map<string, Deferred.Deferred<Option.Option<GatewayIdentity>, DirectoryUnavailable>>()
-    const ttlMs = Duration.toMillis(ttl)
-    // Misses are remembered for less time, so a new gateway can post almost at once.
-    const missTtlMs = Math.min(ttlMs, 5_000)
+    const ttlDuration = Duration.decode(ttl)
+    const missTtl = Duration.min(ttlDuration, Duration.seconds(5))
+    const lastKnown = new Map<string, GatewayIdentity>()
 
-    const bounded = <V>(map: Map<string, V>, key: string, value: V, max: number) => {
-      map.delete(key) // re-inserted at the end: the oldest entry is evicted first
-      while (map.size >= Math.max(1, max)) {
-        const oldest = map.keys().next()
+    const remember = (hash: string, value: Option.Option<GatewayIdentity>) => {
+      lastKnown.delete(hash) // re-inserted at the end: the oldest gateway is forgotten first
+      if (Option.isNone(value)) return // revoked or rotated: no longer served, not even stale
+      while (lastKnown.size >= Math.max(1, maxEntries)) {
+        const oldest = lastKnown.keys().next()
         if (oldest.done === true) break
-        map.delete(oldest.value)
+        lastKnown.delete(oldest.value)
       }
-      map.set(key, value)
+      lastKnown.set(hash, value.value)
     }
 
-    const remember = (hash: string, value: Option.Option<GatewayIdentity>, now: number) => {
-      if (Option.isSome(value)) {
-        misses.delete(hash)
-        bounded(hits, hash, { value: value.value, expires: now + ttlMs }, maxEntries)
-      } else {
-        hits.delete(hash) // revoked or rotated: no longer served, not even stale
-        bounded(misses, hash, now + missTtlMs, maxMisses)
-      }
-    }
+    const cache = yield* Cache.makeWith({
+      capacity: Math.max(1, maxEntries) + Math.max(1, maxMisses),
+      lookup: (hash: string) =>
+        directory.findByKeyHash(hash).pipe(Effect.tap((value) => Effect.sync(() => remember(hash, value)))),
+      timeToLive: Exit.match({
+        onFailure: () => Duration.zero,
+        onSuccess: (value) => (Option.isSome(value) ? ttlDuration : missTtl)
+      })
+    })
 
     /**
-     * One query per hash at a time; later callers await the first one's answer. The query runs
-     * detached from the caller, so a client that disconnects does not fail the others waiting.
+     * Callers waiting on a query that another caller started see that caller's interruption
+     * (a client that disconnected); they ask again rather than fail with it.
      */
-    const shared = (hash: string) =>
-      Effect.suspend(() => {
-        const running = inflight.get(hash)
-        if (running !== undefined) return Deferred.await(running)
-        const deferred = Deferred.unsafeMake<Option.Option<GatewayIdentity>, DirectoryUnavailable>(FiberId.none)
-        inflight.set(hash, deferred)
-        return directory.findByKeyHash(hash).pipe(
-          Effect.exit,
-          Effect.flatMap((exit) =>
-            Effect.flatMap(Clock.currentTimeMillis, (now) => {
-              inflight.delete(hash)
-              if (Exit.isSuccess(exit)) remember(hash, exit.value, now)
-              return Deferred.done(deferred, exit)
-            })
-          ),
-          Effect.forkDaemon,
-          Effect.zipRight(Deferred.await(deferred))
+    const shared = (hash: string): Effect.Effect<Option.Option<GatewayIdentity>, DirectoryUnavailable> =>
+      cache.get(hash).pipe(
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause) ? Effect.suspend(() => shared(hash)) : Effect.failCause(cause)
         )
-      })
+      )
 
     return (key: string) =>
-      Effect.gen(function*() {
-        if (!isIngestKeyFormat(key)) return Option.none<GatewayIdentity>()
+      Effect.suspend(() => {
+        if (!isIngestKeyFormat(key)) return Effect.succeed(Option.none<GatewayIdentity>())
         const hash = hashIngestKey(key)
-        const now = yield* Clock.currentTimeMillis
-        const hit = hits.get(hash)
-        if (hit !== undefined && hit.expires > now) return Option.some(hit.value)
-        const missUntil = misses.get(hash)
-        if (missUntil !== undefined && missUntil > now) return Option.none<GatewayIdentity>()
         // While the database is away, a gateway we knew keeps posting (stale-if-error): the
         // pipeline journals its events. Unknown keys get 503 — we cannot tell them apart.
-        return yield* shared(hash).pipe(
-          Effect.catchAll((error) => (hit !== undefined ? Effect.succeed(Option.some(hit.value)) : Effect.fail(error)))
+        return shared(hash).pipe(
+          Effect.catchAll((error) => {
+            const known = lastKnown.get(hash)
+            return known !== undefined ? Effect.succeed(Option.some(known)) : Effect.fail(error)
+          })
         )
       })
   })

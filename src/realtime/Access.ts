@@ -5,7 +5,7 @@
  * the caller may see now.
  */
 import { SqlClient } from "@effect/sql"
-import { Clock, Context, Data, Duration, Effect, Layer } from "effect"
+import { Cache, Cause, Context, Data, Duration, Effect, Exit, Layer } from "effect"
 import { Forbidden, Unauthorized } from "../auth/Errors.js"
 import type { Principal } from "../auth/Principal.js"
 import { RealtimeSettingsConfig } from "./RealtimeConfig.js"
@@ -22,23 +22,24 @@ export class GatewayOwnership extends Context.Tag("Realtime/GatewayOwnership")<G
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const { ownershipTtl } = yield* RealtimeSettingsConfig
-      const ttlMs = Duration.toMillis(ownershipTtl)
-      const cache = new Map<string, { readonly gateways: ReadonlySet<string>; readonly expires: number }>()
-      return {
-        gatewaysOf: (vendorId) =>
-          Effect.gen(function*() {
-            const now = yield* Clock.currentTimeMillis
-            const cached = cache.get(vendorId)
-            if (cached !== undefined && cached.expires > now) return cached.gateways
-            const rows = yield* sql<{ id: string }>`SELECT id FROM gateways WHERE vendor_id = ${vendorId}`.pipe(
-              Effect.mapError((cause) => new OwnershipUnavailable({ cause }))
-            )
-            const gateways: ReadonlySet<string> = new Set(rows.map((row) => row.id))
-            if (cache.size >= 10_000) cache.delete(cache.keys().next().value ?? "")
-            cache.set(vendorId, { gateways, expires: now + ttlMs })
-            return gateways
-          })
-      }
+      // Concurrent checks for one vendor share one query; an answer is kept `ownershipTtl`, a failure not at all.
+      const cache = yield* Cache.makeWith({
+        capacity: 10_000,
+        lookup: (vendorId: string) =>
+          sql<{ id: string }>`SELECT id FROM gateways WHERE vendor_id = ${vendorId}`.pipe(
+            Effect.map((rows): ReadonlySet<string> => new Set(rows.map((row) => row.id))),
+            Effect.mapError((cause) => new OwnershipUnavailable({ cause }))
+          ),
+        timeToLive: Exit.match({ onFailure: () => Duration.zero, onSuccess: () => ownershipTtl })
+      })
+      // A check waiting on a query whose caller went away asks again rather than fail with its interruption.
+      const gatewaysOf = (vendorId: string): Effect.Effect<ReadonlySet<string>, OwnershipUnavailable> =>
+        cache.get(vendorId).pipe(
+          Effect.catchAllCause((cause) =>
+            Cause.isInterruptedOnly(cause) ? Effect.suspend(() => gatewaysOf(vendorId)) : Effect.failCause(cause)
+          )
+        )
+      return { gatewaysOf }
     })
   )
 

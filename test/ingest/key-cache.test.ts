@@ -4,7 +4,7 @@
  * lookups of one key share one query.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Layer, Option, TestClock } from "effect"
+import { Deferred, Effect, Fiber, Layer, Option, TestClock } from "effect"
 import { randomBytes } from "node:crypto"
 import { hashIngestKey } from "../../src/identity/IngestKey.js"
 import { DirectoryUnavailable, GatewayDirectory, type GatewayIdentity, makeKeyCache } from "../../src/ingest/GatewayAuth.js"
@@ -83,6 +83,22 @@ describe("ingest key cache", () => {
       const results = yield* Effect.forEach([...fibers, ...fibersKnown], (f) => f.await.pipe(Effect.flatten))
       expect(results.filter(Option.isSome)).toHaveLength(50)
       expect(state.queries).toBe(2)
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a caller that goes away does not fail the others waiting on its query", () => {
+    const { state, layer } = fakeDirectory()
+    return Effect.gen(function*() {
+      const lookup = yield* makeKeyCache("30 seconds")
+      state.gate = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(lookup(KNOWN))
+      yield* Effect.yieldNow()
+      const others = yield* Effect.forEach(Array.from({ length: 5 }), () => Effect.fork(lookup(KNOWN)))
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(first)
+      yield* Deferred.succeed(state.gate, undefined)
+      const results = yield* Effect.forEach(others, (f) => Fiber.join(f))
+      expect(results).toEqual(Array.from({ length: 5 }, () => Option.some(gateway)))
     }).pipe(Effect.provide(layer))
   })
 })
