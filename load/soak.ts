@@ -31,7 +31,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import pg from "pg"
 import { hashIngestKey } from "../src/identity/IngestKey.js"
-import { flag, option, repeated } from "./lib/args.js"
+import { envPairs, parseOptions } from "./lib/args.js"
 import { Fleet, parseMix } from "./lib/fleet.js"
 import { bucketsOf, parseMetrics, valueOf } from "./lib/prometheus.js"
 import { freePort, startServer } from "./lib/server.js"
@@ -39,26 +39,43 @@ import { fmt, histogramQuantile, summary } from "./lib/stats.js"
 import { checkGrowth, type GrowthCheck, secondHalf } from "./soak/growth.js"
 import { type CyclingSpec, startStreams } from "./soak/streams.js"
 
+const args = parseOptions({
+  "admin-url": "postgres://postgres@127.0.0.1:5432/postgres",
+  duration: 3600,
+  streams: 300,
+  rate: 500,
+  batch: 50,
+  gateways: 20,
+  agents: 200,
+  "token-ttl": 120,
+  heartbeat: 5,
+  sample: 60,
+  probe: 10,
+  "max-rss-growth": 40,
+  "max-heap-growth": 20,
+  "max-fd-growth": 20,
+  json: "",
+  keep: false
+}, ["env"])
+
 const options = {
-  adminUrl: option("admin-url", "postgres://postgres@127.0.0.1:5432/postgres"),
-  duration: Number(option("duration", "3600")),
-  streams: Number(option("streams", "300")),
-  rate: Number(option("rate", "500")),
-  batch: Number(option("batch", "50")),
-  gateways: Number(option("gateways", "20")),
-  agents: Number(option("agents", "200")),
-  tokenTtl: Number(option("token-ttl", "120")),
-  heartbeat: Number(option("heartbeat", "5")),
-  sample: Number(option("sample", "60")),
-  probe: Number(option("probe", "10")),
-  maxRssGrowth: Number(option("max-rss-growth", "40")),
-  maxHeapGrowth: Number(option("max-heap-growth", "20")),
-  maxFdGrowth: Number(option("max-fd-growth", "20")),
-  json: option("json", ""),
-  keep: flag("keep"),
-  env: Object.fromEntries(
-    repeated("env").flatMap((a) => (a.includes("=") ? [[a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] as const] : []))
-  )
+  adminUrl: args["admin-url"],
+  duration: args.duration,
+  streams: args.streams,
+  rate: args.rate,
+  batch: args.batch,
+  gateways: args.gateways,
+  agents: args.agents,
+  tokenTtl: args["token-ttl"],
+  heartbeat: args.heartbeat,
+  sample: args.sample,
+  probe: args.probe,
+  maxRssGrowth: args["max-rss-growth"],
+  maxHeapGrowth: args["max-heap-growth"],
+  maxFdGrowth: args["max-fd-growth"],
+  json: args.json,
+  keep: args.keep,
+  env: envPairs(args.env)
 }
 
 const SECRET = randomBytes(32).toString("base64url")
