@@ -127,13 +127,19 @@ export const startWriters = (
               return attempt
             }
             const error = attempt.left
-            const now = yield* Clock.currentTimeMillis
-            status.failure = { error, since: status.failure?.since ?? now }
             yield* Metric.increment(routeMetric(Metrics.flushErrors))
-            if (error.kind === "permanent") return attempt
+            // A refusal is settled (bisected, dead-lettered), not a route failure: `failing()` keeps
+            // new events out of memory, so a flag left set by a refusal would stall every route.
+            if (error.kind === "permanent") {
+              status.failure = undefined
+              return attempt
+            }
             if (error.kind === "transient" && ++transient >= settings.transientAttempts) {
+              status.failure = undefined
               return { _tag: "Left" as const, left: new StoreError({ ...error, message: error.message, kind: "permanent" }) }
             }
+            const now = yield* Clock.currentTimeMillis
+            status.failure = { error, since: status.failure?.since ?? now }
             yield* Effect.logWarning("flush failed; retrying").pipe(
               Effect.annotateLogs({ route, events: events.length, kind: error.kind ?? "unreachable", error: error.message })
             )

@@ -39,6 +39,8 @@ class Recorder extends Context.Tag("Test/PipelineRecorder")<Recorder, {
   readonly gate: Effect.Latch
   /** The next this-many write attempts fail (unlike the store's `failNext`, which touches share). */
   failWrites: number
+  /** A write holding one of these ids is refused for good (as PostgreSQL refuses an unstorable row). */
+  readonly refuseIds: Set<string>
 }>() {}
 
 /** The in-memory store, with each attempt recorded and a gate in front of it. */
@@ -47,13 +49,16 @@ const RecordingStore = Layer.effectContext(
     const inner = yield* EventStore
     const tables = yield* InMemoryStore
     const gate = yield* Effect.makeLatch(true)
-    const recorder: Context.Tag.Service<Recorder> = { writes: [], published: [], gate, failWrites: 0 }
+    const recorder: Context.Tag.Service<Recorder> = { writes: [], published: [], gate, failWrites: 0, refuseIds: new Set() }
     const store: Context.Tag.Service<EventStore> = {
       ...inner,
       write: (route, events) =>
         gate.await.pipe(
           Effect.zipRight(Effect.sync(() => void recorder.writes.push({ route, events: [...events] }))),
           Effect.zipRight(Effect.suspend(() => {
+            if (events.some((event) => recorder.refuseIds.has(event.id))) {
+              return Effect.fail(new StoreError({ message: "index row size exceeds btree maximum", kind: "permanent", code: "54000" }))
+            }
             if (recorder.failWrites <= 0) return inner.write(route, events)
             recorder.failWrites -= 1
             return Effect.fail(new StoreError({ message: "injected write failure" }))
@@ -292,6 +297,22 @@ describe("ingest pipeline (in-memory store)", () => {
       yield* waitUntil(() => recorder.published.flat().length === 3)
       expect(recorder.published.flatMap(ids).sort()).toEqual(ids(events).sort())
     })))
+
+  it.live("journal mode: after an event the database refuses, later events of every route are still committed", () =>
+    withPipeline(Effect.gen(function*() {
+      const pipeline = yield* IngestPipeline
+      const tables = yield* InMemoryStore
+      const recorder = yield* Recorder
+      const health = yield* HealthChecks
+      recorder.refuseIds.add("refused-1")
+      // The refused event is the last write of its flush (bisection writes "refused-0" first).
+      yield* pipeline.submit(payments("refused", 2), { waitForCommit: false })
+      yield* waitUntil(() => tables.raw.size === 1 && recorder.writes.some((w) => w.events.length === 1 && w.events[0]!.id === "refused-1"))
+      const later = [...payments("later", 3), toIngestEvent(wirePacket({ id: "later-packet", time: TIME }))]
+      yield* pipeline.submit(later, { waitForCommit: false })
+      yield* waitUntil(() => tables.raw.size === 5)
+      expect((yield* health.snapshot)["ingest"]).toEqual({ status: "ok" })
+    }), { INGEST_DURABILITY: "journal" }))
 
   it.live("the health probe reports failing writes until a flush succeeds", () =>
     withPipeline(Effect.gen(function*() {

@@ -131,6 +131,19 @@ describe("route writers (group commit)", () => {
       expect(fake.writes.length).toBeLessThanOrEqual(1 + 2 * Math.ceil(Math.log2(8)) + 1)
     }))
 
+  it.scoped("a batch whose last write is a refusal leaves the route healthy (refusals are settled, not a route failure)", () =>
+    Effect.gen(function*() {
+      const { results, writers } = yield* setup(10)
+      // Bisection writes ["ok-0"] and then ["poison-1"] last: the last attempt of the flush failed.
+      yield* writers.offer("PaymentAuthorized", [item("ok-0"), item("poison-1")])
+      const flushed = yield* Queue.take(results)
+      expect([...flushed.refused.keys()].map((i) => i.event.id)).toEqual(["poison-1"])
+      // New events are kept from memory while a route is failing: a stale flag would stall every route.
+      expect(writers.failing()).toBe(false)
+      const status = (yield* writers.status).find((s) => s.route === "PaymentAuthorized")
+      expect(status?.failure).toBeUndefined()
+    }))
+
   it.scoped("a transient failure that keeps recurring on one event is refused after a bounded number of attempts", () =>
     Effect.gen(function*() {
       const { fake, results, writers } = yield* setup(10)
@@ -144,6 +157,7 @@ describe("route writers (group commit)", () => {
       const flushed = yield* Fiber.join(waiting)
       expect([...flushed.refused.keys()].map((i) => i.event.id)).toEqual(["stuck"])
       expect(fake.writes.length).toBe(defaultWriterSettings(10).transientAttempts)
+      expect(writers.failing()).toBe(false)
       // The next event goes through: the route is not stalled.
       fake.failures.count = 0
       yield* writers.offer("PaymentAuthorized", [item("after")])
