@@ -67,6 +67,12 @@ const report = async (
   }
   step("verifying")
   const check = await verifyAcked(env.db.url, sender.stats.acked, options.verifyTimeoutMs)
+  if (check.missing.length > 0) {
+    // What the server said while events were missing, so a failure can be read from the report.
+    const health = await fetch(`${env.app.url}/health`).then((r) => r.text(), (error: Error) => `unreachable: ${error.message}`)
+    notes.push(`missing e.g. ${check.missing.slice(0, 3).join(", ")}`, `/health after the wait: ${health}`)
+    notes.push(`server log tail:\n${(env.app.server?.log() ?? "").slice(-4000)}`)
+  }
   return {
     scenario,
     sent: sender.stats.sent,

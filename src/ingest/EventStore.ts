@@ -54,14 +54,23 @@ export class StoreError extends Data.TaggedError("StoreError")<{
 const UNREACHABLE_CLASSES = ["08", "57"]
 const TRANSIENT_CLASSES = ["40", "53", "55", "58", "XX"]
 
+/**
+ * The SQLSTATE of an error the server sent, if it is one. A Node system error has a `code` too
+ * (`EPIPE` even has five capitals, like a SQLSTATE) but also `errno`/`syscall`: the socket broke,
+ * the server said nothing — never a refusal of the data.
+ */
+const sqlStateOf = (cause: unknown): string | undefined => {
+  if (typeof cause !== "object" || cause === null || !("code" in cause) || typeof cause.code !== "string") return undefined
+  if ("errno" in cause || "syscall" in cause) return undefined
+  return /^[0-9A-Z]{5}$/.test(cause.code) ? cause.code : undefined
+}
+
 /** Classifies a node-postgres error (or any thrown value) into a `StoreError`. */
 export const storeErrorOf = (cause: unknown, what = "database write failed"): StoreError => {
-  const code = typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
-    ? cause.code
-    : undefined
+  const code = sqlStateOf(cause)
   const message = `${what}: ${cause instanceof Error ? cause.message : String(cause)}`
-  // No SQLSTATE: a socket error (ECONNREFUSED, ECONNRESET, timeout) — the server was not reached.
-  if (code === undefined || !/^[0-9A-Z]{5}$/.test(code)) return new StoreError({ message, cause, kind: "unreachable" })
+  // No SQLSTATE: a socket error (ECONNREFUSED, ECONNRESET, EPIPE, timeout) — the server was not reached.
+  if (code === undefined) return new StoreError({ message, cause, kind: "unreachable" })
   const klass = code.slice(0, 2)
   // 57014 is a statement cancelled (by statement_timeout or by us), not the server going away.
   const kind: StoreErrorKind = UNREACHABLE_CLASSES.includes(klass) && code !== "57014"
