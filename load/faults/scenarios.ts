@@ -6,6 +6,7 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { randomBytes } from "node:crypto"
+import pg from "pg"
 
 import { makeApp, makeDatabaseServer, seedGateways, sleep, startSender, verifyAcked } from "./harness.js"
 
@@ -71,6 +72,12 @@ const report = async (
     // What the server said while events were missing, so a failure can be read from the report.
     const health = await fetch(`${env.app.url}/health`).then((r) => r.text(), (error: Error) => `unreachable: ${error.message}`)
     notes.push(`missing e.g. ${check.missing.slice(0, 3).join(", ")}`, `/health after the wait: ${health}`)
+    const client = new pg.Client({ connectionString: env.db.url })
+    await client.connect()
+    const { rows } = await client.query<{ reason: string; n: number }>(
+      "SELECT left(reason, 300) AS reason, count(*)::int AS n FROM dead_letters GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
+    ).finally(() => client.end())
+    notes.push(`dead letters: ${JSON.stringify(rows)}`)
     notes.push(`server log tail:\n${(env.app.server?.log() ?? "").slice(-4000)}`)
   }
   return {
