@@ -118,6 +118,9 @@ const tokenPrincipal = (a: {
   }
 }
 
+/** The command groups under `cli`, as in the tree below (test/admin/CliParse.test.ts checks each has help). */
+const GROUPS = ["vendor", "gateway", "agent", "token", "jobs"] as const
+
 /**
  * `cli …`: every administration command. `run` receives the validated `Command`; a group
  * given without a command (`cli`, `cli gateway`) prints its generated help.
@@ -229,7 +232,12 @@ export const CLI_APP = { name: "MachPay Telemetry", version: "0.1.0" } as const
  * line is left as it is.
  */
 export const adminArgv = (argv: ReadonlyArray<string>): Either.Either<ReadonlyArray<string>, CliError> => {
-  const words = argv[0] === "help" ? [...argv.slice(1), "--help"] : argv
+  const [first, topic] = argv
+  // `@effect/cli` shows the parent's help for `frobnicate --help`; `help frobnicate` has always been refused.
+  if (first === "help" && topic !== undefined && !topic.startsWith("-") && !(GROUPS as ReadonlyArray<string>).includes(topic)) {
+    return Either.left(new CliError({ message: `unknown command ${quote(topic)}`, hint: HELP_HINT }))
+  }
+  const words = first === "help" ? [...argv.slice(1), "--help"] : argv
   if (words.includes("--help") || words.includes("-h")) {
     const firstOption = words.findIndex((word) => word.startsWith("-"))
     return Either.right([...words.slice(0, firstOption), "--help"])
