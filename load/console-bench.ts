@@ -17,7 +17,7 @@ import pg from "pg"
 import { claimsFor, type PrincipalSpec, signHs256 } from "../src/identity/Jwt.js"
 import { parseOptions } from "./lib/args.js"
 import { type Call, type Fixtures, scenarios } from "./console/scenarios.js"
-import { startServer } from "./lib/server.js"
+import { startServer } from "../testkit/server.js"
 import { fmt, summary } from "./lib/stats.js"
 
 const args = parseOptions({

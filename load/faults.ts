@@ -6,7 +6,7 @@
  * Scenarios: databaseOutage sigterm sigkill corruptJournal journalFull (default: all).
  * Full form: 10 s load, 20 s fault, 10 s after. `--short` is the form the test suite runs.
  */
-import { FULL, printReport, SCENARIOS, SHORT } from "./faults/scenarios.js"
+import { FULL, printReport, SCENARIOS, SHORT } from "../testkit/faults/scenarios.js"
 
 const args = process.argv.slice(2)
 const timing = args.includes("--short") ? SHORT : FULL

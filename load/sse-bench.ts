@@ -21,11 +21,11 @@ import { randomBytes } from "node:crypto"
 import pg from "pg"
 import { hashIngestKey } from "../src/identity/IngestKey.js"
 import { claimsFor, type PrincipalSpec, signHs256 } from "../src/identity/Jwt.js"
-import { Fleet, parseMix } from "./lib/fleet.js"
+import { Fleet, parseMix } from "../testkit/fleet.js"
 import { fmt, histogramQuantile, summary } from "./lib/stats.js"
 import { envPairs, parseOptions } from "./lib/args.js"
 import { bucketsOf, parseMetrics } from "./lib/prometheus.js"
-import { type RunningServer as BenchServer, startServer as startBenchServer } from "./lib/server.js"
+import { type RunningServer as BenchServer, startServer as startBenchServer } from "../testkit/server.js"
 import { type SubscriberSpec, subscribe } from "./sse/subscribers.js"
 
 const args = parseOptions({

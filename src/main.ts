@@ -2,17 +2,20 @@
  * The composition root and the only place effects are run.
  *
  *   npm start                  serve (roles from ROLES, default all); runs the dist/ bundle
- *   tsx src/main.ts            the same, straight from the sources (`npm run dev`)
+ *   tsx src/main.ts [serve]    the same, straight from the sources (`npm run dev`)
  *   tsx src/main.ts migrate    apply migrations and exit
- *   tsx src/main.ts cli …      entity administration (see `npm run cli -- help`)
+ *   tsx src/main.ts cli …      entity administration and `jobs run` (see `npm run cli -- --help`)
+ *
+ * One command tree on `@effect/cli` (`--help` at every level); `cli …` is `src/admin/CliCommand.ts`.
  */
+import { Command as Cli, ValidationError } from "@effect/cli"
 import { HttpApiBuilder } from "@effect/platform"
-import { NodeRuntime } from "@effect/platform-node"
-import { ConfigError, Effect, Layer } from "effect"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { ConfigError, Effect, Either, Layer } from "effect"
 import { AppSettingsService, describeConfigError, type Role } from "./config/AppConfig.js"
 import { CliLoggingLive, LoggingLive } from "./config/Logging.js"
 import { StartupConfig } from "./Startup.js"
-import { AdminCliLive, type CliError, type CliRequirements, formatCliError, runCli } from "./admin/Cli.js"
+import { adminArgv, adminCommand, AdminCliLive, CLI_APP, type CliError, type CliRequirements, type Command, formatCliError, runAdmin } from "./admin/Cli.js"
 import { DatabaseLive, DatabaseLocationForCommand, DatabasePoolLive, type PgPool } from "./db/Database.js"
 import type { EmbeddedPostgresError } from "./db/EmbeddedPostgres.js"
 import { migrate } from "./db/Migrator.js"
@@ -98,41 +101,56 @@ const MigrateOnce = migrate().pipe(
   Effect.scoped
 )
 
-const adminCommand = (args: ReadonlyArray<string>): Effect.Effect<void, CliError | ConfigError.ConfigError, CliRequirements | PgPool> =>
-  args[0] === "jobs" ? runJobsCli(args.slice(1)).pipe(Effect.provide(JobRunnerLive)) : runCli(args)
+const runParsed = (command: Command): Effect.Effect<void, CliError | ConfigError.ConfigError, CliRequirements | PgPool> =>
+  command._tag === "JobRun" ? Effect.asVoid(runJobsCli(command).pipe(Effect.provide(JobRunnerLive))) : runAdmin(command)
 
-const Cli = (args: ReadonlyArray<string>) =>
+/** One parsed `cli …` command: migrations first (as before every CLI run), then the command. */
+const Admin = (command: Command) =>
   migrate().pipe(
-    Effect.zipRight(adminCommand(args)),
-    Effect.catchTag("CliError", (error) =>
-      Effect.sync(() => {
-        process.stderr.write(`${formatCliError(error)}\n`)
-        process.exitCode = 2
-      })),
+    Effect.zipRight(runParsed(command)),
     Effect.provide(AdminCliLive),
     Effect.provide(OneShotDatabase),
     Effect.catchTag("EmbeddedPostgresError", embeddedFailed),
-    Effect.scoped
+    Effect.scoped,
+    // The CLI prints results on stdout; its logs go to stderr so output stays pipeable.
+    Effect.provide(CliLoggingLive)
   )
 
-const [command = "serve", ...args] = process.argv.slice(2)
+const Serve = Effect.zipRight(StartupConfig, Layer.launch(ServeLive)).pipe(Effect.provide(LoggingLive))
 
-const program: Effect.Effect<unknown, unknown> = command === "migrate"
-  ? MigrateOnce
-  : command === "cli"
-  ? Cli(args)
-  : command === "serve"
-  ? Effect.zipRight(StartupConfig, Layer.launch(ServeLive))
-  : Effect.fail(new Error(`unknown command "${command}"; expected serve, migrate or cli`))
+const Commands = Cli.make("machpay-telemetry", {}, () => Serve).pipe(
+  Cli.withDescription("receives gateway events, streams them, serves the console API; with no command: serve"),
+  Cli.withSubcommands([
+    Cli.make("serve", {}, () => Serve).pipe(Cli.withDescription("serve (roles from ROLES, default all)")),
+    Cli.make("migrate", {}, () => MigrateOnce.pipe(Effect.provide(LoggingLive))).pipe(
+      Cli.withDescription("apply migrations and exit")
+    ),
+    adminCommand(Admin)
+  ])
+)
 
-const main = program.pipe(
+const [, , command, ...rest] = process.argv
+const argv = command === "cli" ? Either.map(adminArgv(rest), (args) => [...process.argv.slice(0, 3), ...args]) : Either.right(process.argv)
+
+const main = Effect.flatMap(argv, Cli.run(Commands, CLI_APP)).pipe(
+  // What a user of the CLI got wrong (an entity, a secret, options that do not go together): one line + hint.
+  Effect.catchTag("CliError", (error) =>
+    Effect.sync(() => {
+      process.stderr.write(`${formatCliError(error)}\n`)
+      process.exitCode = 2
+    })),
+  // `@effect/cli` has printed what is wrong with the command line; status 2 for the CLI's usage
+  // errors (as always), 1 for an unknown top-level command.
+  Effect.catchIf(ValidationError.isValidationError, () =>
+    Effect.sync(() => {
+      process.exitCode = command === "cli" ? 2 : 1
+    })),
   Effect.catchIf(ConfigError.isConfigError, (error) =>
     Effect.sync(() => {
       process.stderr.write(`${describeConfigError(error)}\n`)
       process.exitCode = 1
     })),
-  // The CLI prints results on stdout; its logs go to stderr so output stays pipeable.
-  Effect.provide(command === "cli" ? CliLoggingLive : LoggingLive)
+  Effect.provide(NodeContext.layer)
 )
 
 NodeRuntime.runMain(main, { disablePrettyLogger: true })

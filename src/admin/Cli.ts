@@ -1,8 +1,10 @@
 /**
- * Entity administration from the command line (`npm run cli -- help`): vendors, gateways
- * and their ingest keys, agents, development console tokens. `runCli` parses, runs the
- * command against the database and prints to stdout through Effect's `Console`; every
- * failure a user can cause is a `CliError` (one line + usage hint, exit status 2).
+ * Entity administration from the command line (`npm run cli -- --help`): vendors, gateways
+ * and their ingest keys, agents, development console tokens. `CliCommand.ts` is the command
+ * tree (`@effect/cli`); `runAdmin` runs one parsed command against the database and prints to
+ * stdout through Effect's `Console`; every failure a user can cause is a `CliError` (one line
+ * + hint, exit status 2) or, for a command line `@effect/cli` cannot parse, its
+ * `ValidationError` (printed by `@effect/cli`, exit status 2).
  */
 import type { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
@@ -11,25 +13,26 @@ import { ConfigError, Console, Effect, type Layer } from "effect"
 import { type AppSettingsService, describeConfigError } from "../config/AppConfig.js"
 import type { EntityExists, EntityNotFound } from "./AdminRepo.js"
 import { CliError } from "./CliError.js"
-import { helpText, parseCommand } from "./CliParse.js"
-import { Command } from "./Command.js"
+import type { Command } from "./Command.js"
 import { agentCreate, agentList, vendorCreate, vendorList } from "./commands/entities.js"
 import { listHint, type Output } from "./commands/format.js"
 import { gatewayCreate, gatewayList, gatewayRotateKey, gatewaySetDisabled } from "./commands/gateway.js"
 import { tokenMint } from "./commands/token.js"
 import { DEV_SECRET_FILE, type JwtSecretError, MIN_SECRET_LENGTH } from "../auth/JwtSecret.js"
 
-export { CliError, formatCliError, HELP_HINT } from "./CliError.js"
+export { CLI, CliError, formatCliError, HELP_HINT } from "./CliError.js"
 export { Command } from "./Command.js"
-export { helpText, parseCommand } from "./CliParse.js"
+export { adminArgv, adminCommand, CLI_APP } from "./CliCommand.js"
 
-/** What `runCli` needs besides the ones `main.ts` already has (database, `AppSettingsService`). */
+/** What `runAdmin` needs besides the ones `main.ts` already has (database, `AppSettingsService`). */
 export const AdminCliLive: Layer.Layer<FileSystem.FileSystem> = NodeFileSystem.layer
 
 export type CliRequirements = SqlClient.SqlClient | AppSettingsService | FileSystem.FileSystem
 
-type Failure = EntityExists | EntityNotFound | JwtSecretError | ConfigError.ConfigError
+/** Every command but `jobs run` (which needs the job runner; `src/jobs/Cli.ts`). */
+export type AdminCommand = Exclude<Command, { readonly _tag: "JobRun" }>
 
+type Failure = EntityExists | EntityNotFound | JwtSecretError | ConfigError.ConfigError
 const toCliError = (error: Failure): CliError => {
   if (ConfigError.isConfigError(error)) {
     const message = describeConfigError(error)
@@ -50,25 +53,37 @@ const toCliError = (error: Failure): CliError => {
 }
 
 /** Runs one parsed command; returns the lines to print. */
-export const execute = (command: Command): Effect.Effect<Output, CliError, CliRequirements> =>
-  Command.$match(command, {
-    Help: ({ topic }): Effect.Effect<Output, Failure, CliRequirements> => Effect.succeed(helpText(topic).split("\n")),
-    VendorCreate: vendorCreate,
-    VendorList: vendorList,
-    GatewayCreate: gatewayCreate,
-    GatewayRotateKey: gatewayRotateKey,
-    GatewayList: gatewayList,
-    GatewayDisable: gatewaySetDisabled(true),
-    GatewayEnable: gatewaySetDisabled(false),
-    AgentCreate: agentCreate,
-    AgentList: agentList,
-    TokenMint: tokenMint
-  }).pipe(Effect.mapError(toCliError))
+export const execute = (command: AdminCommand): Effect.Effect<Output, CliError, CliRequirements> => {
+  const run = (): Effect.Effect<Output, Failure, CliRequirements> => {
+    switch (command._tag) {
+      case "VendorCreate":
+        return vendorCreate(command)
+      case "VendorList":
+        return vendorList(command)
+      case "GatewayCreate":
+        return gatewayCreate(command)
+      case "GatewayRotateKey":
+        return gatewayRotateKey(command)
+      case "GatewayList":
+        return gatewayList(command)
+      case "GatewayDisable":
+        return gatewaySetDisabled(true)(command)
+      case "GatewayEnable":
+        return gatewaySetDisabled(false)(command)
+      case "AgentCreate":
+        return agentCreate(command)
+      case "AgentList":
+        return agentList(command)
+      case "TokenMint":
+        return tokenMint(command)
+    }
+  }
+  return run().pipe(Effect.mapError(toCliError))
+}
 
-/** `npm run cli -- <argv…>`: parse, run, print. */
-export const runCli = (argv: ReadonlyArray<string>): Effect.Effect<void, CliError, CliRequirements> =>
-  Effect.gen(function*() {
-    const command = yield* parseCommand(argv)
-    const lines = yield* execute(command)
-    yield* Effect.forEach(lines, (line) => Console.log(line), { discard: true })
-  }).pipe(Effect.withSpan("Cli.run"))
+/** Runs one parsed command and prints its lines. */
+export const runAdmin = (command: AdminCommand): Effect.Effect<void, CliError, CliRequirements> =>
+  execute(command).pipe(
+    Effect.flatMap((lines) => Effect.forEach(lines, (line) => Console.log(line), { discard: true })),
+    Effect.withSpan("Cli.run", { attributes: { command: command._tag } })
+  )

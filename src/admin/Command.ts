@@ -1,6 +1,7 @@
 /** What a command line asks for, once parsed and validated (ids branded by the wire schemas). */
 import { Data, type Option } from "effect"
 import type { AgentId, GatewayId, VendorId } from "../../schema/Ids.js"
+import type { JobName } from "../jobs/JobsConfig.js"
 
 /** Whom a minted token speaks for; assignable to `PrincipalSpec` of `identity/Jwt.ts`. */
 export type TokenPrincipal =
@@ -9,7 +10,6 @@ export type TokenPrincipal =
   | { readonly role: "agent"; readonly agentId: AgentId; readonly subject?: string }
 
 export type Command = Data.TaggedEnum<{
-  Help: { readonly topic: ReadonlyArray<string> }
   VendorCreate: { readonly id: VendorId; readonly name: string; readonly json: boolean }
   VendorList: { readonly json: boolean }
   GatewayCreate: {
@@ -32,6 +32,7 @@ export type Command = Data.TaggedEnum<{
   }
   AgentList: { readonly json: boolean }
   TokenMint: { readonly principal: TokenPrincipal; readonly ttlSeconds: number; readonly json: boolean }
+  JobRun: { readonly job: JobName; readonly dryRun: boolean }
 }>
 export const Command = Data.taggedEnum<Command>()
 

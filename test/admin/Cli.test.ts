@@ -48,8 +48,11 @@ layer(TestLive)("admin CLI on PostgreSQL", (it) => {
       expect(list[0]).toMatch(/^ID\s+NAME\s+GATEWAYS\s+ACTIVE\s+CREATED$/)
       expect(list[1]).toMatch(/^acme\s+Acme Corp\s+0\s+0\s+\d{4}-\d\d-\d\dT/)
       const duplicate = yield* Effect.flip(cli(["vendor", "create", "--id", "acme", "--name", "Other"]))
-      expect(duplicate.message).toBe("vendor acme already exists")
-      expect(duplicate.hint).toBe("see the existing ones with: npm run cli -- vendor list")
+      expect(duplicate).toMatchObject({
+        _tag: "CliError",
+        message: "vendor acme already exists",
+        hint: "see the existing ones with: npm run cli -- vendor list"
+      })
     }))
 
   it.effect("refuses a gateway for an unknown vendor", () =>
@@ -120,8 +123,11 @@ layer(TestLive)("admin CLI on PostgreSQL", (it) => {
       expect((yield* storedGateway("g-rot")).prefix).toBe(keyPrefix(newKey))
 
       const unknown = yield* Effect.flip(cli(["gateway", "rotate-key", "--id", "g-none"]))
-      expect(unknown.message).toBe("gateway g-none not found")
-      expect(unknown.hint).toBe("see the existing ones with: npm run cli -- gateway list")
+      expect(unknown).toMatchObject({
+        _tag: "CliError",
+        message: "gateway g-none not found",
+        hint: "see the existing ones with: npm run cli -- gateway list"
+      })
     }))
 
   it.effect("disable and enable: reported to the ingest lookup and in the list", () =>
@@ -213,13 +219,13 @@ layer(TestLive)("admin CLI on PostgreSQL", (it) => {
       expect((yield* Effect.flip(cli(["agent", "create", "--id", "agent-1"]))).message).toBe("agent agent-1 already exists")
     }))
 
-  it.effect("help and parse errors go through runCli too", () =>
+  it.effect("help and parse errors go through the command tree too", () =>
     Effect.gen(function*() {
-      const help = yield* cli([])
-      expect(help[0]).toBe("MachPay Telemetry administration")
-      expect(help.join("\n")).toContain("token mint")
+      const help = (yield* cli([])).join("\n")
+      expect(help).toContain("MachPay Telemetry administration")
+      expect(help).toContain("token mint")
       const error = yield* Effect.flip(cli(["vendor", "create", "--id", "v 1", "--name", "x"]))
-      expect(error._tag).toBe("CliError")
+      expect(error._tag).toBe("ValidationError")
       expect(error.message).toMatch(/^--id "v 1": must be 1-128 characters/)
     }))
 })

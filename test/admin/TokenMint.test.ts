@@ -68,8 +68,11 @@ layer(TestLive)("token mint", (it) => {
       const fs = yield* FileSystem.FileSystem
       const dataDir = yield* fs.makeTempDirectoryScoped()
       const vendor = yield* Effect.flip(cli(["token", "mint", "--role", "vendor", "--vendor", "ghost"], { dataDir }))
-      expect(vendor.message).toBe("vendor ghost not found")
-      expect(vendor.hint).toBe("see the existing ones with: npm run cli -- vendor list")
+      expect(vendor).toMatchObject({
+        _tag: "CliError",
+        message: "vendor ghost not found",
+        hint: "see the existing ones with: npm run cli -- vendor list"
+      })
       const agent = yield* Effect.flip(cli(["token", "mint", "--role", "agent", "--agent", "ghost"], { dataDir }))
       expect(agent.message).toBe("agent ghost not found")
       expect(yield* fs.exists(path.join(dataDir, DEV_SECRET_FILE))).toBe(false)

@@ -3,10 +3,22 @@
  * `Console.log` lines, settings pointing DATA_DIR at a temporary directory, and an explicit
  * environment (so a JWT_SECRET in the developer's shell never changes the outcome).
  */
+import { Command as Cli, HelpDoc, ValidationError } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
 import { ConfigProvider, Console, Context, Effect, Layer } from "effect"
 import { type AppSettings, AppSettingsService } from "../../src/config/AppConfig.js"
-import { runCli } from "../../src/admin/Cli.js"
+import { adminArgv, adminCommand, CLI_APP, runAdmin } from "../../src/admin/Cli.js"
+
+/** What a `ValidationError` says (the paragraph `@effect/cli` prints), as plain text. */
+export const usageMessage = (error: ValidationError.ValidationError): string =>
+  HelpDoc.toAnsiText(error.error).replace(/\u001b\[[0-9;]*m/g, "").trim()
+
+/** A command line `@effect/cli` refused, with what it printed about it. */
+export interface UsageError {
+  readonly _tag: "ValidationError"
+  readonly message: string
+}
 
 export const captureConsole = (lines: Array<string>): Console.Console => {
   const record = (...args: ReadonlyArray<unknown>): void => {
@@ -64,12 +76,22 @@ export interface CliRun {
   readonly dataDir?: string
 }
 
-/** Runs `argv`; succeeds with the printed lines or fails with the `CliError`. */
+/**
+ * Runs `argv` through the `cli` command tree as `main.ts` does (without the migrations and
+ * `jobs run`); succeeds with the printed lines or fails with the `CliError`, or with what
+ * `@effect/cli` said about a command line it refused.
+ */
 export const cli = (argv: ReadonlyArray<string>, options: CliRun = {}) =>
   Effect.gen(function*() {
     const lines: Array<string> = []
     const dataDir = options.dataDir ?? (yield* TestDataDir)
-    yield* runCli(argv).pipe(
+    const tree = adminCommand((command) =>
+      command._tag === "JobRun" ? Effect.dieMessage("jobs run is not run by these tests") : runAdmin(command)
+    )
+    yield* Effect.flatMap(adminArgv(argv), (args) => Cli.run(tree, CLI_APP)(["node", "cli", ...args])).pipe(
+      Effect.catchIf(ValidationError.isValidationError, (error): Effect.Effect<never, UsageError> =>
+        Effect.fail({ _tag: "ValidationError", message: usageMessage(error) })),
+      Effect.provide(NodeContext.layer),
       Effect.withConsole(captureConsole(lines)),
       Effect.provideService(AppSettingsService, settingsFor(dataDir)),
       Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(options.env ?? {}))))

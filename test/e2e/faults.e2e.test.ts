@@ -4,7 +4,7 @@
  * the full-length versions and prints the report.)
  */
 import { describe, expect, it } from "vitest"
-import { corruptJournal, databaseOutage, type FaultReport, journalFull, printReport, SHORT, sigkill, sigterm } from "../../load/faults/scenarios.js"
+import { corruptJournal, databaseOutage, type FaultReport, journalFull, printReport, SHORT, sigkill, sigterm } from "../../testkit/faults/scenarios.js"
 
 const run = async (scenario: (t: typeof SHORT) => Promise<FaultReport>) => {
   const report = await scenario(SHORT)

@@ -1,7 +1,10 @@
 /**
- * A small Server-Sent Events client for the tests and the benchmark: a spec-following parser
- * (WHATWG HTML §9.2.6) and `openSse`, which reads a stream over `fetch`.
+ * A small Server-Sent Events client for the tests: `@effect/experimental`'s `Sse` parser
+ * (the one `@effect/platform` clients use; WHATWG HTML §9.2.6) behind the interface the tests
+ * read, and `openSse`, which reads a stream over `fetch`.
  */
+import { Sse } from "@effect/experimental"
+import { Duration } from "effect"
 
 export interface SseMessage {
   readonly id: string | undefined
@@ -11,54 +14,38 @@ export interface SseMessage {
 
 /** Incremental parser: feed text as it arrives, get whole messages back. */
 export class SseParser {
-  private buffer = ""
-  private data: Array<string> = []
-  private event = ""
-  private id: string | undefined = undefined
-  /** The last `id:` seen, as a browser would send in `Last-Event-ID`. */
+  private readonly parser: Sse.Parser
+  private pending: Array<SseMessage> = []
+  /** Whether the text so far ends a line, so the next chunk starts one (for counting comments). */
+  private atLineStart = true
+  /** The last `id:` seen, as a browser would send in `Last-Event-ID` (and the id of later messages without one). */
   lastEventId: string | undefined = undefined
   retry: number | undefined = undefined
+  /** Comment lines (`:` heartbeats), which the parser skips as the spec says; counted here. */
   comments = 0
 
-  push(text: string): Array<SseMessage> {
-    this.buffer += text
-    const out: Array<SseMessage> = []
-    let start = 0
-    for (;;) {
-      const end = this.buffer.indexOf("\n", start)
-      if (end < 0) break
-      let line = this.buffer.slice(start, end)
-      if (line.endsWith("\r")) line = line.slice(0, -1)
-      start = end + 1
-      this.line(line, out)
-    }
-    this.buffer = this.buffer.slice(start)
-    return out
+  constructor() {
+    this.parser = Sse.makeParser((event) => {
+      if (event._tag === "Retry") {
+        this.retry = Duration.toMillis(event.duration)
+        return
+      }
+      if (event.id !== undefined) this.lastEventId = event.id
+      this.pending.push({ id: this.lastEventId, event: event.event, data: event.data })
+    })
   }
 
-  private line(line: string, out: Array<SseMessage>): void {
-    if (line === "") {
-      if (this.id !== undefined) this.lastEventId = this.id
-      if (this.data.length > 0) {
-        out.push({ id: this.lastEventId, event: this.event || "message", data: this.data.join("\n") })
-      }
-      this.data = []
-      this.event = ""
-      this.id = undefined
-      return
-    }
-    if (line.startsWith(":")) {
-      this.comments += 1
-      return
-    }
-    const colon = line.indexOf(":")
-    const field = colon < 0 ? line : line.slice(0, colon)
-    let value = colon < 0 ? "" : line.slice(colon + 1)
-    if (value.startsWith(" ")) value = value.slice(1)
-    if (field === "data") this.data.push(value)
-    else if (field === "event") this.event = value
-    else if (field === "id" && !value.includes("\u0000")) this.id = value
-    else if (field === "retry" && /^\d+$/.test(value)) this.retry = Number(value)
+  push(text: string): Array<SseMessage> {
+    const lines = text.split(/\r\n|\r|\n/)
+    lines.forEach((line, index) => {
+      if (line.startsWith(":") && (index > 0 || this.atLineStart)) this.comments += 1
+    })
+    if (text.length > 0) this.atLineStart = /[\r\n]$/.test(text)
+    const error = this.parser.feed(text)
+    if (error !== undefined) throw new Error(`SSE event too large (over ${error.cause.maxEventSize} bytes)`)
+    const out = this.pending
+    this.pending = []
+    return out
   }
 }
 

@@ -2,15 +2,17 @@
  * A simulated fleet of gateways producing realistic events, typed by the contract
  * (`CloudEventJson` and each type's `Encoded` data), so a contract change breaks the
  * load generator at compile time instead of silently sending stale shapes.
+ * In `testkit/` because both the load generators (`load/`) and the fault
+ * scenarios the tests run (`testkit/faults/`) send its events; `load/` is never imported by a test.
  */
-import type { CloudEventJson } from "../../schema/CloudEvent.js"
+import type { CloudEventJson } from "../schema/CloudEvent.js"
 import type {
   GatewayTelemetryPacket,
   PaymentAuthorized,
   PaymentIntent,
   RequestBlocked,
   SolvencyAlert
-} from "../../schema/events/index.js"
+} from "../schema/events/index.js"
 
 export type Kind = "payment" | "blocked" | "solvency" | "intent" | "telemetry" | "unknown"
 

@@ -1,8 +1,12 @@
-/** Starts the real server as a child process and samples its resident memory. */
+/**
+ * Starts the real server as a child process and samples its resident memory. In `testkit/`
+ * because the load generators (`load/`) and the fault scenarios the tests run (`testkit/faults/`)
+ * both start it; `load/` is never imported by a test.
+ */
 import { spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
-import { buildServer, serverArgs } from "../../scripts/build.js"
+import { buildServer, serverArgs } from "../scripts/build.js"
 
 /** A port nobody listens on (a fixed one may still be held by a previous run's server). */
 export const freePort = (): Promise<number> =>

@@ -1,6 +1,11 @@
 /**
  * The durability fault scenarios (issue 4). Each runs the real server under load, injects one
  * fault, and then checks that every acknowledged event is in PostgreSQL exactly once.
+ *
+ * Why `testkit/`: the same scenarios are a benchmark (`npx tsx load/faults.ts` prints their
+ * figures) and a test (`test/e2e/faults.e2e.test.ts` runs the `--short` form). Neither owns
+ * them, so they live in this neutral top-level folder that `load/` and `test/` both import and
+ * that imports neither (test/structure/test-imports.test.ts checks it; no test imports `load/`).
  */
 import * as fs from "node:fs/promises"
 import * as os from "node:os"

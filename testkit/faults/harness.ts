@@ -2,6 +2,8 @@
  * Building blocks of the fault scenarios: a PostgreSQL server we can stop and start, the real
  * app process, and a gateway-like sender that retries what was not acknowledged (as a real
  * gateway does) and remembers every event id the server acknowledged.
+ * It sits in `testkit/` beside the scenarios (see
+ * scenarios.ts): shared by the fault benchmark in `load/` and the fault test in `test/`.
  */
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
@@ -10,8 +12,8 @@ import * as path from "node:path"
 import pg from "pg"
 import { startServer as startPostgres, type RunningServer as Postgres } from "../../src/db/embedded/postgresProcess.js"
 import { hashIngestKey } from "../../src/identity/IngestKey.js"
-import { Fleet, parseMix } from "../lib/fleet.js"
-import { freePort, type RunningServer, startServer } from "../lib/server.js"
+import { Fleet, parseMix } from "../fleet.js"
+import { freePort, type RunningServer, startServer } from "../server.js"
 
 export { freePort }
 
