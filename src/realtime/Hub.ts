@@ -16,7 +16,7 @@ import { Clock, Context, Duration, Effect, Layer, Metric, PubSub, Queue, type Sc
 import { randomBytes } from "node:crypto"
 import type { ResetReason } from "../../schema/api/Realtime.js"
 import { messageFrame } from "./Frames.js"
-import { type Entry, History } from "./History.js"
+import { type Entry, History, parseEventId, type Resume, type SequencedEvent, sequencedEntry } from "./History.js"
 import * as Metrics from "./Metrics.js"
 import { RealtimeSettingsConfig } from "./RealtimeConfig.js"
 import type { LiveEventInput, TopicSet } from "./Topics.js"
@@ -47,9 +47,22 @@ type HubMessage =
   | { readonly _tag: "Batch"; readonly entries: ReadonlyArray<Entry> }
   | { readonly _tag: "Gap"; readonly id: string }
 
+/** What a shared log holds after a cursor: its events up to `lastSeq`, or why it cannot say. */
+export type BackfillResult =
+  | { readonly _tag: "Events"; readonly events: ReadonlyArray<SequencedEvent>; readonly lastSeq: number }
+  | { readonly _tag: "Reset"; readonly reason: "cursor_too_old" | "cursor_unknown" | "replay_too_large" }
+
 export interface HubOptions {
   readonly historySize: number
   readonly historyWindow: Duration.DurationInput
+  /** The instance part of ids (default: random per process). The NATS bus passes its stream's tag. */
+  readonly instanceId?: string
+  /**
+   * Reads events after a cursor of this instance that the ring does not hold (older than the
+   * ring, or newer than this node has seen): the NATS bus reads its stream. Without it such a
+   * cursor gets a reset.
+   */
+  readonly backfill?: (afterSeq: number) => Effect.Effect<BackfillResult>
 }
 
 export class RealtimeHub extends Context.Tag("Realtime/Hub")<RealtimeHub, {
@@ -57,6 +70,8 @@ export class RealtimeHub extends Context.Tag("Realtime/Hub")<RealtimeHub, {
   readonly instanceId: string
   /** Committed events, in commit order. Returns once queued for fan-out. */
   readonly publish: (events: ReadonlyArray<LiveEventInput>, commitMs: number) => Effect.Effect<void>
+  /** Events at their positions in a shared log (the NATS bus's stream sequence), ascending. */
+  readonly publishSequenced: (events: ReadonlyArray<SequencedEvent>) => Effect.Effect<void>
   /** Events may have been lost (the cross-process feed broke): resets streams and older cursors. */
   readonly interrupted: Effect.Effect<void>
   /**
@@ -151,7 +166,7 @@ const select = (
 
 const makeHub = (options: HubOptions) =>
   Effect.gen(function*() {
-    const instanceId = randomBytes(4).toString("hex")
+    const instanceId = options.instanceId ?? randomBytes(4).toString("hex")
     const clock = yield* Effect.clock
     const history = new History(
       instanceId,
@@ -228,6 +243,14 @@ const makeHub = (options: HubOptions) =>
         })
       )
 
+    const publishSequenced = (items: ReadonlyArray<SequencedEvent>) =>
+      items.length === 0 ? Effect.void : lock.withPermits(1)(
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const entries = history.appendSequenced(items, now)
+          return entries.length === 0 ? Effect.void : PubSub.publish(pubsub, { _tag: "Batch", entries })
+        })
+      )
+
     const interrupted = lock.withPermits(1)(
       Effect.flatMap(Clock.currentTimeMillis, (now) => PubSub.publish(pubsub, { _tag: "Gap", id: history.markGap(now) }))
     )
@@ -266,33 +289,65 @@ const makeHub = (options: HubOptions) =>
       return true
     }
 
+    /**
+     * The resume for a cursor, given what the shared log returned for it (when it was asked):
+     * its events, then the ring's from where they stop. `afterSeq`: live entries up to it are skipped.
+     */
+    const resumeFrom = (
+      lastEventId: string | undefined,
+      fetched: BackfillResult | undefined,
+      now: number
+    ): { readonly resume: Resume; readonly afterSeq: number } => {
+      if (fetched === undefined) return { resume: history.resume(lastEventId, now), afterSeq: history.lastSeq }
+      if (fetched._tag === "Reset") return { resume: fetched, afterSeq: history.lastSeq }
+      // The ring moved on past what was fetched, leaving a hole between them: rare (a burst during the fetch).
+      if (history.lastSeq > fetched.lastSeq && history.firstSeq > fetched.lastSeq + 1) {
+        return { resume: { _tag: "Reset", reason: "cursor_too_old" }, afterSeq: history.lastSeq }
+      }
+      const entries = [...fetched.events.map((item) => sequencedEntry(instanceId, item)), ...history.entriesAfter(fetched.lastSeq)]
+      return { resume: { _tag: "Replay", entries }, afterSeq: Math.max(history.lastSeq, fetched.lastSeq) }
+    }
+
+    /** A cursor of this instance that the ring cannot serve is looked up in the shared log first (if there is one). */
+    const prefetch = (lastEventId: string | undefined, now: number): Effect.Effect<BackfillResult | undefined> => {
+      const backfill = options.backfill
+      if (backfill === undefined || lastEventId === undefined) return Effect.succeed(undefined)
+      const id = parseEventId(lastEventId)
+      if (id === undefined || id.instance !== instanceId) return Effect.succeed(undefined)
+      if (history.resume(lastEventId, now)._tag === "Replay") return Effect.succeed(undefined)
+      return backfill(id.seq)
+    }
+
     const connect = (topics: TopicSet, lastEventId: string | undefined, sink: Sink) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.acquireRelease(
-          Effect.sync(() => {
-            // One synchronous step: nothing can be dispatched between the replay and the registration.
-            const resume = history.resume(lastEventId, now)
-            const fullKeys = [...[...topics.gateways].map((g) => `vendor:${g}`), ...[...topics.agents].map((a) => `agent:${a}`)]
-            const connection: Connection = {
-              topics,
-              fullKeys,
-              shareKey: `${topics.ticker ? "ticker|" : ""}${[...fullKeys].sort().join("|")}`,
-              sink,
-              afterSeq: history.lastSeq,
-              dropped: false
-            }
-            if (resume._tag === "Reset") {
-              sink.write(resetFrame(resume.reason), true)
-              Metrics.resets.pipe(Metric.tagged("reason", resume.reason)).unsafeUpdate(1, [])
-            } else if (resume._tag === "Replay" && !replay(connection, resume.entries)) {
-              sink.write(resetFrame("replay_too_large"), true)
-              Metrics.resets.pipe(Metric.tagged("reason", "replay_too_large")).unsafeUpdate(1, [])
-            }
-            connections.add(connection)
-            return connection
-          }),
-          (connection) => Effect.sync(() => void connections.delete(connection))
-        ))
+        Effect.flatMap(prefetch(lastEventId, now), (fetched) =>
+          Effect.acquireRelease(
+            Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              Effect.sync(() => {
+                // One synchronous step: nothing can be dispatched between the replay and the registration.
+                const { afterSeq, resume } = resumeFrom(lastEventId, fetched, now)
+                const fullKeys = [...[...topics.gateways].map((g) => `vendor:${g}`), ...[...topics.agents].map((a) => `agent:${a}`)]
+                const connection: Connection = {
+                  topics,
+                  fullKeys,
+                  shareKey: `${topics.ticker ? "ticker|" : ""}${[...fullKeys].sort().join("|")}`,
+                  sink,
+                  afterSeq,
+                  dropped: false
+                }
+                if (resume._tag === "Reset") {
+                  sink.write(resetFrame(resume.reason), true)
+                  Metrics.resets.pipe(Metric.tagged("reason", resume.reason)).unsafeUpdate(1, [])
+                } else if (resume._tag === "Replay" && !replay(connection, resume.entries)) {
+                  sink.write(resetFrame("replay_too_large"), true)
+                  Metrics.resets.pipe(Metric.tagged("reason", "replay_too_large")).unsafeUpdate(1, [])
+                }
+                connections.add(connection)
+                return connection
+              })
+            ),
+            (connection) => Effect.sync(() => void connections.delete(connection))
+          )))
 
-    return RealtimeHub.of({ instanceId, publish, interrupted, connect, size: Effect.sync(() => connections.size) })
+    return RealtimeHub.of({ instanceId, publish, publishSequenced, interrupted, connect, size: Effect.sync(() => connections.size) })
   })
