@@ -70,3 +70,6 @@ export const NatsSettingsConfig: Config.Config<NatsSettings> = Config.all({
   ),
   replayMaxEvents: positiveInt("NATS_REPLAY_MAX_EVENTS", 100_000)
 })
+
+/** The bus choice and its settings (checked at start-up with the rest, whichever bus is chosen). */
+export const BusConfig = Config.all({ kind: BusKindConfig, nats: NatsSettingsConfig })
