@@ -5,83 +5,14 @@
  * reset; a ticket is single-use across nodes (KV); the per-user limit holds across nodes (KV CAS).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Option } from "effect"
-import * as os from "node:os"
-import { AppSettingsService } from "../../src/config/AppConfig.js"
-import { HealthChecks } from "../../src/health/HealthChecks.js"
+import { Duration, Effect, Option } from "effect"
 import type { Principal } from "../../src/identity/Jwt.js"
-import { CommittedEvents } from "../../src/ingest/Pipeline.js"
-import { RealtimeHub, type Sink } from "../../src/realtime/Hub.js"
 import { makeKvStreamSlots, makeKvTicketNonces, openBucket } from "../../src/realtime/nats/KvState.js"
-import { NatsBus } from "../../src/realtime/nats/NatsBus.js"
-import type { NatsSettings } from "../../src/realtime/nats/NatsConfig.js"
-import { NatsCommittedEventsLive, NatsFeedLive, NatsHubLive } from "../../src/realtime/nats/NatsFeed.js"
 import { StreamRegistry } from "../../src/realtime/Streams.js"
 import { StreamTickets } from "../../src/realtime/Tickets.js"
 import { topicSet } from "../../src/realtime/Topics.js"
 import { startNats } from "../support/nats.js"
-import type { IngestEvent } from "../../src/ingest/IngestEvent.js"
-import type { LiveEventInput } from "../../src/realtime/Topics.js"
-import { payment as livePayment } from "./events.js"
-import { type SseMessage, SseParser } from "./sse.js"
-
-const settings = (url: string, overrides: Partial<NatsSettings> = {}): NatsSettings => ({
-  servers: [url],
-  stream: "TEST_LIVE",
-  maxAge: Duration.minutes(10),
-  maxBytes: 64 * 1024 * 1024,
-  replicas: 1,
-  kvPrefix: "test",
-  slotLease: Duration.seconds(5),
-  replayMaxEvents: 100_000,
-  ...overrides
-})
-
-const appSettings = Layer.succeed(AppSettingsService, {
-  host: "127.0.0.1",
-  port: 0,
-  roles: new Set(["api", "receiver"] as const),
-  dataDir: os.tmpdir(),
-  version: "test"
-})
-
-/** One "node": its own NATS connection, hub, publisher and consumer. */
-const node = (s: NatsSettings) =>
-  Effect.gen(function*() {
-    const context = yield* Layer.build(
-      Layer.mergeAll(NatsCommittedEventsLive, NatsFeedLive).pipe(
-        Layer.provideMerge(NatsHubLive),
-        Layer.provideMerge(NatsBus.layer(s)),
-        Layer.provide(Layer.merge(appSettings, HealthChecks.Live))
-      )
-    )
-    return {
-      hub: yield* Effect.provide(RealtimeHub, context),
-      committed: yield* Effect.provide(CommittedEvents, context),
-      bus: yield* Effect.provide(NatsBus, context)
-    }
-  })
-
-/** What the receiver hands over after a commit. */
-const payment = (gateway: string, agent: string, id: string): IngestEvent => {
-  const e: LiveEventInput = livePayment(gateway, agent, id)
-  return { ...e, subject: e.subject, timeMs: Date.parse(e.time), receivedAt: Date.now(), attributes: {}, known: undefined }
-}
-
-const stream = () => {
-  const parser = new SseParser()
-  const messages: Array<SseMessage> = []
-  const sink: Sink = { write: (out) => (messages.push(...parser.push(out.text)), true), drop: () => undefined }
-  return { messages, sink }
-}
-
-const until = (check: () => boolean, what: string) =>
-  Effect.sleep("20 millis").pipe(
-    Effect.repeat({ until: check, times: 500 }),
-    Effect.flatMap(() => (check() ? Effect.void : Effect.die(new Error(`timed out waiting for ${what}`))))
-  )
-
-const ids = (messages: ReadonlyArray<SseMessage>) => messages.map((m) => JSON.parse(m.data)["id"] as string)
+import { ids, node, payment, settings, stream, until } from "./natsNodes.js"
 
 describe("NATS bus", () => {
   it.live("two nodes see one order and one set of ids; a cursor from one resumes on the other", () =>

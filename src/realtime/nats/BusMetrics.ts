@@ -30,8 +30,13 @@ export const redeliveries = Metric.counter("realtime_bus_redeliveries_total", {
   incremental: true
 })
 
+export const publishFailures = Metric.counter("realtime_bus_publish_failures_total", {
+  description: "Committed batches given up on after retries: their events miss the live streams",
+  incremental: true
+})
+
 export const errors = Metric.counter("realtime_bus_errors_total", {
-  description: "Failed publishes (after retries), undecodable messages and failed replays from the stream",
+  description: "Consumer restarts, undecodable messages and failed replays from the stream",
   incremental: true
 })
 

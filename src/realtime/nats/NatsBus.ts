@@ -76,7 +76,8 @@ const makeBus = (settings: NatsSettings) =>
     const jsm = yield* Effect.tryPromise({
       try: () => nc.jetstreamManager(),
       catch: (cause) => new NatsUnavailable({ message: `JetStream is not enabled on the NATS server: ${describe(cause)}` })
-    })
+      // A cluster that is just forming answers only once it has a JetStream leader.
+    }).pipe(Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 30 }))
     const config = streamConfig(settings)
     // Several nodes start together: add, or bring an existing stream to the configured limits.
     const info = yield* Effect.tryPromise({

@@ -8,8 +8,8 @@
  *   order and one set of ids hold everywhere.
  * - `NatsHubLive` (every process): the hub, its ids keyed by stream sequence and the stream's
  *   tag; a cursor older than its ring (or newer than it has seen) is read back from the stream.
- * - `NatsFeedLive` (api role): an ordered consumer from "now" feeds the hub. The client library
- *   recreates it from the last sequence it saw after a reconnect or a server loss: no gap.
+ * - `NatsFeedLive` (api role): an ordered consumer from the stream's end at start-up feeds the
+ *   hub. After a reconnect or a server loss it is recreated from the last sequence received: no gap.
  * - health (`realtime`) and the bus's metrics (stream bytes and messages polled every 10 s).
  */
 import { Chunk, Clock, Effect, Layer, Metric, Queue, Schedule } from "effect"
@@ -56,7 +56,7 @@ export const NatsCommittedEventsLive = Layer.effect(
             Effect.catchAll((error) =>
               Effect.gen(function*() {
                 state.publishError = describe(error.error)
-                yield* Metric.increment(BusMetrics.errors)
+                yield* Metric.incrementBy(BusMetrics.publishFailures, 1)
                 yield* Effect.logWarning("could not publish committed events to JetStream; live streams miss them").pipe(
                   Effect.annotateLogs({ events: events.length, error: state.publishError })
                 )
@@ -152,17 +152,37 @@ export const NatsFeedLive = Layer.scopedDiscard(
     const bus = yield* NatsBus
     const hub = yield* RealtimeHub
     const inbox = yield* Queue.unbounded<JsMsg>()
-    let lastSeq = 0
-    const consumer = yield* Effect.tryPromise(() =>
-      bus.js.consumers.get(bus.settings.stream, { deliver_policy: DeliverPolicy.New })
-    ).pipe(Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 20 }), Effect.orDie)
-    const messages = yield* Effect.acquireRelease(
-      Effect.promise(() => consumer.consume({ max_messages: 1000 })),
+    // From the stream's end as the layer is built: everything committed after start-up is received.
+    let lastSeq = yield* Effect.tryPromise(() => bus.jsm.streams.info(bus.settings.stream)).pipe(
+      Effect.map((info) => info.state.last_seq),
+      Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 20 }),
+      Effect.orDie
+    )
+    // Messages at or below `lastSeq` that come again (queued before a restart) are skipped and counted.
+    // One ordered consumer at a time; when its iterator ends (the library gave up on it), a new one
+    // starts after the last sequence received. Heartbeats every 2.5 s (expires / 2) notice a lost server.
+    const session = Effect.acquireUseRelease(
+      Effect.tryPromise(async () => {
+        const consumer = await bus.js.consumers.get(
+          bus.settings.stream,
+          { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 }
+        )
+        return await consumer.consume({ max_messages: 1000, expires: 5000 })
+      }),
+      (messages) =>
+        Effect.promise(async () => {
+          for await (const m of messages) inbox.unsafeOffer(m)
+        }),
       (messages) => Effect.promise(() => messages.close().then(() => undefined, () => undefined)).pipe(Effect.timeoutOption("2 seconds"))
     )
-    yield* Effect.promise(async () => {
-      for await (const m of messages) inbox.unsafeOffer(m)
-    }).pipe(Effect.forkScoped)
+    yield* session.pipe(
+      Effect.catchAll((error) => Metric.increment(BusMetrics.errors).pipe(
+        Effect.zipRight(Effect.logWarning("JetStream consumer failed; restarting").pipe(Effect.annotateLogs({ error: describe(error) })))
+      )),
+      Effect.zipRight(Effect.sleep("250 millis")),
+      Effect.forever,
+      Effect.forkScoped
+    )
     yield* Effect.gen(function*() {
       while (true) {
         const batch = Chunk.toReadonlyArray(yield* Queue.takeBetween(inbox, 1, 1024))
@@ -212,6 +232,7 @@ export const NatsHealthLive = Layer.effectDiscard(
     const health = yield* HealthChecks
     const state = yield* busState(bus.nc)
     yield* Metric.incrementBy(BusMetrics.errors, 0)
+    yield* Metric.incrementBy(BusMetrics.publishFailures, 0)
     yield* Metric.incrementBy(BusMetrics.redeliveries, 0)
     yield* health.register("realtime", Effect.sync(() =>
       bus.nc.isClosed()
