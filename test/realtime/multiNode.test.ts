@@ -107,5 +107,14 @@ describe("several api nodes on NATS JetStream", () => {
         Effect.orDie
       )
       again.close()
+
+      // The bus on /health and /metrics.
+      const health = yield* Effect.promise(() => fetch(`${api2.url}/health`).then((r) => r.json() as Promise<{ components: Record<string, { status: string }> }>))
+      expect(health.components["realtime"]?.status).toBe("ok")
+      const metrics = yield* Effect.promise(() => fetch(`${api2.url}/metrics`).then((r) => r.text()))
+      expect(metrics).toMatch(/realtime_bus_received_total\S* [1-9]/)
+      expect(metrics).toMatch(/realtime_bus_consume_lag_seconds_bucket/)
+      const published = yield* Effect.promise(() => fetch(`${receiver.url}/metrics`).then((r) => r.text()))
+      expect(published).toMatch(/realtime_bus_published_total\S* 4/)
     }).pipe(Effect.scoped), { timeout: 180_000 })
 })
