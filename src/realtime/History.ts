@@ -11,7 +11,7 @@
  * a restart) resumes by time, at least once: events from up to `CROSS_PROCESS_SKEW_MS` before
  * the cursor are sent again, since another process may have ordered them differently.
  *
- * With the NATS bus (src/realtime/nats/) `seq` is the JetStream stream sequence and `instance`
+ * With the NATS bus (src/realtime/nats/) `seq` is the event's position in the stream and `instance`
  * the stream's tag, the same on every api node: a cursor is then a position every node
  * understands (`appendSequenced`; the hub fetches what its ring no longer holds from the stream).
  */

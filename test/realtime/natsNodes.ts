@@ -24,7 +24,7 @@ export const settings = (url: string, overrides: Partial<NatsSettings> = {}): Na
   replicas: 1,
   kvPrefix: "test",
   slotLease: Duration.seconds(5),
-  replayMaxEvents: 100_000,
+  replayMaxMessages: 100_000,
   ...overrides
 })
 

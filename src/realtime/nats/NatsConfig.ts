@@ -30,8 +30,8 @@ export interface NatsSettings {
   readonly kvPrefix: string
   /** How long a stream slot lives in KV without a refresh (a node that dies frees its slots after this). */
   readonly slotLease: Duration.Duration
-  /** Most events a resume reads back from the stream; a cursor further behind gets `replay_too_large`. */
-  readonly replayMaxEvents: number
+  /** Most stream messages (a gateway's share of a committed batch each) one resume reads back; further behind: `replay_too_large`. */
+  readonly replayMaxMessages: number
 }
 
 const NAME = /^[A-Za-z0-9_-]+$/
@@ -68,7 +68,7 @@ export const NatsSettingsConfig: Config.Config<NatsSettings> = Config.all({
     "must be a positive duration",
     (d) => Duration.toMillis(d) > 0
   ),
-  replayMaxEvents: positiveInt("NATS_REPLAY_MAX_EVENTS", 100_000)
+  replayMaxMessages: positiveInt("NATS_REPLAY_MAX_MESSAGES", 20_000)
 })
 
 /** The bus choice and its settings (checked at start-up with the rest, whichever bus is chosen). */

@@ -2,18 +2,19 @@
  * The live feed over JetStream (`REALTIME_BUS=nats`), replacing the LISTEN/NOTIFY bridge:
  *
  * - `NatsCommittedEventsLive` (every process): after each commit, the batch's events are
- *   published to the stream, one message per event on its gateway's subject, all in flight at
- *   once (one round trip per batch, not per event), retried with the same `Nats-Msg-Id`.
+ *   published to the stream, a message per gateway on its subject, all in flight at once (one
+ *   round trip per batch), retried with the same `Nats-Msg-Id`.
  *   This process's own hub gets them back from the stream like every other node's, so one
  *   order and one set of ids hold everywhere.
  * - `NatsHubLive` (every process): the hub, its ids keyed by stream sequence and the stream's
  *   tag; a cursor older than its ring (or newer than it has seen) is read back from the stream.
  * - `NatsFeedLive` (api role): an ordered consumer from the stream's end at start-up feeds the
  *   hub. After a reconnect or a server loss it is recreated from the last sequence received: no gap.
- * - health (`realtime`) and the bus's metrics (stream bytes and messages polled every 10 s).
+ * - health (`realtime`) and the bus's metrics (stream bytes and messages polled every 2 s, with
+ *   a stall check that restarts a consumer the stream has moved past).
  */
 import { Chunk, Clock, Effect, Layer, Metric, Queue, Schedule } from "effect"
-import { DeliverPolicy, type JsMsg, type NatsConnection } from "nats"
+import { type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection } from "nats"
 import { AppSettingsService } from "../../config/AppConfig.js"
 import { HealthChecks } from "../../health/HealthChecks.js"
 import { CommittedEvents } from "../../ingest/Pipeline.js"
@@ -21,7 +22,7 @@ import type { SequencedEvent } from "../History.js"
 import { type BackfillResult, RealtimeHub } from "../Hub.js"
 import { RealtimeSettingsConfig } from "../RealtimeConfig.js"
 import * as BusMetrics from "./BusMetrics.js"
-import { decodeEvent, encodeEvent, messageId, NatsBus, subjectFor } from "./NatsBus.js"
+import { decodeMessage, encodeBatch, NatsBus, POSITIONS, positionOf, streamSeqOf } from "./NatsBus.js"
 
 const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
@@ -36,11 +37,7 @@ export const NatsCommittedEventsLive = Layer.effect(
       publish: (events) =>
         events.length === 0 ? Effect.void : Effect.gen(function*() {
           const commitMs = yield* Clock.currentTimeMillis
-          const messages = events.map((event) => ({
-            subject: subjectFor(bus.settings.stream, event.gatewayId),
-            data: encodeEvent(event, commitMs),
-            msgID: messageId(event)
-          }))
+          const messages = encodeBatch(bus.settings.stream, events, commitMs)
           yield* Effect.tryPromise(() =>
             Promise.all(messages.map((m) => bus.js.publish(m.subject, m.data, { msgID: m.msgID, timeout: 5000 })))
           ).pipe(
@@ -91,20 +88,22 @@ const busState = (nc: NatsConnection) =>
     return state
   })
 
-/** Reads the stream after `afterSeq`, up to its last message now. */
-const backfillFrom = (bus: NatsBus["Type"]) => (afterSeq: number): Effect.Effect<BackfillResult> =>
+/** Reads the stream after position `afterPosition`, up to its last message now (positions: see NatsBus.ts). */
+const backfillFrom = (bus: NatsBus["Type"]) => (afterPosition: number): Effect.Effect<BackfillResult> =>
   Effect.tryPromise(async (): Promise<BackfillResult> => {
     const { state } = await bus.jsm.streams.info(bus.settings.stream)
-    if (afterSeq > state.last_seq) return { _tag: "Reset", reason: "cursor_unknown" }
-    if (afterSeq + 1 < state.first_seq) return { _tag: "Reset", reason: "cursor_too_old" }
-    if (afterSeq === state.last_seq) return { _tag: "Events", events: [], lastSeq: afterSeq }
-    if (state.last_seq - afterSeq > bus.settings.replayMaxEvents) return { _tag: "Reset", reason: "replay_too_large" }
+    const from = streamSeqOf(afterPosition)
+    const lastPosition = positionOf(state.last_seq, POSITIONS - 1)
+    if (from > state.last_seq) return { _tag: "Reset", reason: "cursor_unknown" }
+    // The cursor's own message is read again (the client may have seen only part of it).
+    if (from < state.first_seq) return { _tag: "Reset", reason: "cursor_too_old" }
+    if (state.last_seq - from + 1 > bus.settings.replayMaxMessages) return { _tag: "Reset", reason: "replay_too_large" }
     const consumer = await bus.js.consumers.get(bus.settings.stream, {
       deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: afterSeq + 1
+      opt_start_seq: from
     })
     const events: Array<SequencedEvent> = []
-    let seq = afterSeq
+    let seq = from - 1
     while (seq < state.last_seq) {
       const batch = await consumer.fetch({ max_messages: Math.min(1000, state.last_seq - seq), expires: 2000 })
       let got = 0
@@ -112,12 +111,11 @@ const backfillFrom = (bus: NatsBus["Type"]) => (afterSeq: number): Effect.Effect
         got += 1
         seq = m.seq
         if (m.seq > state.last_seq) continue
-        const event = decodeEvent(m.seq, decoder.decode(m.data))
-        if (event !== undefined) events.push(event)
+        for (const event of decodeMessage(m.seq, decoder.decode(m.data))) if (event.seq > afterPosition) events.push(event)
       }
       if (got === 0) break
     }
-    return { _tag: "Events", events, lastSeq: Math.min(seq, state.last_seq) }
+    return { _tag: "Events", events, lastSeq: seq >= state.last_seq ? lastPosition : positionOf(seq, POSITIONS - 1) }
   }).pipe(
     Effect.timeout("10 seconds"),
     Effect.catchAll((error) =>
@@ -161,13 +159,15 @@ export const NatsFeedLive = Layer.scopedDiscard(
     // Messages at or below `lastSeq` that come again (queued before a restart) are skipped and counted.
     // One ordered consumer at a time; when its iterator ends (the library gave up on it), a new one
     // starts after the last sequence received. Heartbeats every 2.5 s (expires / 2) notice a lost server.
+    let current: ConsumerMessages | undefined
     const session = Effect.acquireUseRelease(
       Effect.tryPromise(async () => {
         const consumer = await bus.js.consumers.get(
           bus.settings.stream,
           { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 }
         )
-        return await consumer.consume({ max_messages: 1000, expires: 5000 })
+        current = await consumer.consume({ max_messages: 1000, expires: 5000 })
+        return current
       }),
       (messages) =>
         Effect.promise(async () => {
@@ -195,13 +195,15 @@ export const NatsFeedLive = Layer.scopedDiscard(
             continue
           }
           lastSeq = m.seq
-          const item = decodeEvent(m.seq, decoder.decode(m.data))
-          if (item === undefined) {
+          const decoded = decodeMessage(m.seq, decoder.decode(m.data))
+          if (decoded.length === 0) {
             yield* Metric.increment(BusMetrics.errors)
             continue
           }
-          items.push(item)
-          BusMetrics.consumeLagSeconds.unsafeUpdate(Math.max(0, now - item.commitMs) / 1000, [])
+          for (const item of decoded) {
+            items.push(item)
+            BusMetrics.consumeLagSeconds.unsafeUpdate(Math.max(0, now - item.commitMs) / 1000, [])
+          }
         }
         if (redelivered > 0) yield* Metric.incrementBy(BusMetrics.redeliveries, redelivered)
         yield* Metric.incrementBy(BusMetrics.received, items.length)
@@ -209,17 +211,28 @@ export const NatsFeedLive = Layer.scopedDiscard(
       }
     }).pipe(Effect.forkScoped)
 
-    // Stream size and this node's backlog, for /metrics.
+    // Every 2 s: stream size and this node's backlog for /metrics; and a stall check. The library's
+    // own recovery can stop short when the server that held the consumer dies while the cluster
+    // elects new leaders (seen in natsFailover.test.ts): the stream moved on, this node did not
+    // for a whole period → the consumer is stopped, and the loop above starts a new one.
+    let seenAtLastCheck = -1
     yield* Effect.tryPromise(() => bus.jsm.streams.info(bus.settings.stream)).pipe(
       Effect.flatMap(({ state }) =>
-        Effect.all([
-          Metric.set(BusMetrics.streamBytes, state.bytes),
-          Metric.set(BusMetrics.streamMessages, state.messages),
-          Metric.set(BusMetrics.consumerPending, Math.max(0, state.last_seq - lastSeq))
-        ])
+        Effect.gen(function*() {
+          yield* Metric.set(BusMetrics.streamBytes, state.bytes)
+          yield* Metric.set(BusMetrics.streamMessages, state.messages)
+          yield* Metric.set(BusMetrics.consumerPending, Math.max(0, state.last_seq - lastSeq))
+          const stalled = state.last_seq > lastSeq && lastSeq === seenAtLastCheck
+          seenAtLastCheck = lastSeq
+          if (stalled && current !== undefined) {
+            yield* Metric.increment(BusMetrics.errors)
+            yield* Effect.logWarning("JetStream consumer stalled; restarting it").pipe(Effect.annotateLogs({ after: lastSeq }))
+            current.stop()
+          }
+        })
       ),
       Effect.ignore,
-      Effect.repeat(Schedule.spaced("10 seconds")),
+      Effect.repeat(Schedule.spaced("2 seconds")),
       Effect.forkScoped
     )
   })
