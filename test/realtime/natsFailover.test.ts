@@ -50,7 +50,9 @@ describe("NATS failover", () => {
       expect(info.cluster?.leader).not.toBe(leaderName)
     }).pipe(
       Effect.scoped,
-      // Watchdog: fail (closing the scope, killing the servers) rather than hang.
+      // Watchdog: fail rather than hang. Disconnected, so the failure is reported at once even if a
+      // finalizer is stuck; the servers are killed by the scope or, at worst, when the worker exits.
+      Effect.disconnect,
       Effect.timeoutFail({ duration: Duration.seconds(100), onTimeout: () => new Error("failover test hung") })
     ), { timeout: 120_000 })
 })

@@ -41,7 +41,11 @@ export const NatsCommittedEventsLive = Layer.effect(
           yield* Effect.tryPromise(() =>
             Promise.all(messages.map((m) => bus.js.publish(m.subject, m.data, { msgID: m.msgID, timeout: 5000 })))
           ).pipe(
-            Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(5)))),
+            // Up to ~30 s (backoff capped at 1 s): long enough for a cluster to elect a new stream
+            // leader under load. Later batches wait (coalesced) rather than being lost meanwhile.
+            Effect.retry(
+              Schedule.exponential("100 millis").pipe(Schedule.either(Schedule.spaced("1 second")), Schedule.intersect(Schedule.recurs(30)))
+            ),
             Effect.tap(() =>
               Effect.flatMap(Clock.currentTimeMillis, (now) =>
                 Effect.zipRight(
