@@ -12,6 +12,8 @@
  *   --agents 1000  --subscribers 0 (background streams: 70 % vendor, 30 % agent)  --duration 20
  *   --wait-commit (probes ask for Prefer: wait=commit; its answer time is printed too)
  *   --env KEY=VALUE (extra server environment, repeatable)
+ *   --split (a receiver process takes the POSTs, an api process serves the streams: the
+ *            cross-process path — LISTEN/NOTIFY by default, JetStream with --env REALTIME_BUS=nats)
  *
  * A probe is recognised on the ticker by its amount (`7777.<n>`), the one field of a payment the
  * public ticker carries that the sender chooses freely.
@@ -40,7 +42,8 @@ const args = parseOptions({
   agents: 1000,
   subscribers: 0,
   duration: 20,
-  "wait-commit": false
+  "wait-commit": false,
+  split: false
 }, ["env"])
 
 const options = {
@@ -54,6 +57,7 @@ const options = {
   subscribers: args.subscribers,
   duration: args.duration,
   waitCommit: args["wait-commit"],
+  split: args.split,
   env: envPairs(args.env)
 }
 
@@ -106,11 +110,13 @@ const main = async () => {
   await admin.query(`CREATE DATABASE ${dbName}`)
   const dbUrl = Object.assign(new URL(options.adminUrl), { pathname: `/${dbName}` }).toString()
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "machpay-live-"))
-  const server = await startServer(
-    { DATABASE_URL: dbUrl, DATA_DIR: dataDir, JWT_SECRET: SECRET, SSE_MAX_STREAMS_PER_USER: "100000", ...options.env },
-    await freePort()
-  )
+  const env = { DATABASE_URL: dbUrl, DATA_DIR: dataDir, JWT_SECRET: SECRET, SSE_MAX_STREAMS_PER_USER: "100000", ...options.env }
+  const server = await startServer(options.split ? { ...env, ROLES: "receiver" } : env, await freePort())
+  const apiServer = options.split
+    ? await startServer({ ...env, ROLES: "api", DATA_DIR: path.join(dataDir, "api") }, await freePort())
+    : server
   const url = new URL(server.url)
+  const apiUrl = new URL(apiServer.url)
   const db = new pg.Client({ connectionString: dbUrl })
   await db.connect()
   const gateways = Array.from({ length: options.gateways }, (_, i) => ({ id: `gw-${i}`, key: newKey() }))
@@ -135,12 +141,12 @@ const main = async () => {
           authorization: `Bearer ${signHs256(claimsFor({ role: "agent", agentId: `agent-${i % options.agents}` }, { now, ttlSeconds: 3600 }), SECRET)}`
         }
       })
-  const pool = await subscribe(server.url, specs)
+  const pool = await subscribe(apiServer.url, specs)
   const scheduled = new Map<number, number>()
   const delivered: Array<number> = []
   const firstSeen = new Set<number>()
   const streams = await Promise.all(Array.from({ length: options.probes }, () =>
-    tickerProbe(url, (n) => {
+    tickerProbe(apiUrl, (n) => {
       const at = scheduled.get(n)
       if (at === undefined) return
       delivered.push(performance.now() - at)
@@ -195,7 +201,8 @@ const main = async () => {
   for (const s of streams) s.destroy()
   pool.close()
   agent.destroy()
-  const rss = server.rssMb()
+  const rss = server.rssMb() + (options.split ? apiServer.rssMb() : 0)
+  if (options.split) await apiServer.stop()
   await server.stop()
   await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`)
   await admin.end()
@@ -205,6 +212,7 @@ const main = async () => {
   const ack = summary(acks)
   console.log(`
 == live latency (POST scheduled → ticker client) ==
+layout         ${options.split ? "receiver + api processes" : "one process"}${options.env["REALTIME_BUS"] === "nats" ? ", REALTIME_BUS=nats" : ""}
 load           probes ${options.probeRate}/s × ${options.duration}s${options.waitCommit ? " (wait=commit)" : ""}; background ${options.rate} events/s in batches of ${options.batch}; ${options.subscribers} background streams (${pool.connected()} connected, ${pool.retried()} openings retried after 503/429, ${pool.messages()} messages)
 requests       ${[...statuses].map(([s, n]) => `${s}:${n}`).join(" ")}
 delivered      ${firstSeen.size}/${probeCount} probes on ${options.probes} ticker streams (${delivered.length} deliveries)

@@ -12,6 +12,7 @@ import { DatabaseSettingsConfig } from "./db/DatabaseConfig.js"
 import { IngestSettingsConfig } from "./ingest/IngestConfig.js"
 import { JobsSettingsConfig } from "./jobs/JobsConfig.js"
 import { JournalSettingsConfig } from "./journal/JournalConfig.js"
+import { BusConfig } from "./realtime/nats/NatsConfig.js"
 import { RealtimeSettingsConfig } from "./realtime/RealtimeConfig.js"
 import { AppSettingsConfig } from "./config/AppConfig.js"
 
@@ -24,5 +25,6 @@ export const StartupConfig = Config.all([
   JwtSecretConfig,
   ConsoleSettingsConfig,
   RealtimeSettingsConfig,
+  BusConfig,
   JobsSettingsConfig
 ])

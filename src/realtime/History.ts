@@ -10,6 +10,10 @@
  * instance resumes exactly; a cursor of another process (a reconnect that landed elsewhere, or
  * a restart) resumes by time, at least once: events from up to `CROSS_PROCESS_SKEW_MS` before
  * the cursor are sent again, since another process may have ordered them differently.
+ *
+ * With the NATS bus (src/realtime/nats/) `seq` is the event's position in the stream and `instance`
+ * the stream's tag, the same on every api node: a cursor is then a position every node
+ * understands (`appendSequenced`; the hub fetches what its ring no longer holds from the stream).
  */
 import type { ResetReason } from "../../schema/api/Realtime.js"
 import { messageFrame } from "./Frames.js"
@@ -69,6 +73,25 @@ const slim = (event: LiveEventInput): LiveEventInput => ({
   subject: event.subject,
   data: event.data
 })
+
+/** An event at a known position of a shared log (the bus's stream sequence). */
+export interface SequencedEvent {
+  readonly seq: number
+  readonly commitMs: number
+  readonly event: LiveEventInput
+}
+
+/** The entry for a sequenced event: the same id on every node (commit ms as published, not this node's clock). */
+export const sequencedEntry = (instance: string, item: SequencedEvent): Entry =>
+  new Entry(
+    item.seq,
+    item.commitMs,
+    formatEventId({ ms: item.commitMs, seq: item.seq, instance }),
+    item.commitMs,
+    item.event.gatewayId,
+    agentOf(item.event),
+    slim(item.event)
+  )
 
 export interface EventId {
   readonly ms: number
@@ -135,6 +158,31 @@ export class History {
   }
 
   /**
+   * Events at their positions in a shared log (ascending; ones at or below the last seq are
+   * already here and skipped). A jump in seq is fine: `resume` finds positions by seq.
+   */
+  appendSequenced(items: ReadonlyArray<SequencedEvent>, nowMs: number): ReadonlyArray<Entry> {
+    this.evict(nowMs)
+    const out: Array<Entry> = []
+    for (const item of items) {
+      if (item.seq < this.nextSeq) continue
+      this.nextSeq = item.seq + 1
+      out.push(this.push(sequencedEntry(this.instance, item)))
+    }
+    return out
+  }
+
+  /** Seq of the oldest event held (`lastSeq + 1` when empty). */
+  get firstSeq(): number {
+    return this.size === 0 ? this.nextSeq : this.at(0).seq
+  }
+
+  /** The held entries after `seq`. */
+  entriesAfter(seq: number): Array<Entry> {
+    return this.slice(this.firstAfterSeq(seq))
+  }
+
+  /**
    * Events may have been missed at this point (the cross-process feed was interrupted): a marker
    * (in no topic) takes the next id, and only cursors at or after it still resume. Returns its id.
    */
@@ -172,9 +220,9 @@ export class History {
     if (id === undefined) return { _tag: "Reset", reason: "cursor_unknown" }
     if (id.instance === this.instance) {
       if (id.seq >= this.nextSeq) return { _tag: "Reset", reason: "cursor_unknown" }
-      const firstSeq = this.nextSeq - this.size
+      const firstSeq = this.firstSeq
       if (id.seq < firstSeq || id.seq < this.coveredFromSeq) return { _tag: "Reset", reason: "cursor_too_old" }
-      return { _tag: "Replay", entries: this.slice(id.seq - firstSeq + 1) }
+      return { _tag: "Replay", entries: this.slice(this.firstAfterSeq(id.seq)) }
     }
     const from = id.ms - CROSS_PROCESS_SKEW_MS
     if (id.ms < nowMs - this.windowMs || from < this.coveredFromMs) return { _tag: "Reset", reason: "cursor_too_old" }
@@ -191,6 +239,18 @@ export class History {
     const out: Array<Entry> = []
     for (let p = Math.max(0, fromPosition); p < this.size; p++) out.push(this.at(p))
     return out
+  }
+
+  /** First position whose seq > `seq` (seq increases along the ring). */
+  private firstAfterSeq(seq: number): number {
+    let lo = 0
+    let hi = this.size
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.at(mid).seq <= seq) lo = mid + 1
+      else hi = mid
+    }
+    return lo
   }
 
   /** First position whose ms ≥ `ms` (ms never decreases along the ring). */

@@ -15,8 +15,9 @@
 import { Clock, Context, Duration, Effect, Layer, Metric, PubSub, Queue, type Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import type { ResetReason } from "../../schema/api/Realtime.js"
+import { type Connection, frameFor, indexByTopic, select } from "./FanOut.js"
 import { messageFrame } from "./Frames.js"
-import { type Entry, History } from "./History.js"
+import { type Entry, History, parseEventId, type Resume, type SequencedEvent, sequencedEntry } from "./History.js"
 import * as Metrics from "./Metrics.js"
 import { RealtimeSettingsConfig } from "./RealtimeConfig.js"
 import type { LiveEventInput, TopicSet } from "./Topics.js"
@@ -47,9 +48,22 @@ type HubMessage =
   | { readonly _tag: "Batch"; readonly entries: ReadonlyArray<Entry> }
   | { readonly _tag: "Gap"; readonly id: string }
 
+/** What a shared log holds after a cursor: its events up to `lastSeq`, or why it cannot say. */
+export type BackfillResult =
+  | { readonly _tag: "Events"; readonly events: ReadonlyArray<SequencedEvent>; readonly lastSeq: number }
+  | { readonly _tag: "Reset"; readonly reason: "cursor_too_old" | "cursor_unknown" | "replay_too_large" }
+
 export interface HubOptions {
   readonly historySize: number
   readonly historyWindow: Duration.DurationInput
+  /** The instance part of ids (default: random per process). The NATS bus passes its stream's tag. */
+  readonly instanceId?: string
+  /**
+   * Reads events after a cursor of this instance that the ring does not hold (older than the
+   * ring, or newer than this node has seen): the NATS bus reads its stream. Without it such a
+   * cursor gets a reset.
+   */
+  readonly backfill?: (afterSeq: number) => Effect.Effect<BackfillResult>
 }
 
 export class RealtimeHub extends Context.Tag("Realtime/Hub")<RealtimeHub, {
@@ -57,6 +71,8 @@ export class RealtimeHub extends Context.Tag("Realtime/Hub")<RealtimeHub, {
   readonly instanceId: string
   /** Committed events, in commit order. Returns once queued for fan-out. */
   readonly publish: (events: ReadonlyArray<LiveEventInput>, commitMs: number) => Effect.Effect<void>
+  /** Events at their positions in a shared log (the NATS bus's stream sequence), ascending. */
+  readonly publishSequenced: (events: ReadonlyArray<SequencedEvent>) => Effect.Effect<void>
   /** Events may have been lost (the cross-process feed broke): resets streams and older cursors. */
   readonly interrupted: Effect.Effect<void>
   /**
@@ -86,72 +102,9 @@ const RESET_MESSAGES: Readonly<Record<typeof ResetReason.Type, string>> = {
 
 const REPLAY_CHUNK = 256
 
-interface Connection {
-  readonly topics: TopicSet
-  /** Topic names that get the full event (vendor and agent topics). */
-  readonly fullKeys: ReadonlyArray<string>
-  /** Streams with equal keys get the same text for a batch. */
-  readonly shareKey: string
-  readonly sink: Sink
-  /** Entries up to this seq were replayed (or predate the stream): skip them live. */
-  readonly afterSeq: number
-  dropped: boolean
-}
-
-const isFull = (entry: Entry, topics: TopicSet): boolean =>
-  topics.gateways.has(entry.gatewayId) || (entry.agentId !== undefined && topics.agents.has(entry.agentId))
-
-/** The frame a stream gets for an entry, or undefined when none of its topics covers it. */
-const frameFor = (entry: Entry, topics: TopicSet): string | undefined =>
-  isFull(entry, topics) ? entry.full : topics.ticker ? entry.tick : undefined
-
-const indexByTopic = (entries: ReadonlyArray<Entry>): Map<string, Array<number>> => {
-  const index = new Map<string, Array<number>>()
-  const add = (topic: string, position: number) => {
-    const list = index.get(topic)
-    if (list === undefined) index.set(topic, [position])
-    else list.push(position)
-  }
-  entries.forEach((entry, position) => {
-    add(`vendor:${entry.gatewayId}`, position)
-    if (entry.agentId !== undefined) add(`agent:${entry.agentId}`, position)
-    if (entry.onTicker) add("ticker", position)
-  })
-  return index
-}
-
-/** A connection's messages in one batch, in batch order (one message per event). */
-const select = (
-  batch: { readonly entries: ReadonlyArray<Entry>; readonly byTopic: ReadonlyMap<string, ReadonlyArray<number>> },
-  connection: Connection
-): { text: string; messages: number } | undefined => {
-  let full: Array<number> = []
-  for (const key of connection.fullKeys) {
-    const positions = batch.byTopic.get(key)
-    if (positions !== undefined) full = full.length === 0 ? positions.slice() : full.concat(positions)
-  }
-  const ticker = connection.topics.ticker ? batch.byTopic.get("ticker") ?? [] : []
-  if (full.length === 0 && ticker.length === 0) return undefined
-  const marks = new Map<number, boolean>()
-  for (const p of full) marks.set(p, true)
-  for (const p of ticker) if (!marks.has(p)) marks.set(p, false)
-  const positions = connection.fullKeys.length <= 1 && ticker.length === 0 ? full : [...marks.keys()].sort((a, b) => a - b)
-  let text = ""
-  let messages = 0
-  for (const p of positions) {
-    const entry = batch.entries[p]
-    if (entry === undefined || entry.seq <= connection.afterSeq) continue
-    const frame = marks.get(p) === true ? entry.full : entry.tick
-    if (frame === undefined) continue
-    text += frame
-    messages += 1
-  }
-  return messages === 0 ? undefined : { text, messages }
-}
-
 const makeHub = (options: HubOptions) =>
   Effect.gen(function*() {
-    const instanceId = randomBytes(4).toString("hex")
+    const instanceId = options.instanceId ?? randomBytes(4).toString("hex")
     const clock = yield* Effect.clock
     const history = new History(
       instanceId,
@@ -228,6 +181,14 @@ const makeHub = (options: HubOptions) =>
         })
       )
 
+    const publishSequenced = (items: ReadonlyArray<SequencedEvent>) =>
+      items.length === 0 ? Effect.void : lock.withPermits(1)(
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const entries = history.appendSequenced(items, now)
+          return entries.length === 0 ? Effect.void : PubSub.publish(pubsub, { _tag: "Batch", entries })
+        })
+      )
+
     const interrupted = lock.withPermits(1)(
       Effect.flatMap(Clock.currentTimeMillis, (now) => PubSub.publish(pubsub, { _tag: "Gap", id: history.markGap(now) }))
     )
@@ -266,33 +227,65 @@ const makeHub = (options: HubOptions) =>
       return true
     }
 
+    /**
+     * The resume for a cursor, given what the shared log returned for it (when it was asked):
+     * its events, then the ring's from where they stop. `afterSeq`: live entries up to it are skipped.
+     */
+    const resumeFrom = (
+      lastEventId: string | undefined,
+      fetched: BackfillResult | undefined,
+      now: number
+    ): { readonly resume: Resume; readonly afterSeq: number } => {
+      if (fetched === undefined) return { resume: history.resume(lastEventId, now), afterSeq: history.lastSeq }
+      if (fetched._tag === "Reset") return { resume: fetched, afterSeq: history.lastSeq }
+      // The ring moved on past what was fetched, leaving a hole between them: rare (a burst during the fetch).
+      if (history.lastSeq > fetched.lastSeq && history.firstSeq > fetched.lastSeq + 1) {
+        return { resume: { _tag: "Reset", reason: "cursor_too_old" }, afterSeq: history.lastSeq }
+      }
+      const entries = [...fetched.events.map((item) => sequencedEntry(instanceId, item)), ...history.entriesAfter(fetched.lastSeq)]
+      return { resume: { _tag: "Replay", entries }, afterSeq: Math.max(history.lastSeq, fetched.lastSeq) }
+    }
+
+    /** A cursor of this instance that the ring cannot serve is looked up in the shared log first (if there is one). */
+    const prefetch = (lastEventId: string | undefined, now: number): Effect.Effect<BackfillResult | undefined> => {
+      const backfill = options.backfill
+      if (backfill === undefined || lastEventId === undefined) return Effect.succeed(undefined)
+      const id = parseEventId(lastEventId)
+      if (id === undefined || id.instance !== instanceId) return Effect.succeed(undefined)
+      if (history.resume(lastEventId, now)._tag === "Replay") return Effect.succeed(undefined)
+      return backfill(id.seq)
+    }
+
     const connect = (topics: TopicSet, lastEventId: string | undefined, sink: Sink) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.acquireRelease(
-          Effect.sync(() => {
-            // One synchronous step: nothing can be dispatched between the replay and the registration.
-            const resume = history.resume(lastEventId, now)
-            const fullKeys = [...[...topics.gateways].map((g) => `vendor:${g}`), ...[...topics.agents].map((a) => `agent:${a}`)]
-            const connection: Connection = {
-              topics,
-              fullKeys,
-              shareKey: `${topics.ticker ? "ticker|" : ""}${[...fullKeys].sort().join("|")}`,
-              sink,
-              afterSeq: history.lastSeq,
-              dropped: false
-            }
-            if (resume._tag === "Reset") {
-              sink.write(resetFrame(resume.reason), true)
-              Metrics.resets.pipe(Metric.tagged("reason", resume.reason)).unsafeUpdate(1, [])
-            } else if (resume._tag === "Replay" && !replay(connection, resume.entries)) {
-              sink.write(resetFrame("replay_too_large"), true)
-              Metrics.resets.pipe(Metric.tagged("reason", "replay_too_large")).unsafeUpdate(1, [])
-            }
-            connections.add(connection)
-            return connection
-          }),
-          (connection) => Effect.sync(() => void connections.delete(connection))
-        ))
+        Effect.flatMap(prefetch(lastEventId, now), (fetched) =>
+          Effect.acquireRelease(
+            Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              Effect.sync(() => {
+                // One synchronous step: nothing can be dispatched between the replay and the registration.
+                const { afterSeq, resume } = resumeFrom(lastEventId, fetched, now)
+                const fullKeys = [...[...topics.gateways].map((g) => `vendor:${g}`), ...[...topics.agents].map((a) => `agent:${a}`)]
+                const connection: Connection = {
+                  topics,
+                  fullKeys,
+                  shareKey: `${topics.ticker ? "ticker|" : ""}${[...fullKeys].sort().join("|")}`,
+                  sink,
+                  afterSeq,
+                  dropped: false
+                }
+                if (resume._tag === "Reset") {
+                  sink.write(resetFrame(resume.reason), true)
+                  Metrics.resets.pipe(Metric.tagged("reason", resume.reason)).unsafeUpdate(1, [])
+                } else if (resume._tag === "Replay" && !replay(connection, resume.entries)) {
+                  sink.write(resetFrame("replay_too_large"), true)
+                  Metrics.resets.pipe(Metric.tagged("reason", "replay_too_large")).unsafeUpdate(1, [])
+                }
+                connections.add(connection)
+                return connection
+              })
+            ),
+            (connection) => Effect.sync(() => void connections.delete(connection))
+          )))
 
-    return RealtimeHub.of({ instanceId, publish, interrupted, connect, size: Effect.sync(() => connections.size) })
+    return RealtimeHub.of({ instanceId, publish, publishSequenced, interrupted, connect, size: Effect.sync(() => connections.size) })
   })

@@ -4,9 +4,9 @@
  * a key derived from the console's HS256 secret: any API process sharing that secret accepts it,
  * no store is needed, and its contents (ids, expiry) are not readable in proxy logs.
  *
- * Single use is enforced by the process that redeems it (redeemed nonces are kept until they
- * expire). Several API processes behind a load balancer would each accept a ticket once within
- * its short lifetime — see docs/realtime.md.
+ * Single use is enforced by `TicketNonces`, chosen by the bus: in memory (one process: redeemed
+ * nonces kept until they expire), or a JetStream KV bucket with a TTL (`REALTIME_BUS=nats`: a
+ * ticket redeemed on one api node is refused on every other) — see docs/scale-out.md.
  */
 import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto"
@@ -32,19 +32,48 @@ const TicketBody = Schema.parseJson(Schema.Struct({
   p: PrincipalSchema
 }))
 
+/** Where redeemed nonces are remembered until their ticket expires. */
+export class TicketNonces extends Context.Tag("Realtime/TicketNonces")<TicketNonces, {
+  /** True the first time `nonce` is claimed; false ever after (until it expires). Fails when the store cannot say. */
+  readonly claim: (nonce: string, expiresAtMs: number) => Effect.Effect<boolean, Unauthorized>
+}>() {
+  /** This process only. */
+  static readonly inMemory = Effect.sync(() => {
+    const redeemed = new Map<string, number>()
+    const sweep = (now: number) => {
+      for (const [nonce, expires] of redeemed) if (expires <= now) redeemed.delete(nonce)
+    }
+    return TicketNonces.of({
+      claim: (nonce, expiresAtMs) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          if (redeemed.has(nonce)) return false
+          if (redeemed.size >= 1000) sweep(now)
+          redeemed.set(nonce, expiresAtMs)
+          return true
+        })
+    })
+  })
+
+  static readonly InMemory = Layer.effect(TicketNonces, TicketNonces.inMemory)
+}
+
 export class StreamTickets extends Context.Tag("Realtime/StreamTickets")<StreamTickets, {
   readonly issue: (principal: Principal) => Effect.Effect<{ readonly ticket: string; readonly expiresAtMs: number }>
   /** The principal, once; a second use, a forged or an expired ticket is a 401. */
   readonly redeem: (ticket: string) => Effect.Effect<Principal, Unauthorized>
 }>() {
-  static readonly make = (secret: Secret, ttl: Duration.DurationInput) => makeTickets(secret, ttl)
+  static readonly make = (secret: Secret, ttl: Duration.DurationInput, nonces?: TicketNonces["Type"]) =>
+    nonces === undefined
+      ? Effect.flatMap(TicketNonces.inMemory, (inMemory) => makeTickets(secret, ttl, inMemory))
+      : makeTickets(secret, ttl, nonces)
 
+  /** Needs `TicketNonces` (from the bus layer). */
   static readonly Live = Layer.effect(
     StreamTickets,
     Effect.gen(function*() {
       const settings = yield* RealtimeSettingsConfig
       const { secret } = yield* JwtSecret
-      return yield* makeTickets(secret, settings.ticketTtl)
+      return yield* makeTickets(secret, settings.ticketTtl, yield* TicketNonces)
     })
   ).pipe(Layer.provide(JwtSecretLive))
 }
@@ -53,11 +82,10 @@ const IV_BYTES = 12
 const TAG_BYTES = 16
 const MAX_TICKET_LENGTH = 2048
 
-const makeTickets = (secret: Secret, ttl: Duration.DurationInput) =>
+const makeTickets = (secret: Secret, ttl: Duration.DurationInput, nonces: TicketNonces["Type"]) =>
   Effect.sync(() => {
     const key = createHmac("sha256", secretBytes(secret)).update("machpay-telemetry/sse-ticket/v1").digest()
     const ttlMs = Duration.toMillis(Duration.decode(ttl))
-    const redeemed = new Map<string, number>()
     const invalid = new Unauthorized({ message: "invalid stream ticket; get a new one from POST /v1/telemetry/tickets" })
 
     const seal = (plain: string): string => {
@@ -81,10 +109,6 @@ const makeTickets = (secret: Secret, ttl: Duration.DurationInput) =>
       }
     }
 
-    const sweep = (now: number) => {
-      for (const [nonce, expires] of redeemed) if (expires <= now) redeemed.delete(nonce)
-    }
-
     return StreamTickets.of({
       issue: (principal) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
@@ -102,11 +126,9 @@ const makeTickets = (secret: Secret, ttl: Duration.DurationInput) =>
           if (body.x <= now) {
             return yield* Effect.fail(new Unauthorized({ message: "the stream ticket has expired; get a new one" }))
           }
-          if (redeemed.has(body.n)) {
+          if (!(yield* nonces.claim(body.n, body.x))) {
             return yield* Effect.fail(new Unauthorized({ message: "the stream ticket was already used; get a new one" }))
           }
-          if (redeemed.size >= 1000) sweep(now)
-          redeemed.set(body.n, body.x)
           return body.p
         })
     })
