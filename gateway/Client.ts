@@ -247,9 +247,12 @@ export const makeGatewayClient = (options: GatewayClientOptions) =>
       Effect.gen(function*() {
         const unsent = yield* Ref.get(config).pipe(Effect.zipWith(Ref.get(sentRevision), (cfg, sent) => cfg !== undefined && cfg.revision !== sent))
         if (!window.isEmpty || unsent) yield* closeWindow
-        const done = yield* flush.pipe(Effect.timeoutOption(options.shutdownTimeout ?? "30 seconds"))
+        // Finalizers run uninterruptibly: the wait must be made interruptible for the timeout to cut it.
+        const done = yield* flush.pipe(Effect.interruptible, Effect.timeoutOption(options.shutdownTimeout ?? "30 seconds"))
         if (done._tag === "None") {
-          yield* Effect.logWarning(`gateway client stopped with ${yield* outbox.size} event(s) unsent (shutdown timeout)`)
+          // What is still buffered or in flight is lost with the process: counted as given up.
+          const unsent = yield* outbox.pending
+          yield* outbox.finish(unsent, { reason: "gave_up", detail: "still unsent when the shutdown timeout ran out" })
         }
       })
     )

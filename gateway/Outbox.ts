@@ -18,6 +18,8 @@ export interface Outbox<A> {
   /** Marks `n` items as finished; `dropped` ones are counted under `reason` and logged. */
   readonly finish: (n: number, dropped?: { readonly reason: DropReason; readonly detail: string }) => Effect.Effect<void>
   readonly size: Effect.Effect<number>
+  /** Offered and not yet finished: buffered plus in flight. */
+  readonly pending: Effect.Effect<number>
   readonly drops: Effect.Effect<Readonly<Record<DropReason, number>>>
   /** Completes when every offered item is finished. */
   readonly drained: Effect.Effect<void>
@@ -74,6 +76,7 @@ export const makeOutbox = <A>(options: {
       batches: (maxItems, maxDelay) => Stream.fromQueue(queue).pipe(Stream.groupedWithin(maxItems, maxDelay), Stream.map((c) => Array.from(c))),
       finish,
       size: Queue.size(queue),
+      pending: SubscriptionRef.get(pending),
       drops: Ref.get(drops),
       drained: pending.changes.pipe(Stream.takeUntil((n) => n <= 0), Stream.runDrain)
     }

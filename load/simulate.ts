@@ -57,7 +57,7 @@ export const summaryLines = (r: Report): Array<string> => [
 const runCommand = Effect.gen(function*() {
   const o = parseOptions({
     gateways: 10, rate: 1000, duration: 10, "gateways-file": "", database: "", processes: 1, agents: 200, window: 60,
-    "config-every": 30, "settle-http": false, report: "", child: "", "run-id": "", quiet: false
+    "config-every": 30, drain: 300, "settle-http": false, report: "", child: "", "run-id": "", quiet: false
   }, ["receiver"], argv)
   const runId = o["run-id"] || `sim${Date.now().toString(36)}`
   let gateways: Array<GatewayEntry>
@@ -71,7 +71,7 @@ const runCommand = Effect.gen(function*() {
     throw new Error("give --gateways-file F (from `simulate init`) or --database URL to create the gateways")
   }
 
-  const common = { rate: o.rate, seconds: o.duration, runId, agents: o.agents, windowSeconds: o.window, settleOverHttp: o["settle-http"], configEvery: o["config-every"] }
+  const common = { rate: o.rate, seconds: o.duration, runId, agents: o.agents, windowSeconds: o.window, settleOverHttp: o["settle-http"], configEvery: o["config-every"], drainSeconds: o.drain }
   let report: Report
   if (o.child !== "") {
     // A child of a split fleet: progress to the parent over IPC, the report into a file.
@@ -98,7 +98,7 @@ const splitFleet = async (gateways: ReadonlyArray<GatewayEntry>, processes: numb
     const args = [
       "--gateways-file", file, "--gateways", String(mine.length), "--rate", String((o.rate * mine.length) / gateways.length),
       "--duration", String(o["duration"]), "--agents", String(o["agents"]), "--window", String(o["window"]),
-      "--config-every", String(o["config-every"]), "--run-id", `${o.runId}p${i}`, "--report", reportFile, "--child", String(i),
+      "--config-every", String(o["config-every"]), "--drain", String(o["drain"]), "--run-id", `${o.runId}p${i}`, "--report", reportFile, "--child", String(i),
       ...(o["settle-http"] === true ? ["--settle-http"] : [])
     ]
     const child = fork(path.join(import.meta.dirname, "simulate.ts"), args, { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] })

@@ -95,6 +95,8 @@ export const runE2e = async (options: E2eOptions): Promise<E2eResult> => {
       "--duration", String(options.seconds), "--processes", String(options.processes), "--report", reportFile,
       "--window", String(Math.max(5, Math.min(60, Math.floor(options.seconds / 2)))), "--config-every", "20"
     ], log)
+    // Wall time of the simulator, its drain included: what the receivers really took in per second.
+    const simulatorSeconds = (Date.now() - startedAt.getTime()) / 1000
     const report = JSON.parse(fs.readFileSync(reportFile, "utf8")) as Report
 
     // Everything acknowledged reaches the database (journal → PostgreSQL) within the drain time.
@@ -131,7 +133,7 @@ export const runE2e = async (options: E2eOptions): Promise<E2eResult> => {
     const ingest = summary(subscribers.ingestLatencies)
     const p95 = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.max(0, Math.ceil(values.length * 0.95) - 1)] ?? Number.NaN
     say(`throughput: ${report.events} events generated in ${fmt(report.seconds)} s = ${fmt(report.events / report.seconds, 0)} events/s; ` +
-      `${acked(report)} acknowledged (${report.client.requests} requests, ${report.client.retries.retryAfter} Retry-After waits, ${report.client.retries.transient} transient retries); stored in full ${fmt(drainSeconds)} s after the run`)
+      `${acked(report)} acknowledged by the time the simulator exited, ${fmt(simulatorSeconds)} s after it started (${fmt(acked(report) / simulatorSeconds, 0)} events/s end to end; ${report.client.requests} requests, ${report.client.retries.retryAfter} Retry-After waits, ${report.client.retries.transient} transient retries); stored in full ${fmt(drainSeconds)} s after the run`)
     say(`SSE: ${subscribers.received.reduce((n, r) => n + r.messages, 0)} messages to ${specs.length} subscribers; ` +
       `ingest→client ms p50 ${fmt(ingest.p50, 0)} p95 ${fmt(p95(subscribers.ingestLatencies), 0)} p99 ${fmt(ingest.p99, 0)} max ${fmt(ingest.max, 0)}; ` +
       `commit→client ms p50 ${fmt(commit.p50, 0)} p99 ${fmt(commit.p99, 0)} max ${fmt(commit.max, 0)}`)

@@ -21,6 +21,8 @@ export interface RunOptions {
   readonly settleOverHttp: boolean
   /** Mean seconds between config changes per gateway (0: never). */
   readonly configEvery: number
+  /** How long the clients may take to deliver what is buffered once the run ends. */
+  readonly drainSeconds: number
   readonly onProgress?: (progress: { elapsed: number; events: number; acked: number; buffered: number; dropped: number; retries: number }) => void
 }
 
@@ -49,6 +51,7 @@ export const runFleet = (options: RunOptions) =>
         config: sim.config(),
         idPrefix: `${options.runId}-${g.gateway_id}-c`,
         skipReadyCheck: members.length > 0,
+        shutdownTimeout: Duration.seconds(options.drainSeconds),
         onBatch: (result) => recordBatch(report, result, seen)
       }).pipe(Scope.extend(scope))
       members.push({ sim, client, credit: 0 })

@@ -176,6 +176,20 @@ describe("gateway client", () => {
     }).pipe(Effect.provide(logs.layer))
   })
 
+  it.scopedLive("counts what is still unsent when the shutdown timeout runs out as dropped", () =>
+    Effect.gen(function*() {
+      const receiver = yield* fakeReceiver
+      for (let i = 0; i < 5; i++) receiver.script.push({ status: 503, headers: { "retry-after": "3600" }, body: { error: "overloaded", message: "later" } })
+      const scope = yield* Scope.make()
+      const client = yield* makeGatewayClient(options(receiver.url, { maxBatchDelay: "1 millis", shutdownTimeout: "100 millis" })).pipe(Scope.extend(scope))
+      yield* Effect.forEach([1, 2, 3, 4], (n) => client.send(event(n)))
+      yield* eventually(() => receiver.ingests().length >= 1, "the first attempt")
+      yield* Scope.close(scope, Exit.void)
+      const stats = yield* client.stats
+      expect(stats.accepted).toBe(0)
+      expect(stats.dropped.gave_up).toBe(4)
+    }))
+
   it.scoped("refuses to start when asked to require a ready receiver that is not ready", () =>
     Effect.gen(function*() {
       const receiver = yield* fakeReceiver
