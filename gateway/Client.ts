@@ -80,6 +80,7 @@ export interface ClientStats {
   readonly settlement: { readonly ok: number; readonly failed: number }
   readonly packets: number
   readonly configsSent: number
+  /** Events held: queued, in a forming batch or in flight (at most `bufferCapacity`). */
   readonly buffered: number
 }
 
@@ -295,7 +296,7 @@ export const makeGatewayClient = (options: GatewayClientOptions) =>
           settlement: { ok: c.settlementOk, failed: c.settlementFailed },
           packets: c.packets,
           configsSent: c.configsSent,
-          buffered: yield* outbox.size
+          buffered: yield* outbox.pending
         }
       })
     }

@@ -17,8 +17,9 @@ export interface Outbox<A> {
   readonly batches: (maxItems: number, maxDelay: Duration.DurationInput) => Stream.Stream<ReadonlyArray<A>>
   /** Marks `n` items as finished; `dropped` ones are counted under `reason` and logged. */
   readonly finish: (n: number, dropped?: { readonly reason: DropReason; readonly detail: string }) => Effect.Effect<void>
+  /** Waiting in the queue (not yet pulled into a batch). */
   readonly size: Effect.Effect<number>
-  /** Offered and not yet finished: buffered plus in flight. */
+  /** Offered and not yet finished: queued, in a forming batch, or in flight. At most `capacity`. */
   readonly pending: Effect.Effect<number>
   readonly drops: Effect.Effect<Readonly<Record<DropReason, number>>>
   /** Completes when every offered item is finished. */
@@ -30,7 +31,7 @@ export const makeOutbox = <A>(options: {
   readonly logEvery?: Duration.DurationInput
 }) =>
   Effect.gen(function*() {
-    const queue = yield* Queue.dropping<A>(options.capacity)
+    const queue = yield* Queue.unbounded<A>()
     const pending = yield* SubscriptionRef.make(0)
     const drops = yield* Ref.make<Record<DropReason, number>>({ buffer_full: 0, gave_up: 0, refused: 0 })
     const logEveryMs = Duration.toMillis(Duration.decode(options.logEvery ?? "5 seconds"))
@@ -51,10 +52,14 @@ export const makeOutbox = <A>(options: {
 
     const offer = (item: A) =>
       Effect.gen(function*() {
-        // Counted before it can be taken, so `pending` never dips below what is really owed.
-        yield* SubscriptionRef.update(pending, (n) => n + 1)
-        if (yield* Queue.offer(queue, item)) return true
-        yield* SubscriptionRef.update(pending, (n) => n - 1)
+        // The bound is on everything not yet finished — queued, pulled into a forming batch, or in
+        // flight — so the memory held really is at most `capacity` events. Counted before the
+        // item can be taken, so `pending` never dips below what is really owed.
+        const admitted = yield* SubscriptionRef.modify(pending, (n) => (n < options.capacity ? [true, n + 1] : [false, n]))
+        if (admitted) {
+          yield* Queue.offer(queue, item)
+          return true
+        }
         yield* Ref.update(drops, (d) => ({ ...d, buffer_full: d.buffer_full + 1 }))
         yield* Ref.update(unreported, (s) => ({ ...s, count: s.count + 1 }))
         yield* reportFull
