@@ -46,6 +46,10 @@ export const runFleet = (options: RunOptions) =>
         maxBatchEvents: 500,
         maxBatchDelay: "100 millis",
         bufferCapacity: 200_000,
+        // Four requests in flight per gateway: with one, a gateway's rate is bounded by batch size
+        // over round-trip time, and round trips stretch to seconds on a starved machine. (Intent
+        // updates may then arrive out of order; the receiver stores them and applies them in order.)
+        concurrency: 4,
         settlement: options.settleOverHttp ? httpSettlementSink(g.relayer_url) : settlement,
         telemetry: { windowSeconds: options.windowSeconds, gatewayVersion: "sim-1.0" },
         config: sim.config(),
@@ -58,15 +62,19 @@ export const runFleet = (options: RunOptions) =>
     }
 
     const started = yield* Clock.currentTimeMillis
-    const perGatewayPerTick = options.rate / options.gateways.length / (1000 / TICK_MS)
+    // Credit accrues with the time that really passed, so late ticks (a busy machine) keep the rate.
+    const perGatewayPerMs = options.rate / options.gateways.length / 1000
+    let lastTick = started
     const configChance = options.configEvery > 0 ? TICK_MS / 1000 / options.configEvery : 0
     let lastProgress = started
     const actions: Array<Action> = []
     for (let tick = 0; ; tick++) {
       const now = yield* Clock.currentTimeMillis
       if (now - started >= options.seconds * 1000) break
+      const elapsed = Math.min(1000, now - lastTick)
+      lastTick = now
       for (const m of members) {
-        m.credit += perGatewayPerTick
+        m.credit += perGatewayPerMs * elapsed
         actions.length = 0
         if (tick % 5 === 0) m.sim.advanceIntents(actions)
         if (Math.random() < configChance) actions.push({ _tag: "config", config: m.sim.changeConfig() })
@@ -97,9 +105,11 @@ export const runFleet = (options: RunOptions) =>
           retries: stats.reduce((n, s) => n + s.retries.retryAfter + s.retries.transient, 0)
         })
       }
+      // Always sleep, at least 1 ms: a loop running behind schedule that never sleeps starves the
+      // clients' sockets (their answers are read only when the event loop turns).
       const next = started + (tick + 1) * TICK_MS
       const wait = next - (yield* Clock.currentTimeMillis)
-      if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
+      yield* Effect.sleep(Duration.millis(Math.max(1, wait)))
     }
     report.seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
     // Closing the scope sends every client's open window and drains its outbox.
