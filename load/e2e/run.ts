@@ -24,6 +24,8 @@ export interface E2eOptions {
   readonly processes: number
   readonly agentSubscribers: number
   readonly keep: boolean
+  /** Extra environment for every server process. */
+  readonly env?: Readonly<Record<string, string>>
   readonly log: (line: string) => void
 }
 
@@ -59,7 +61,7 @@ export const runE2e = async (options: E2eOptions): Promise<E2eResult> => {
     log(line)
   }
   log("starting two receivers, an api process and a worker on a fresh database…")
-  const layout = await startLayout({ adminUrl: options.adminUrl, keep: options.keep })
+  const layout = await startLayout({ adminUrl: options.adminUrl, keep: options.keep, ...(options.env === undefined ? {} : { env: options.env }) })
   const db = new pg.Pool({ connectionString: layout.databaseUrl, max: 4 })
   db.on("error", () => undefined)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "machpay-e2e-sim-"))
