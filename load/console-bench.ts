@@ -18,7 +18,7 @@ import { claimsFor, type PrincipalSpec, signHs256 } from "../src/identity/Jwt.js
 import { parseOptions } from "./lib/args.js"
 import { type Call, type Fixtures, scenarios } from "./console/scenarios.js"
 import { startServer } from "../testkit/server.js"
-import { fmt, summary } from "./lib/stats.js"
+import { fmt, summary } from "../testkit/stats.js"
 
 const args = parseOptions({
   requests: 200,

@@ -31,7 +31,7 @@ import { copyCeiling, verifyStored } from "./lib/verify.js"
 import { Fleet, parseMix } from "../testkit/fleet.js"
 import { freePort, startServer } from "../testkit/server.js"
 import { bucketsOf, parseMetrics, quantileMs, valueOf } from "./lib/prometheus.js"
-import { fmt, histogramQuantile, summary } from "./lib/stats.js"
+import { fmt, histogramQuantile, summary } from "../testkit/stats.js"
 
 const args = parseOptions({
   "admin-url": "postgres://postgres@127.0.0.1:5432/postgres",

@@ -29,7 +29,7 @@ import { claimsFor, signHs256 } from "../src/identity/Jwt.js"
 import { envPairs, parseOptions } from "./lib/args.js"
 import { Fleet, parseMix } from "../testkit/fleet.js"
 import { freePort, startServer } from "../testkit/server.js"
-import { fmt, summary } from "./lib/stats.js"
+import { fmt, summary } from "../testkit/stats.js"
 import { subscribe, type SubscriberSpec } from "./sse/subscribers.js"
 
 const args = parseOptions({

@@ -35,7 +35,7 @@ import { envPairs, parseOptions } from "./lib/args.js"
 import { Fleet, parseMix } from "../testkit/fleet.js"
 import { bucketsOf, parseMetrics, valueOf } from "./lib/prometheus.js"
 import { freePort, startServer } from "../testkit/server.js"
-import { fmt, histogramQuantile, summary } from "./lib/stats.js"
+import { fmt, histogramQuantile, summary } from "../testkit/stats.js"
 import { checkGrowth, type GrowthCheck, secondHalf } from "./soak/growth.js"
 import { type CyclingSpec, startStreams } from "./soak/streams.js"
 

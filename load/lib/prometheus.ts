@@ -1,5 +1,5 @@
 /** Reading the server's `/metrics` text (Prometheus exposition format) in the benchmarks. */
-import { fmt, histogramQuantile } from "./stats.js"
+import { fmt, histogramQuantile } from "../../testkit/stats.js"
 
 interface Sample {
   readonly name: string

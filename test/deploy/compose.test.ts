@@ -48,3 +48,28 @@ describe("docker-compose.yml", () => {
     expect(compose.services["receiver"]?.volumes).toContain(`journal:${journalDir}`)
   })
 })
+
+const composeE2e = parse(fs.readFileSync(path.join(ROOT, "docker-compose.e2e.yml"), "utf8"), { merge: true }) as {
+  readonly services: Record<string, Service & { readonly command?: ReadonlyArray<string>; readonly build?: { readonly dockerfile?: string } }>
+}
+
+describe("docker-compose.e2e.yml", () => {
+  it("is valid against the Compose Specification", () => {
+    const schema = JSON.parse(fs.readFileSync(path.join(ROOT, "test/deploy/compose-spec.json"), "utf8"))
+    delete schema.$schema
+    const validate = new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile(schema)
+    expect(validate(composeE2e), JSON.stringify(validate.errors, null, 2)).toBe(true)
+  })
+
+  it("runs two receivers, an api process and a worker, with the simulator against both receivers", () => {
+    const roles = Object.values(composeE2e.services).map((s) => s.environment?.["ROLES"]).filter((r) => r !== undefined).sort()
+    expect(roles).toEqual(["api", "receiver", "receiver", "worker"])
+    const simulator = composeE2e.services["simulator"]
+    expect(simulator?.build?.dockerfile).toBe("deploy/simulator.Dockerfile")
+    expect(fs.existsSync(path.join(ROOT, "deploy/simulator.Dockerfile"))).toBe(true)
+    const receivers = (simulator?.command ?? []).filter((_, i, all) => all[i - 1] === "--receiver")
+    expect(receivers).toEqual(["http://receiver-1:8080", "http://receiver-2:8080"])
+    expect(composeE2e.services["sim-init"]?.command?.[0]).toBe("init")
+    expect(Object.keys(simulator?.depends_on ?? {})).toContain("sim-init")
+  })
+})
