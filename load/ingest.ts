@@ -17,6 +17,8 @@
  *   --port (default: a free one)  --wait-commit (ask for Prefer: wait=commit)  --keep (keep the database)
  *   --modes journal,memory,commit (durability modes to run in turn, printed side by side)
  *   --env KEY=VALUE (extra server environment, repeatable)  --profile (CPU profile of the server → tmp/profiles)
+ *   --warmup 10 (s: requests scheduled in the first seconds — JIT, pool and heap growing — are
+ *   reported apart; "steady" percentiles are over the rest)
  */
 import { Effect } from "effect"
 import * as http from "node:http"
@@ -48,7 +50,8 @@ const args = parseOptions({
   modes: "",
   "wait-commit": false,
   keep: false,
-  profile: false
+  profile: false,
+  warmup: 10
 }, ["env"])
 
 const options = {
@@ -66,6 +69,7 @@ const options = {
   waitCommit: args["wait-commit"],
   keep: args.keep,
   profile: args.profile,
+  warmup: args.warmup,
   env: envPairs(args.env)
 }
 
@@ -115,6 +119,7 @@ interface RunResult {
   readonly committedRate: number
   readonly ackP50: number
   readonly ackP99: number
+  readonly steadyP99: number
   readonly commitLagP99: number
   readonly maxRss: number
   readonly zeroLoss: boolean
@@ -158,6 +163,9 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
   // queued; the database keeps one row, and so does this tally.
   const accepted = new Map<string, Set<string>>()
   const latencies: Array<number> = []
+  /** Latencies of requests scheduled after the warm-up (see `--warmup`). */
+  const steady: Array<number> = []
+  let steadyFrom = Number.POSITIVE_INFINITY
   let window: Array<number> = []
   let sentEvents = 0, ackedEvents = 0, duplicatesExpected = 0, duplicatesSeen = 0, failures = 0, inflight = 0, sentBatches = 0
   const statuses = new Map<number, number>()
@@ -215,6 +223,7 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
     const ms = performance.now() - from
     inflight -= 1
     latencies.push(ms)
+    if (from >= steadyFrom) steady.push(ms)
     window.push(ms)
     statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1)
     if (reply.status !== 200 && reply.status !== 202) {
@@ -236,6 +245,7 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
   }
 
   const start = performance.now()
+  steadyFrom = start + options.warmup * 1000
   let behind = 0
   let ticks = 0
   const loop = { p99: 0, max: 0 }
@@ -319,6 +329,7 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
   yield* Effect.promise(() => fs.rm(dataDir, { recursive: true, force: true }))
 
   const ack = summary(latencies)
+  const ackSteady = summary(steady)
   const committedRate = totalAccepted / commitSeconds
   console.log(`
 == ingest benchmark ==
@@ -326,7 +337,8 @@ options        mode=${mode} ${options.closed > 0 ? `closed loop ×${options.clos
 requests       ${sentBatches} (${[...statuses].map(([s, n]) => `${s}:${n}`).join(" ")}), sent in ${fmt(sendSeconds)}s, behind schedule ${behind}
 events         sent ${sentEvents}, accepted ${totalAccepted}, duplicates reported ${duplicatesSeen} (re-sent ${duplicatesExpected})
 committed      ${fmt(committedRate, 0)} events/s (all accepted events committed after ${fmt(commitSeconds)}s)
-ack latency    p50 ${fmt(ack.p50)} ms  p99 ${fmt(ack.p99)} ms  max ${fmt(ack.max)} ms (client, ${options.closed > 0 ? "from send" : "from each batch's scheduled time"}); server-side ${serverAck(metrics)}
+ack latency    p50 ${fmt(ack.p50)} ms  p99 ${fmt(ack.p99)} ms  max ${fmt(ack.max)} ms (client, ${options.closed > 0 ? "from send" : "from each batch's scheduled time"}, whole run); server-side ${serverAck(metrics)}
+ack, steady    p50 ${fmt(ackSteady.p50)} ms  p99 ${fmt(ackSteady.p99)} ms  max ${fmt(ackSteady.max)} ms (${steady.length} requests scheduled after the first ${options.warmup} s)
 commit lag     p99 ${fmt(histogramQuantile(buckets, 0.99) * 1000)} ms (server histogram)
 flushes        ${flushes}
 journal        append p50 ${quantileMs(metrics, "journal_append_duration_seconds", 0.5)} ms p99 ${
@@ -343,6 +355,7 @@ COPY ceiling   ${fmt(ceiling.eventsPerSecond, 0)} events/s (${ceiling.rows} rows
     committedRate,
     ackP50: ack.p50,
     ackP99: ack.p99,
+    steadyP99: ackSteady.p99,
     commitLagP99: histogramQuantile(buckets, 0.99) * 1000,
     maxRss,
     zeroLoss: verification.ok
@@ -357,10 +370,10 @@ const main = Effect.gen(function*() {
   for (const mode of modes) results.push(yield* runOnce(mode))
   if (results.length > 1) {
     console.log("== durability modes side by side ==")
-    console.log("mode      committed ev/s   ack p50 ms   ack p99 ms   commit lag p99 ms   max RSS MB   zero loss")
+    console.log("mode      committed ev/s   ack p50 ms   ack p99 ms   steady p99 ms   commit lag p99 ms   max RSS MB   zero loss")
     for (const r of results) {
       console.log(
-        `${r.mode.padEnd(9)} ${fmt(r.committedRate, 0).padStart(15)} ${fmt(r.ackP50).padStart(12)} ${fmt(r.ackP99).padStart(12)} ` +
+        `${r.mode.padEnd(9)} ${fmt(r.committedRate, 0).padStart(15)} ${fmt(r.ackP50).padStart(12)} ${fmt(r.ackP99).padStart(12)} ${fmt(r.steadyP99).padStart(15)} ` +
           `${fmt(r.commitLagP99).padStart(19)} ${fmt(r.maxRss, 0).padStart(12)}   ${r.zeroLoss ? "OK" : "FAILED"}`
       )
     }
