@@ -33,12 +33,14 @@ const session = Effect.acquireRelease(
   (client) => Effect.sync(() => client.release(true))
 )
 
+/** Advisory locks are per database; pg_locks shows every database's (other test files' jobs too). */
 const lockHeld = (job: "rollup" | "partitions") =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => {
     const [classId, objId] = jobLockKey(job)
     return Effect.map(
       sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks
-        WHERE locktype = 'advisory' AND classid = ${classId} AND objid = ${objId} AND granted`,
+        WHERE locktype = 'advisory' AND classid = ${classId} AND objid = ${objId} AND granted
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
       (rows) => (rows[0]?.n ?? 0) > 0
     )
   })
