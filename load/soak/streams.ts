@@ -11,6 +11,7 @@
  */
 import * as http from "node:http"
 import { claimsFor, type PrincipalSpec, signHs256 } from "../../src/identity/Jwt.js"
+import { sseBlocks } from "../../testkit/sseBlocks.js"
 
 export interface CyclingSpec {
   readonly topics: string
@@ -159,31 +160,23 @@ export const startStreams = (specs: ReadonlyArray<CyclingSpec>, options: CycleOp
       }
       arm()
       res.setEncoding("utf8")
-      let carry = ""
+      const blocks = sseBlocks((block, now) => {
+        if (block.startsWith("id: ")) {
+          const newline = block.indexOf("\n")
+          cursor = block.slice(4, newline < 0 ? undefined : newline)
+          counters.messages += 1
+          const committed = Number(cursor.slice(0, cursor.indexOf("-")))
+          // Replayed history was committed before this connection: its age is the reconnect gap.
+          if (committed >= connectedAt) latencies.push(now - committed)
+          if (block.includes("\nevent: reset\n")) counters.resets += 1
+        } else if (block === ": heartbeat") counters.heartbeats += 1
+        else if (block.startsWith("event: end\n")) {
+          endReason = /"reason":"([a-z_]+)"/.exec(block)?.[1] ?? "unknown"
+        }
+      })
       res.on("data", (chunk: string) => {
         arm()
-        const now = Date.now()
-        const text = carry + chunk
-        let start = 0
-        for (;;) {
-          const end = text.indexOf("\n\n", start)
-          if (end < 0) break
-          const block = text.slice(start, end)
-          start = end + 2
-          if (block.startsWith("id: ")) {
-            const newline = block.indexOf("\n")
-            cursor = block.slice(4, newline < 0 ? undefined : newline)
-            counters.messages += 1
-            const committed = Number(cursor.slice(0, cursor.indexOf("-")))
-            // Replayed history was committed before this connection: its age is the reconnect gap.
-            if (committed >= connectedAt) latencies.push(now - committed)
-            if (block.includes("\nevent: reset\n")) counters.resets += 1
-          } else if (block === ": heartbeat") counters.heartbeats += 1
-          else if (block.startsWith("event: end\n")) {
-            endReason = /"reason":"([a-z_]+)"/.exec(block)?.[1] ?? "unknown"
-          }
-        }
-        carry = text.slice(start)
+        blocks(chunk)
       })
       res.on("end", () => settle(undefined))
       res.on("error", () => settle(undefined))

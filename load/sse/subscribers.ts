@@ -4,6 +4,7 @@
  * commit time in epoch ms — see docs/realtime.md) to compute commit → client latency.
  */
 import * as http from "node:http"
+import { sseBlocks } from "../../testkit/sseBlocks.js"
 
 export interface SubscriberSpec {
   readonly topics: string
@@ -83,25 +84,13 @@ export const subscribe = (baseUrl: string, specs: ReadonlyArray<SubscriberSpec>)
         connected += 1
         done()
         response.setEncoding("utf8")
-        let carry = ""
-        response.on("data", (chunk: string) => {
-          const now = Date.now()
-          const text = carry + chunk
-          let start = 0
-          for (;;) {
-            const end = text.indexOf("\n\n", start)
-            if (end < 0) break
-            const block = text.slice(start, end)
-            start = end + 2
-            if (block.startsWith("id: ")) {
-              messages += 1
-              const dash = block.indexOf("-", 4)
-              latencies.push(now - Number(block.slice(4, dash)))
-              if (block.includes("\nevent: reset\n")) resets += 1
-            }
-          }
-          carry = text.slice(start)
-        })
+        response.on("data", sseBlocks((block, now) => {
+          if (!block.startsWith("id: ")) return
+          messages += 1
+          const dash = block.indexOf("-", 4)
+          latencies.push(now - Number(block.slice(4, dash)))
+          if (block.includes("\nevent: reset\n")) resets += 1
+        }))
         response.on("end", () => {
           connected -= 1
           if (!closing) dropped += 1

@@ -8,6 +8,7 @@
  */
 import * as http from "node:http"
 import { idHash } from "../sim/report.js"
+import { sseBlocks } from "../sseBlocks.js"
 
 export interface SubscriberSpec {
   readonly name: string
@@ -88,19 +89,7 @@ export const openSubscribers = (baseUrl: string, specs: ReadonlyArray<Subscriber
         }
         ready()
         response.setEncoding("utf8")
-        let carry = ""
-        response.on("data", (chunk: string) => {
-          const now = Date.now()
-          const text = carry + chunk
-          let start = 0
-          for (;;) {
-            const end = text.indexOf("\n\n", start)
-            if (end < 0) break
-            onMessage(r, text.slice(start, end), now)
-            start = end + 2
-          }
-          carry = text.slice(start)
-        })
+        response.on("data", sseBlocks((block, now) => onMessage(r, block, now)))
         response.on("end", () => {
           if (!closing) r.ended = true
         })
