@@ -13,11 +13,7 @@
  * time and are not followed.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
-import * as path from "node:path"
-import ts from "typescript"
-
-const root = path.resolve(import.meta.dirname, "..", "..")
+import { importsOf, resolveRelative, walk } from "./imports.js"
 
 const AUTH_CONTRACT = new Set(["src/auth/Authentication.ts", "src/auth/Errors.ts", "src/auth/Principal.ts"])
 const CONTRACT_PACKAGES = [/^effect(\/.*)?$/, /^@effect\/platform(\/.*)?$/]
@@ -25,50 +21,14 @@ const CONTRACT_PACKAGES = [/^effect(\/.*)?$/, /^@effect\/platform(\/.*)?$/]
 const isContractModule = (file: string): boolean =>
   file.startsWith("schema/") || /(^|\/)(Api|Errors)\.ts$/.test(file) || AUTH_CONTRACT.has(file)
 
-const walk = (dir: string): Array<string> =>
-  readdirSync(path.join(root, dir)).flatMap((name) => {
-    const rel = `${dir}/${name}`
-    return statSync(path.join(root, rel)).isDirectory() ? walk(rel) : [rel]
-  })
-
 const entryPoints = (): Array<string> => [
   ...walk("schema").filter((f) => f.endsWith(".ts")),
   ...walk("src").filter((f) => f.endsWith("/Api.ts"))
 ]
 
-/** The module specifiers a file imports at run time. */
-const runtimeImports = (file: string): Array<string> => {
-  const source = ts.createSourceFile(file, readFileSync(path.join(root, file), "utf8"), ts.ScriptTarget.ES2022, true)
-  const out: Array<string> = []
-  const visit = (node: ts.Node) => {
-    if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
-      const clause = node.importClause
-      const typeOnly = clause !== undefined && (clause.isTypeOnly || (
-        clause.name === undefined && clause.namedBindings !== undefined && ts.isNamedImports(clause.namedBindings) &&
-        clause.namedBindings.elements.length > 0 && clause.namedBindings.elements.every((e) => e.isTypeOnly)
-      ))
-      if (!typeOnly) out.push(node.moduleSpecifier.text)
-    } else if (ts.isExportDeclaration(node) && node.moduleSpecifier !== undefined && ts.isStringLiteral(node.moduleSpecifier)) {
-      const typeOnly = node.isTypeOnly || (
-        node.exportClause !== undefined && ts.isNamedExports(node.exportClause) &&
-        node.exportClause.elements.every((e) => e.isTypeOnly)
-      )
-      if (!typeOnly) out.push(node.moduleSpecifier.text)
-    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
-      const [arg] = node.arguments
-      if (arg !== undefined && ts.isStringLiteral(arg)) out.push(arg.text)
-    }
-    ts.forEachChild(node, visit)
-  }
-  visit(source)
-  return out
-}
-
-/** `./x.js` → `dir/x.ts` (how tsx and vitest resolve our relative imports). */
-const resolveRelative = (from: string, specifier: string): string => {
-  const target = path.posix.normalize(path.posix.join(path.posix.dirname(from), specifier))
-  const candidates = [target.replace(/\.js$/, ".ts"), target, `${target}.ts`, `${target}/index.ts`]
-  const found = candidates.find((c) => existsSync(path.join(root, c)) && statSync(path.join(root, c)).isFile())
+/** `resolveRelative`, failing on a specifier that names no file (the contract must resolve). */
+const resolveOrFail = (from: string, specifier: string): string => {
+  const found = resolveRelative(from, specifier)
   if (found === undefined) throw new Error(`${from}: cannot resolve ${specifier}`)
   return found
 }
@@ -81,9 +41,9 @@ const serverModulesReachedFrom = (entry: string): Array<string> => {
   while (queue.length > 0) {
     const chain = queue.shift()!
     const file = chain[chain.length - 1]!
-    for (const specifier of runtimeImports(file)) {
+    for (const specifier of importsOf(file, { runtime: true })) {
       if (specifier.startsWith(".")) {
-        const target = resolveRelative(file, specifier)
+        const target = resolveOrFail(file, specifier)
         if (!isContractModule(target)) {
           violations.push([...chain, target].join(" → "))
         } else if (!seen.has(target)) {

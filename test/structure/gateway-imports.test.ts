@@ -4,27 +4,9 @@
  * import counts here, type-only ones included, so the folder can be lifted out with `schema/`.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { readdirSync, readFileSync } from "node:fs"
+import { readdirSync } from "node:fs"
 import * as path from "node:path"
-import ts from "typescript"
-
-const root = path.resolve(import.meta.dirname, "..", "..")
-
-const specifiers = (file: string): Array<string> => {
-  const source = ts.createSourceFile(file, readFileSync(path.join(root, file), "utf8"), ts.ScriptTarget.ES2022, true)
-  const out: Array<string> = []
-  const visit = (node: ts.Node) => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
-      out.push(node.moduleSpecifier.text)
-    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
-      const [arg] = node.arguments
-      if (arg !== undefined && ts.isStringLiteral(arg)) out.push(arg.text)
-    }
-    ts.forEachChild(node, visit)
-  }
-  visit(source)
-  return out
-}
+import { importsOf, root } from "./imports.js"
 
 /** Why `specifier` imported from `file` is not allowed, or undefined when it is. */
 export const violation = (file: string, specifier: string): string | undefined => {
@@ -43,7 +25,7 @@ describe("the gateway library", () => {
   })
 
   it.each(files)("%s imports only schema/, effect and node built-ins", (file) => {
-    expect(specifiers(file).flatMap((s) => violation(file, s) ?? [])).toEqual([])
+    expect(importsOf(file, { runtime: false }).flatMap((s) => violation(file, s) ?? [])).toEqual([])
   })
 
   it("the checker does catch a server import", () => {

@@ -8,48 +8,7 @@
  * `testkit/` or a support module fails too, with the chain that reaches it.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
-import * as path from "node:path"
-import ts from "typescript"
-
-const root = path.resolve(import.meta.dirname, "..", "..")
-
-const walk = (dir: string): Array<string> =>
-  readdirSync(path.join(root, dir)).flatMap((name) => {
-    const rel = `${dir}/${name}`
-    return statSync(path.join(root, rel)).isDirectory() ? walk(rel) : [rel]
-  })
-
-/** Every module specifier a file names: static and dynamic imports, re-exports, type-only or not. */
-const importsCache = new Map<string, Array<string>>()
-const imports = (file: string): Array<string> => {
-  const cached = importsCache.get(file)
-  if (cached !== undefined) return cached
-  const source = ts.createSourceFile(file, readFileSync(path.join(root, file), "utf8"), ts.ScriptTarget.ES2022, true)
-  const out: Array<string> = []
-  const visit = (node: ts.Node) => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
-      node.moduleSpecifier !== undefined && ts.isStringLiteral(node.moduleSpecifier)) {
-      out.push(node.moduleSpecifier.text)
-    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
-      const [arg] = node.arguments
-      if (arg !== undefined && ts.isStringLiteral(arg)) out.push(arg.text)
-    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
-      out.push(node.argument.literal.text)
-    }
-    ts.forEachChild(node, visit)
-  }
-  visit(source)
-  importsCache.set(file, out)
-  return out
-}
-
-/** `./x.js` → `dir/x.ts` (how tsx and vitest resolve our relative imports). */
-const resolveRelative = (from: string, specifier: string): string | undefined => {
-  const target = path.posix.normalize(path.posix.join(path.posix.dirname(from), specifier))
-  const candidates = [target.replace(/\.js$/, ".ts"), target, `${target}.ts`, `${target}/index.ts`]
-  return candidates.find((c) => existsSync(path.join(root, c)) && statSync(path.join(root, c)).isFile())
-}
+import { importsOf, resolveRelative, walk } from "./imports.js"
 
 /** Every import chain from `entry` that reaches a file under one of `forbidden` (e.g. `load/`). */
 const chainsInto = (entry: string, forbidden: ReadonlyArray<string>): Array<string> => {
@@ -60,7 +19,7 @@ const chainsInto = (entry: string, forbidden: ReadonlyArray<string>): Array<stri
     const chain = queue.shift()!
     const file = chain[chain.length - 1]!
     if (!file.endsWith(".ts")) continue
-    for (const specifier of imports(file)) {
+    for (const specifier of importsOf(file, { runtime: false })) {
       if (!specifier.startsWith(".")) continue
       const target = resolveRelative(file, specifier)
       if (target === undefined || seen.has(target)) continue
