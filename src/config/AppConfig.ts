@@ -3,7 +3,7 @@
  * Feature-specific settings live beside their feature (ingest, console, jobs) and are read
  * inside that feature's layer, so this module stays small.
  */
-import { Config, ConfigError, Context, Either, Layer } from "effect"
+import { Config, ConfigError, Context, Duration, Either, Layer } from "effect"
 import * as path from "node:path"
 
 export const Roles = ["receiver", "api", "worker"] as const
@@ -37,6 +37,14 @@ export const portConfig = (name: string, fallback: number): Config.Config<number
 
 export const positiveInt = (name: string, fallback: number): Config.Config<number> =>
   checked(name, Config.integer(name).pipe(Config.withDefault(fallback)), "must be a positive integer", (n) => n > 0)
+
+export const positiveDuration = (name: string, fallback: Duration.DurationInput): Config.Config<Duration.Duration> =>
+  checked(
+    name,
+    Config.duration(name).pipe(Config.withDefault(Duration.decode(fallback))),
+    "must be a positive duration, e.g. \"15 seconds\"",
+    (d) => Duration.toMillis(d) > 0
+  )
 
 export interface AppSettings {
   readonly host: string

@@ -2,15 +2,7 @@
  * Live stream settings, read inside the realtime layers (documented in docs/realtime.md).
  */
 import { Config, Duration } from "effect"
-import { checked, positiveInt } from "../config/AppConfig.js"
-
-const duration = (name: string, fallback: Duration.DurationInput) =>
-  checked(
-    name,
-    Config.duration(name).pipe(Config.withDefault(Duration.decode(fallback))),
-    "must be a positive duration, e.g. \"15 seconds\"",
-    (d) => Duration.toMillis(d) > 0
-  )
+import { checked, positiveDuration as duration, positiveInt } from "../config/AppConfig.js"
 
 export interface RealtimeSettings {
   readonly heartbeat: Duration.Duration

@@ -3,7 +3,7 @@
  * in docs/scale-out.md and the README's configuration table.
  */
 import { Config, Duration, Either, ConfigError } from "effect"
-import { checked, positiveInt } from "../../config/AppConfig.js"
+import { checked, positiveDuration, positiveInt } from "../../config/AppConfig.js"
 
 export type BusKind = "local" | "nats"
 
@@ -34,40 +34,23 @@ export interface NatsSettings {
   readonly replayMaxMessages: number
 }
 
-const NAME = /^[A-Za-z0-9_-]+$/
+/** A stream or bucket name part: letters, digits, _ and -. */
+const natsName = (name: string, fallback: string) =>
+  checked(name, Config.string(name).pipe(Config.withDefault(fallback)), "must be letters, digits, _ and -", (s) =>
+    /^[A-Za-z0-9_-]+$/.test(s))
 
 export const NatsSettingsConfig: Config.Config<NatsSettings> = Config.all({
   servers: Config.string("NATS_URL").pipe(
     Config.withDefault("nats://127.0.0.1:4222"),
     Config.map((raw) => raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0))
   ),
-  stream: checked(
-    "NATS_STREAM",
-    Config.string("NATS_STREAM").pipe(Config.withDefault("MACHPAY_LIVE")),
-    "must be letters, digits, _ and -",
-    (s) => NAME.test(s)
-  ),
-  maxAge: checked(
-    "NATS_STREAM_MAX_AGE",
-    Config.duration("NATS_STREAM_MAX_AGE").pipe(Config.withDefault(Duration.hours(1))),
-    "must be a positive duration, e.g. \"1 hour\"",
-    (d) => Duration.toMillis(d) > 0
-  ),
+  stream: natsName("NATS_STREAM", "MACHPAY_LIVE"),
+  maxAge: positiveDuration("NATS_STREAM_MAX_AGE", Duration.hours(1)),
   maxBytes: positiveInt("NATS_STREAM_MAX_BYTES", 1024 * 1024 * 1024),
   replicas: checked("NATS_REPLICAS", Config.integer("NATS_REPLICAS").pipe(Config.withDefault(1)), "must be 1, 3 or 5", (n) =>
     n === 1 || n === 3 || n === 5),
-  kvPrefix: checked(
-    "NATS_KV_PREFIX",
-    Config.string("NATS_KV_PREFIX").pipe(Config.withDefault("machpay")),
-    "must be letters, digits, _ and -",
-    (s) => NAME.test(s)
-  ),
-  slotLease: checked(
-    "NATS_SLOT_LEASE",
-    Config.duration("NATS_SLOT_LEASE").pipe(Config.withDefault(Duration.seconds(45))),
-    "must be a positive duration",
-    (d) => Duration.toMillis(d) > 0
-  ),
+  kvPrefix: natsName("NATS_KV_PREFIX", "machpay"),
+  slotLease: positiveDuration("NATS_SLOT_LEASE", Duration.seconds(45)),
   replayMaxMessages: positiveInt("NATS_REPLAY_MAX_MESSAGES", 20_000)
 })
 
