@@ -10,6 +10,7 @@ import { AuthSettingsConfig } from "./auth/AuthConfig.js"
 import { ConsoleSettingsConfig } from "./console/ConsoleConfig.js"
 import { DatabaseSettingsConfig } from "./db/DatabaseConfig.js"
 import { IngestSettingsConfig } from "./ingest/IngestConfig.js"
+import { IngestStreamConfig } from "./ingest/stream/StreamConfig.js"
 import { JobsSettingsConfig } from "./jobs/JobsConfig.js"
 import { JournalSettingsConfig } from "./journal/JournalConfig.js"
 import { BusConfig } from "./realtime/nats/NatsConfig.js"
@@ -20,6 +21,7 @@ export const StartupConfig = Config.all([
   AppSettingsConfig,
   DatabaseSettingsConfig,
   IngestSettingsConfig,
+  IngestStreamConfig,
   JournalSettingsConfig,
   AuthSettingsConfig,
   JwtSecretConfig,

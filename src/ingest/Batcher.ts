@@ -31,11 +31,13 @@ export interface Rejected {
 /** Per event: stored now, already stored (or repeated in the request), or refused with a reason. */
 export type Outcome = "accepted" | "duplicate" | Rejected
 
-/** Shared by the items of one request that waits for the commit. */
+/** Shared by the items of one request that waits for the commit (or of one ingest stream message). */
 export interface Ack {
   remaining: number
   readonly outcomes: Array<Outcome>
   readonly done: Deferred.Deferred<void>
+  /** Called by the settler once every item is settled (must not block: it runs on the settler). */
+  readonly onSettled?: () => void
 }
 
 export interface Item {

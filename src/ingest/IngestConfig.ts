@@ -8,8 +8,11 @@ const duration = (name: string, fallback: Duration.DurationInput) =>
  * `journal` (default): a request is acknowledged once its events are fsynced to the disk
  * journal — a crash, SIGKILL or power loss loses nothing acknowledged. `memory`: acknowledged
  * once queued in memory (the journal only takes spill-over) — a crash loses what was queued.
+ * `jetstream`: acknowledged once the NATS JetStream ingest stream has stored them (replicated
+ * per NATS_INGEST_REPLICAS); every receiver's writers consume that stream — losing a receiver
+ * loses nothing it acknowledged (src/ingest/stream/, docs/scale-out.md).
  */
-export type Durability = "memory" | "journal"
+export type Durability = "memory" | "journal" | "jetstream"
 
 export interface IngestSettings {
   readonly durability: Durability
@@ -40,7 +43,7 @@ export interface IngestSettings {
 }
 
 export const IngestSettingsConfig: Config.Config<IngestSettings> = Config.all({
-  durability: Config.literal("journal", "memory")("INGEST_DURABILITY").pipe(Config.withDefault("journal" as const)),
+  durability: Config.literal("journal", "memory", "jetstream")("INGEST_DURABILITY").pipe(Config.withDefault("journal" as const)),
   spillThreshold: positiveInt("INGEST_SPILL_THRESHOLD", 50_000),
   queueCapacity: positiveInt("INGEST_QUEUE_CAPACITY", 100_000),
   batchSize: positiveInt("INGEST_BATCH_SIZE", 1000),

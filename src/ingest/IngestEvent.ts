@@ -100,8 +100,11 @@ export interface Row {
  * data was valid when it was accepted; should it no longer be (a schema changed between
  * versions), the event keeps its raw log row rather than being lost.
  */
-export const decodeEvent = (payload: Uint8Array): IngestEvent => {
-  const parsed = JSON.parse(Buffer.from(payload).toString("utf8")) as Row | Omit<IngestEvent, "known">
+export const decodeEvent = (payload: Uint8Array): IngestEvent => decodeRow(Buffer.from(payload).toString("utf8"))
+
+/** `decodeEvent` of a record already in text (an ingest stream message's line). */
+export const decodeRow = (text: string): IngestEvent => {
+  const parsed = JSON.parse(text) as Row | Omit<IngestEvent, "known">
   const event: Omit<IngestEvent, "known"> = "event_time" in parsed
     ? {
       source: parsed.source,

@@ -10,6 +10,9 @@
  *   memory too while there is room, otherwise only on disk until the drain fiber reads it back.
  * - `memory` durability: queued in memory; spilled to the journal when memory passes the spill
  *   threshold or the database is failing.
+ * - `jetstream` durability: published to the JetStream ingest stream (stream/IngestStreamLive.ts)
+ *   and answered once stored there; this receiver's writers take events from that stream like
+ *   every other receiver's (stream/StreamIntake.ts) and acknowledge them after the commit.
  * Requests that wait for the commit are queued in memory only: their caller waits for the
  * commit and re-sends if we crash first.
  *
@@ -20,7 +23,7 @@
  * On shutdown: stop admitting, drain to PostgreSQL within the deadline, and write what is left
  * only in memory to the journal for the next start.
  */
-import { Clock, Context, Data, Deferred, Effect, Either, Layer, Metric, MetricLabel, Queue, Schedule } from "effect"
+import { Clock, Context, Data, Deferred, Duration, Effect, Either, Layer, Metric, MetricLabel, Option, Queue, Schedule } from "effect"
 import { HealthChecks } from "../health/HealthChecks.js"
 import { Journal, type JournalFull, type JournalUnavailable } from "../journal/Service.js"
 import { type AdmissionLimits, admitEvent, admitRecord } from "./Admission.js"
@@ -35,6 +38,8 @@ import { eventKey, type IngestEvent, type Route, routeOf, traceparentOf } from "
 import * as Metrics from "./Metrics.js"
 import { RecentKeys } from "./RecentKeys.js"
 import { routeHealth } from "./RouteHealth.js"
+import { IngestStream } from "./stream/IngestStream.js"
+import { startStreamIntake } from "./stream/StreamIntake.js"
 
 export type { Outcome, Rejected } from "./Batcher.js"
 
@@ -72,13 +77,13 @@ const journalRefused = (error: JournalFull | JournalUnavailable) =>
     reason: error._tag === "JournalFull" ? "the spill journal is full" : `the spill journal is unavailable (${error.message})`
   })
 
-/** Records an item's outcome; returns the request's Deferred when this was its last item. */
-const settle = (item: Item, outcome: Outcome): Deferred.Deferred<void> | undefined => {
+/** Records an item's outcome; returns its `Ack` when this was its last item. */
+const settle = (item: Item, outcome: Outcome): Ack | undefined => {
   const ack = item.ack
   if (ack === undefined) return undefined
   ack.outcomes[item.index] = outcome
   ack.remaining -= 1
-  return ack.remaining === 0 ? ack.done : undefined
+  return ack.remaining === 0 ? ack : undefined
 }
 
 const countOutcomes = (counts: Map<string, number>) =>
@@ -99,7 +104,17 @@ export const IngestPipelineLive = Layer.scoped(
     const committed = yield* CommittedEvents
     const health = yield* HealthChecks
     const deadLetters = yield* DeadLetters
-    const limits: AdmissionLimits = { maxDepth: settings.maxNestingDepth, maxEventBytes: settings.maxEventBytes }
+    const ingestStream = settings.durability === "jetstream"
+      ? Option.getOrUndefined(yield* Effect.serviceOption(IngestStream))
+      : undefined
+    if (settings.durability === "jetstream" && ingestStream === undefined) {
+      return yield* Effect.dieMessage("INGEST_DURABILITY=jetstream without an ingest stream (IngestStreamLive)")
+    }
+    // A row must fit in one JetStream message (the server's max_payload).
+    const limits: AdmissionLimits = {
+      maxDepth: settings.maxNestingDepth,
+      maxEventBytes: Math.min(settings.maxEventBytes, ingestStream?.maxRowBytes ?? Number.MAX_SAFE_INTEGER)
+    }
     const recent = new RecentKeys(settings.recentKeys)
     let pending = 0
     let closed = false
@@ -131,7 +146,7 @@ export const IngestPipelineLive = Layer.scoped(
         const { route, items, inserted, refused, finishedAt } = flushed
         const stored: Array<IngestEvent> = []
         const counts = new Map<string, number>()
-        const done: Array<Deferred.Deferred<void>> = []
+        const done: Array<Ack> = []
         const counted = new Set<string>()
         const refusedKeys = new Map([...refused].map(([item, reason]) => [item.key, reason]))
         for (const item of items) {
@@ -154,7 +169,7 @@ export const IngestPipelineLive = Layer.scoped(
           if (finished !== undefined) done.push(finished)
         }
         pending -= items.length
-        yield* Effect.forEach(done, (d) => Deferred.succeed(d, undefined), { discard: true })
+        yield* Effect.forEach(done, (ack) => Effect.zipRight(Deferred.succeed(ack.done, undefined), Effect.sync(() => ack.onSettled?.())), { discard: true })
         const refs = items.flatMap((item) => (item.ref === undefined ? [] : [item.ref]))
         if (refs.length > 0) yield* journal.commit(refs)
         if (flushed.statements > 0) {
@@ -191,13 +206,14 @@ export const IngestPipelineLive = Layer.scoped(
       Effect.forkScoped
     )
 
-    const admit = (items: ReadonlyArray<Item>) =>
+    /** `held`: the items are kept elsewhere until committed (the ingest stream): nothing to save on shutdown. */
+    const admit = (items: ReadonlyArray<Item>, held = false) =>
       Effect.gen(function*() {
         pending += items.length
         yield* Metric.set(Metrics.queueDepth, pending)
         const byRoute = new Map<Route, Array<Item>>()
         for (const item of items) {
-          if (item.ref === undefined) volatile.add(item)
+          if (item.ref === undefined && !held) volatile.add(item)
           const route = routeOf(item.event)
           const list = byRoute.get(route)
           if (list === undefined) byRoute.set(route, [item])
@@ -245,6 +261,24 @@ export const IngestPipelineLive = Layer.scoped(
       Effect.forkScoped
     )
 
+    const intake = ingestStream === undefined ? undefined : yield* startStreamIntake({
+      stream: ingestStream,
+      pullSize: settings.batchSize,
+      room: () => memoryLimit - pending,
+      closed: () => closed,
+      admit: (items) => admit(items, true),
+      unreadable: (row, reason) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.zipRight(
+            Metric.increment(Metrics.admissionRefused),
+            deadLetters.record(undefined, [{ index: 0, reason, field: "event", payload: row }], now)
+          ))
+    })
+    if (ingestStream !== undefined) {
+      yield* health.register("ingest_stream", Effect.map(ingestStream.problem, (problem) =>
+        problem === undefined ? { status: "ok" as const } : { status: "degraded" as const, reason: problem }))
+    }
+
     yield* health.register("ingest", Effect.gen(function*() {
       const stats = yield* journal.stats
       const now = yield* Clock.currentTimeMillis
@@ -268,6 +302,7 @@ export const IngestPipelineLive = Layer.scoped(
           Effect.map((option) => option._tag === "Some")
         )
         yield* seen.flush
+        if (intake !== undefined) yield* intake.release(Duration.seconds(5))
         const leftovers = [...volatile]
         if (!drained && leftovers.length > 0) {
           const saved = yield* journal.append(leftovers.map((item) => Buffer.from(item.row)), { spilled: true }).pipe(
@@ -321,6 +356,21 @@ export const IngestPipelineLive = Layer.scoped(
           )
         }
         if (admitted.length === 0) return { outcomes, committed: options.waitForCommit }
+        // JetStream keeps them (replicated) until a writer — here or on another receiver — commits.
+        // A request waiting for the commit takes the memory path below: if this receiver dies
+        // first its caller gets no answer and re-sends, as with the journal.
+        if (ingestStream !== undefined && !options.waitForCommit) {
+          yield* ingestStream.append(admitted.map((a) => ({ route: routeOf(a.event), gatewayId: a.event.gatewayId, key: a.key, row: a.row }))).pipe(
+            Effect.mapError((error) =>
+              new PipelineFull({ retryAfterSeconds: 2, reason: `the ingest stream did not store the events (${error.message})` })
+            )
+          )
+          for (const a of admitted) {
+            recent.add(a.key)
+            seen.track(a.event)
+          }
+          return { outcomes, committed: false }
+        }
         const toMemory = options.waitForCommit || roomInMemory(admitted.length)
         if (toMemory && pending + admitted.length > settings.queueCapacity) {
           return yield* Effect.fail(new PipelineFull({
