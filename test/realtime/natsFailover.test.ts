@@ -15,8 +15,12 @@ const BATCHES = 60
 const PER_BATCH = 50
 
 // Run on demand (`NATS_FAILOVER_TEST=1 npx vitest run test/realtime/natsFailover.test.ts`), not in
-// `npm test`: on the shared 2-core CI machine it still hangs now and then after the leader is
-// killed (cause not found; issue 16 stays open for it), and a hang must not hold every other change back.
+// `npm test`: on the shared 2-core CI machine it hung once after the leader was killed. The likely
+// cause, fixed since: the client library's ordered consumer, after losing its server, retries its
+// reset in a loop that nothing can stop (nats.js 2.29 `resetConsumer`, `for (;;)`, fire-and-forget);
+// the stall check's restart left it running, and with the connection only drained (never closed)
+// its timers kept the worker alive. The feed now runs its own pull consumer (NatsFeed.ts) and the
+// connection is closed after a drain times out. Kept on demand until it has run clean in CI a while.
 describe.runIf(process.env["NATS_FAILOVER_TEST"] === "1")("NATS failover", () => {
   it.live("kill the stream leader of three under load: nothing acknowledged is lost or doubled", () =>
     Effect.gen(function*() {

@@ -73,7 +73,14 @@ const makeBus = (settings: NatsSettings) =>
         }),
       catch: (cause) => new NatsUnavailable({ message: `cannot connect to NATS at ${settings.servers.join(",")}: ${describe(cause)}` })
     }).pipe(Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 20 }))
-    yield* Effect.addFinalizer(() => Effect.promise(() => nc.drain().catch(() => undefined)).pipe(Effect.timeoutOption("3 seconds")))
+    // A drain that cannot finish (its server gone) must still close: an open client reconnects
+    // forever (maxReconnectAttempts -1) and its timers keep the process from exiting.
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => nc.drain().catch(() => undefined)).pipe(
+        Effect.timeoutOption("3 seconds"),
+        Effect.zipRight(Effect.promise(() => nc.close().catch(() => undefined)).pipe(Effect.timeoutOption("1 second")))
+      )
+    )
     const jsm = yield* Effect.tryPromise({
       try: () => nc.jetstreamManager(),
       catch: (cause) => new NatsUnavailable({ message: `JetStream is not enabled on the NATS server: ${describe(cause)}` })

@@ -14,7 +14,7 @@
  *   a stall check that restarts a consumer the stream has moved past).
  */
 import { Chunk, Clock, Effect, Layer, Metric, Queue, Schedule } from "effect"
-import { type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection } from "nats"
+import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection } from "nats"
 import { AppSettingsService } from "../../config/AppConfig.js"
 import { HealthChecks } from "../../health/HealthChecks.js"
 import { CommittedEvents } from "../../ingest/Pipeline.js"
@@ -161,23 +161,48 @@ export const NatsFeedLive = Layer.scopedDiscard(
       Effect.orDie
     )
     // Messages at or below `lastSeq` that come again (queued before a restart) are skipped and counted.
-    // One ordered consumer at a time; when its iterator ends (the library gave up on it), a new one
-    // starts after the last sequence received. Heartbeats every 2.5 s (expires / 2) notice a lost server.
-    let current: ConsumerMessages | undefined
+    // One consumer at a time, of our own making (not the client library's ordered consumer, whose
+    // internal reset loop retries forever after a server loss, cannot be stopped and kept timers
+    // alive after the test's servers were gone — the natsFailover hang): an ephemeral, unacked,
+    // in-memory pull consumer from `lastSeq + 1`, read by successive fetches. A gap in its delivery
+    // sequence, a failed fetch or the stall check below ends the session; the next starts after the
+    // last sequence received. The server drops an abandoned consumer after 30 s of inactivity.
+    let current: { readonly stop: () => void } | undefined
     const session = Effect.acquireUseRelease(
       Effect.tryPromise(async () => {
-        const consumer = await bus.js.consumers.get(
-          bus.settings.stream,
-          { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 }
-        )
-        current = await consumer.consume({ max_messages: 1000, expires: 5000 })
-        return current
-      }),
-      (messages) =>
-        Effect.promise(async () => {
-          for await (const m of messages) inbox.unsafeOffer(m)
+        const info = await bus.jsm.consumers.add(bus.settings.stream, {
+          ack_policy: AckPolicy.None,
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: lastSeq + 1,
+          mem_storage: true,
+          num_replicas: 1,
+          inactive_threshold: 30_000_000_000
+        })
+        return { name: info.name, consumer: await bus.js.consumers.get(bus.settings.stream, info.name) }
+      }).pipe(Effect.timeout("10 seconds")),
+      ({ consumer }) =>
+        Effect.suspend(() => {
+          let ended = false
+          let messages: ConsumerMessages | undefined
+          const stop = { stop: () => {
+            ended = true
+            messages?.stop()
+          } }
+          current = stop
+          return Effect.tryPromise(async () => {
+            let deliverySeq = 0
+            while (!ended) {
+              messages = await consumer.fetch({ max_messages: 1000, expires: 5000 })
+              for await (const m of messages) {
+                if (m.info.deliverySequence !== deliverySeq + 1) throw new Error(`delivery gap after ${deliverySeq}`)
+                deliverySeq = m.info.deliverySequence
+                inbox.unsafeOffer(m)
+              }
+            }
+          }).pipe(Effect.ensuring(Effect.sync(() => stop.stop())))
         }),
-      (messages) => Effect.promise(() => messages.close().then(() => undefined, () => undefined)).pipe(Effect.timeoutOption("2 seconds"))
+      ({ name }) =>
+        Effect.tryPromise(() => bus.jsm.consumers.delete(bus.settings.stream, name)).pipe(Effect.timeoutOption("2 seconds"), Effect.ignore)
     )
     yield* session.pipe(
       Effect.catchAll((error) => Metric.increment(BusMetrics.errors).pipe(
