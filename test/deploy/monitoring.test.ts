@@ -6,7 +6,8 @@
  *   installs; outside CI a machine without it skips that one test, in CI it fails).
  * - every metric and label every rule and every dashboard panel reads exists on the `/metrics`
  *   of the real server process after a little traffic (ingest, a live stream, a console request),
- *   so a renamed metric breaks this test instead of silently blinding an alert;
+ *   so a renamed metric breaks this test instead of silently blinding an alert; metrics of the
+ *   NATS modes come from a second process with `REALTIME_BUS=nats` and `INGEST_DURABILITY=jetstream`;
  * - every alert has its runbook entry and a promtool case that makes it fire.
  */
 import { SqlClient } from "@effect/sql"
@@ -22,6 +23,7 @@ import { hashIngestKey } from "../../src/identity/IngestKey.js"
 import { claimsFor, signHs256 } from "../../src/identity/Jwt.js"
 import { makeTestDatabase, TestDatabaseInfo } from "../support/database.js"
 import { wireBatch } from "../support/ingestEvents.js"
+import { startNats } from "../support/nats.js"
 import { startTestServer } from "../support/server.js"
 import { parsePromQL, type Selector, substituteGrafanaVariables } from "./promql.js"
 
@@ -125,7 +127,31 @@ const LiveMetricsLive = Layer.scoped(
       Effect.filterOrFail((t) => t.includes("health_component_up{") && t.includes("rollup_watermark_timestamp_seconds")),
       Effect.retry(Schedule.spaced("500 millis").pipe(Schedule.upTo("30 seconds")))
     )
-    return { series: scrape(text) }
+    // The NATS modes' metrics (bus and ingest stream), from a receiver running them, after one request.
+    const nats = yield* startNats
+    const natsServer = yield* startTestServer({
+      databaseUrl,
+      env: { JWT_SECRET: SECRET, ROLES: "receiver", REALTIME_BUS: "nats", INGEST_DURABILITY: "jetstream", NATS_URL: nats.url }
+    })
+    const viaStream = yield* Effect.promise(() =>
+      fetch(`${natsServer.url}/v1/ingest`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${KEY}`, "content-type": "application/cloudevents-batch+json" },
+        body: JSON.stringify(wireBatch("ops-js", now, "gw-ops"))
+      }).then(async (r) => ({ status: r.status, text: await r.text() }))
+    )
+    expect(viaStream.status, viaStream.text).toBe(202)
+    const natsText = yield* Effect.promise(() => fetch(`${natsServer.url}/metrics`).then((r) => r.text())).pipe(
+      Effect.filterOrFail((t) => t.includes("ingest_stream_consumed_total") && t.includes("realtime_bus_published_total")),
+      Effect.retry(Schedule.spaced("500 millis").pipe(Schedule.upTo("30 seconds")))
+    )
+    const series = scrape(text)
+    for (const [name, labels] of scrape(natsText)) {
+      const known = series.get(name) ?? new Set<string>()
+      for (const l of labels) known.add(l)
+      series.set(name, known)
+    }
+    return { series }
   }).pipe(Effect.orDie)
 ).pipe(Layer.provide(makeTestDatabase()))
 
