@@ -23,7 +23,7 @@
  * On shutdown: stop admitting, drain to PostgreSQL within the deadline, and write what is left
  * only in memory to the journal for the next start.
  */
-import { Clock, Context, Data, Deferred, Duration, Effect, Either, Layer, Metric, MetricLabel, Option, Queue, Schedule } from "effect"
+import { Clock, Context, Data, Deferred, Duration, Effect, Either, Layer, Metric, Option, Queue, Schedule } from "effect"
 import { HealthChecks } from "../health/HealthChecks.js"
 import { Journal, type JournalFull, type JournalUnavailable } from "../journal/Service.js"
 import { type AdmissionLimits, admitEvent, admitRecord } from "./Admission.js"
@@ -32,12 +32,12 @@ import { DeadLetters } from "./DeadLetters.js"
 import { EventStore } from "./EventStore.js"
 import { startGatewaySeen } from "./GatewaySeen.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
-import { typeLabel } from "./Labels.js"
 import { traceparentLinks } from "../observability/Tracing.js"
 import { eventKey, type IngestEvent, type Route, routeOf, traceparentOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 import { RecentKeys } from "./RecentKeys.js"
 import { routeHealth } from "./RouteHealth.js"
+import { completeAcks, countOutcomes, settleFlushed } from "./Settle.js"
 import { IngestStream } from "./stream/IngestStream.js"
 import { startStreamIntake } from "./stream/StreamIntake.js"
 
@@ -76,24 +76,6 @@ const journalRefused = (error: JournalFull | JournalUnavailable) =>
     retryAfterSeconds: error._tag === "JournalFull" ? 5 : 10,
     reason: error._tag === "JournalFull" ? "the spill journal is full" : `the spill journal is unavailable (${error.message})`
   })
-
-/** Records an item's outcome; returns its `Ack` when this was its last item. */
-const settle = (item: Item, outcome: Outcome): Ack | undefined => {
-  const ack = item.ack
-  if (ack === undefined) return undefined
-  ack.outcomes[item.index] = outcome
-  ack.remaining -= 1
-  return ack.remaining === 0 ? ack : undefined
-}
-
-const countOutcomes = (counts: Map<string, number>) =>
-  Effect.forEach(counts, ([label, n]) => {
-    const [type = "", outcome = ""] = label.split("\u0000")
-    return Metric.incrementBy(
-      Metric.taggedWithLabels(Metrics.eventsOutcome, [MetricLabel.make("type", type), MetricLabel.make("outcome", outcome)]),
-      n
-    )
-  }, { discard: true })
 
 export const IngestPipelineLive = Layer.scoped(
   IngestPipeline,
@@ -143,33 +125,15 @@ export const IngestPipelineLive = Layer.scoped(
 
     const settleFlush = (flushed: Flushed) =>
       Effect.gen(function*() {
-        const { route, items, inserted, refused, finishedAt } = flushed
-        const stored: Array<IngestEvent> = []
-        const counts = new Map<string, number>()
-        const done: Array<Ack> = []
-        const counted = new Set<string>()
-        const refusedKeys = new Map([...refused].map(([item, reason]) => [item.key, reason]))
+        const { route, items, finishedAt } = flushed
+        const settled = settleFlushed(flushed)
+        for (const [item, reason] of settled.refused) yield* refuse(item, reason, finishedAt)
         for (const item of items) {
-          const reason = refusedKeys.get(item.key)
-          // The first item of a key carries the store's verdict; repeats in the batch are duplicates.
-          const first = !counted.has(item.key)
-          counted.add(item.key)
-          const outcome: Outcome = reason !== undefined
-            ? { status: "rejected", reason: "the database refused this event (see the dead-letter table)", field: "event" }
-            : first && inserted.has(item.key)
-            ? "accepted"
-            : "duplicate"
-          if (outcome === "accepted") stored.push(item.event)
-          if (reason !== undefined && first) yield* refuse(item, reason, finishedAt)
-          const label = `${typeLabel(item.event.type)}\u0000${typeof outcome === "string" ? outcome : "rejected"}`
-          counts.set(label, (counts.get(label) ?? 0) + 1)
           Metrics.commitLag.unsafeUpdate((finishedAt - item.event.receivedAt) / 1000, [])
           volatile.delete(item)
-          const finished = settle(item, outcome)
-          if (finished !== undefined) done.push(finished)
         }
         pending -= items.length
-        yield* Effect.forEach(done, (ack) => Effect.zipRight(Deferred.succeed(ack.done, undefined), Effect.sync(() => ack.onSettled?.())), { discard: true })
+        yield* completeAcks(settled.done)
         const refs = items.flatMap((item) => (item.ref === undefined ? [] : [item.ref]))
         if (refs.length > 0) yield* journal.commit(refs)
         if (flushed.statements > 0) {
@@ -177,8 +141,8 @@ export const IngestPipelineLive = Layer.scoped(
           yield* Metrics.flushDuration.pipe(Metric.tagged("route", route), Metric.update((finishedAt - flushed.startedAt) / 1000))
         }
         yield* Metric.set(Metrics.queueDepth, pending)
-        yield* countOutcomes(counts)
-        if (stored.length > 0) yield* Queue.offer(toPublish, stored)
+        yield* countOutcomes(settled.counts)
+        if (settled.stored.length > 0) yield* Queue.offer(toPublish, settled.stored)
       })
 
     // A defect in settling one flush must not stop the next: logged, and the settler goes on.

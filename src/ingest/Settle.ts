@@ -1,0 +1,73 @@
+/**
+ * What one flush means for each of its items: the store's verdict turned into per-event
+ * outcomes, the waiting requests it completes, the events to publish and the outcome counts.
+ * Pure apart from writing each outcome into its request's `Ack`; the pipeline's settler fiber
+ * does the effects (dead letters, journal release, metrics, publication).
+ */
+import { Deferred, Effect, Metric, MetricLabel } from "effect"
+import type { Ack, Flushed, Item, Outcome } from "./Batcher.js"
+import type { IngestEvent } from "./IngestEvent.js"
+import { typeLabel } from "./Labels.js"
+import * as Metrics from "./Metrics.js"
+
+export interface Settled {
+  /** Events stored by this flush, in order: they are published. */
+  readonly stored: ReadonlyArray<IngestEvent>
+  /** The first item of each key the database refused, with its reason: dead-lettered. */
+  readonly refused: ReadonlyArray<readonly [Item, string]>
+  /** Requests whose last item this flush settled. */
+  readonly done: ReadonlyArray<Ack>
+  /** Events per (type, outcome), for `ingest_events_total`. */
+  readonly counts: ReadonlyMap<readonly [type: string, outcome: string], number>
+}
+
+const REFUSED: Outcome = { status: "rejected", reason: "the database refused this event (see the dead-letter table)", field: "event" }
+
+/** Records an item's outcome; returns its `Ack` when this was its last item. */
+const settle = (item: Item, outcome: Outcome): Ack | undefined => {
+  const ack = item.ack
+  if (ack === undefined) return undefined
+  ack.outcomes[item.index] = outcome
+  ack.remaining -= 1
+  return ack.remaining === 0 ? ack : undefined
+}
+
+export const settleFlushed = ({ items, inserted, refused }: Flushed): Settled => {
+  const stored: Array<IngestEvent> = []
+  const refusedFirst: Array<readonly [Item, string]> = []
+  const done: Array<Ack> = []
+  const counts = new Map<string, { readonly label: readonly [string, string]; n: number }>()
+  const counted = new Set<string>()
+  const refusedKeys = new Map([...refused].map(([item, reason]) => [item.key, reason]))
+  for (const item of items) {
+    const reason = refusedKeys.get(item.key)
+    // The first item of a key carries the store's verdict; repeats in the batch are duplicates.
+    const first = !counted.has(item.key)
+    counted.add(item.key)
+    const outcome: Outcome = reason !== undefined ? REFUSED : first && inserted.has(item.key) ? "accepted" : "duplicate"
+    if (outcome === "accepted") stored.push(item.event)
+    if (reason !== undefined && first) refusedFirst.push([item, reason])
+    const type = typeLabel(item.event.type)
+    const name = typeof outcome === "string" ? outcome : "rejected"
+    const key = `${type}\u0000${name}`
+    const count = counts.get(key)
+    if (count === undefined) counts.set(key, { label: [type, name], n: 1 })
+    else count.n += 1
+    const finished = settle(item, outcome)
+    if (finished !== undefined) done.push(finished)
+  }
+  return { stored, refused: refusedFirst, done, counts: new Map([...counts.values()].map((c) => [c.label, c.n])) }
+}
+
+/** Wakes the requests that waited for these items' commit. */
+export const completeAcks = (done: ReadonlyArray<Ack>) =>
+  Effect.forEach(done, (ack) => Effect.zipRight(Deferred.succeed(ack.done, undefined), Effect.sync(() => ack.onSettled?.())), {
+    discard: true
+  })
+
+export const countOutcomes = (counts: ReadonlyMap<readonly [type: string, outcome: string], number>) =>
+  Effect.forEach(counts, ([[type, outcome], n]) =>
+    Metric.incrementBy(
+      Metric.taggedWithLabels(Metrics.eventsOutcome, [MetricLabel.make("type", type), MetricLabel.make("outcome", outcome)]),
+      n
+    ), { discard: true })
