@@ -18,7 +18,7 @@ import type { Principal, PrincipalSpec, Role } from "../auth/Principal.js"
 import { type Secret, secretBytes } from "./Secret.js"
 
 export { JwtError, type JwtFailure } from "./JwtError.js"
-export { type FetchLike, importJwks, type JwksResolver, makeRemoteJwks, makeStaticJwks } from "./Jwks.js"
+export { type FetchLike, type JwksResolver, makeRemoteJwks, makeStaticJwks } from "./Jwks.js"
 
 export type { Principal, PrincipalSpec, Role } from "../auth/Principal.js"
 

@@ -3,7 +3,6 @@ import { Effect, Redacted } from "effect"
 import { createHmac, generateKeyPairSync } from "node:crypto"
 import {
   claimsFor,
-  importJwks,
   type JwtClaims,
   JwtError,
   makeStaticJwks,
@@ -225,7 +224,8 @@ describe("Jwt RS256 via JWKS", () => {
     for (const kid of ["small", "ec", "enc", "ps", "oct"]) {
       expect((yield* Effect.flip(resolver.getKey(kid))).reason).toBe("unknown signing key")
     }
-    expect(importJwks("not json")).toEqual([])
-    expect(importJwks({ keys: "nope" })).toEqual([])
+    for (const document of ["not json", { keys: "nope" }]) {
+      expect((yield* Effect.flip(makeStaticJwks(document).getKey(undefined))).reason).toBe("unknown signing key")
+    }
   }))
 })
