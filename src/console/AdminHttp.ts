@@ -3,7 +3,7 @@ import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { Api } from "../http/Api.js"
 import { ConsoleSettingsService } from "./ConsoleConfig.js"
-import { gateways } from "./GatewayHealthRepo.js"
+import { GatewayHealthRepo } from "./GatewayHealthRepo.js"
 import { cursorOf, cursorScope } from "./Cursor.js"
 import { CursorId, pageSize } from "./Params.js"
 import { databaseReady } from "./Ready.js"
@@ -13,6 +13,7 @@ const gatewaysCursor = cursorOf("gateways", CursorId)
 export const AdminConsoleHttpLive = HttpApiBuilder.group(Api, "consoleAdmin", (handlers) =>
   Effect.gen(function*() {
     const settings = yield* ConsoleSettingsService
+    const { gateways } = yield* GatewayHealthRepo
     return handlers.handle("gateways", ({ urlParams: q }) =>
       Effect.gen(function*() {
         yield* databaseReady

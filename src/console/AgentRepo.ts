@@ -3,11 +3,11 @@
  * solvency alerts merged newest first) and spending. Every statement filters on the caller's
  * agent_id, walking each table's `(agent_id, time …)` index.
  */
-import { SqlClient, type Statement } from "@effect/sql"
-import { Effect, Schema } from "effect"
-import { ActivityItem, type SpendingItem } from "../../schema/api/ConsoleAgent.js"
-import type { AssetTotal } from "../../schema/api/ConsoleCommon.js"
-import type { Range } from "./Params.js"
+import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
+import { Context, Effect, Layer, Schema } from "effect"
+import { ActivityItem, ActivityType as ActivityTypeSchema, SpendingGroup as SpendingGroupSchema, SpendingItem } from "../../schema/api/ConsoleAgent.js"
+import { AssetTotal } from "../../schema/api/ConsoleCommon.js"
+import { Range } from "./Params.js"
 import { dbFailure } from "./Failures.js"
 import { money } from "./Scope.js"
 
@@ -20,6 +20,7 @@ const decodeItem = Schema.decodeUnknown(ActivityItem)
 const RANKS: Readonly<Record<ActivityType, number>> = { payment: 3, intent: 2, request_blocked: 1, solvency_alert: 0 }
 
 /** Last row of the previous page: time, rank of its source, key (seq, or intent_id for intents). */
+const ActivityAfter = Schema.Tuple(Schema.String, Schema.Number, Schema.String)
 export type ActivityAfter = readonly [time: string, rank: number, key: string]
 
 interface ActivitySource {
@@ -54,26 +55,30 @@ const SOURCES: ReadonlyArray<ActivitySource> = [
   }
 ]
 
-export interface ActivityInput {
-  readonly agentId: string
-  readonly range: Range
-  readonly type?: ActivityType | undefined
-  readonly limit: number
-  readonly after: ActivityAfter | undefined
-}
+const ActivityInput = Schema.Struct({
+  agentId: Schema.String,
+  range: Range,
+  type: Schema.optional(ActivityTypeSchema),
+  limit: Schema.Int,
+  after: Schema.UndefinedOr(ActivityAfter)
+})
+export type ActivityInput = typeof ActivityInput.Type
 
-interface ActivityRow {
-  readonly type: ActivityType
-  readonly rank: number
-  readonly time: string
-  readonly key: string
-  readonly gateway_id: string
-  readonly vendor_id: string | null
-  readonly data: Record<string, unknown>
-}
+const ActivityRow = Schema.Struct({
+  type: ActivityTypeSchema,
+  rank: Schema.Int,
+  time: Schema.String,
+  key: Schema.String,
+  gateway_id: Schema.String,
+  vendor_id: Schema.NullOr(Schema.String),
+  data: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+})
 
-export const activity = Effect.fn("ConsoleRepo.activity")(function*(input: ActivityInput) {
-  const sql = yield* SqlClient.SqlClient
+const activityQuery = (sql: SqlClient.SqlClient) =>
+  SqlSchema.findAll({
+    Request: ActivityInput,
+    Result: ActivityRow,
+    execute: (input) => {
   const { after } = input
   const branch = (source: ActivitySource): Statement.Fragment => {
     const rank = RANKS[source.type]
@@ -99,19 +104,15 @@ export const activity = Effect.fn("ConsoleRepo.activity")(function*(input: Activ
        ORDER BY ${time} DESC, ${key} DESC LIMIT ${input.limit + 1})`
   }
   const branches = SOURCES.filter((s) => input.type === undefined || s.type === input.type).map(branch)
-  const rows = yield* sql<ActivityRow>`
+  return sql`
     SELECT page.type, page.rank, rfc3339_utc(page.sort_time) AS time, page.key, page.gateway_id,
            gw.vendor_id, page.data
       FROM (${sql.join(" UNION ALL ", false)(branches)}) page
       LEFT JOIN gateways gw ON gw.id = page.gateway_id
      ORDER BY page.sort_time DESC, page.rank DESC, page.sort_seq DESC, page.sort_key DESC
      LIMIT ${input.limit + 1}`
-  return yield* Effect.forEach(rows, (row) =>
-    Effect.map(
-      decodeItem({ ...row.data, type: row.type, time: row.time, gateway_id: row.gateway_id, vendor_id: row.vendor_id }),
-      (item) => ({ item, cursor: [row.time, row.rank, row.key] as const })
-    ))
-}, dbFailure)
+    }
+  })
 
 export type SpendingGroup = "vendor" | "gateway" | "endpoint"
 
@@ -121,21 +122,32 @@ const GROUPS: Readonly<Record<SpendingGroup, { readonly inner: string; readonly 
   endpoint: { inner: ", p.method, p.route", outer: "s.gateway_id, s.method, s.route" }
 }
 
-export const spending = Effect.fn("ConsoleRepo.spending")(function*(
-  agentId: string,
+const SpendingRequest = Schema.Struct({
+  agentId: Schema.String,
   range: Range,
-  groupBy: SpendingGroup,
-  limit: number
-) {
-  const sql = yield* SqlClient.SqlClient
-  const group = GROUPS[groupBy]
+  groupBy: SpendingGroupSchema,
+  limit: Schema.Int
+})
+
+/** The caller's payments in the range, for `WHERE`. */
+const inRangeOf = (sql: SqlClient.SqlClient, { agentId, range }: typeof SpendingRequest.Encoded) => {
   const inRange = sql`p.agent_id = ${agentId}
     AND p.event_time >= ${range.from}::timestamptz AND p.event_time < ${range.to}::timestamptz`
+  return inRange
+}
+
+const spendingItemsQuery = (sql: SqlClient.SqlClient) =>
+  SqlSchema.findAll({
+    Request: SpendingRequest,
+    Result: SpendingItem,
+    execute: (request) => {
+  const { groupBy, limit } = request
+  const group = GROUPS[groupBy]
+  const inRange = inRangeOf(sql, request)
   const outerKeys = groupBy === "vendor" ? "gw.vendor_id, v.name, s.asset" : `gw.vendor_id, v.name, s.asset, ${
     groupBy === "gateway" ? "s.gateway_id" : "s.gateway_id, s.method, s.route"
   }`
-  const [items, totals] = yield* Effect.all([
-    sql<SpendingItem>`
+  return sql`
       WITH s AS (
         SELECT p.gateway_id, p.asset${sql.literal(group.inner)}, sum(p.amount) AS amount, count(*) AS payments
           FROM payment_authorized p WHERE ${inRange}
@@ -145,11 +157,55 @@ export const spending = Effect.fn("ConsoleRepo.spending")(function*(
         FROM s LEFT JOIN gateways gw ON gw.id = s.gateway_id LEFT JOIN vendors v ON v.id = gw.vendor_id
        GROUP BY ${sql.literal(outerKeys)}
        ORDER BY sum(s.amount) DESC, 1, 3, 4, 5
-       LIMIT ${limit + 1}`,
-    sql<AssetTotal>`
+       LIMIT ${limit + 1}`
+    }
+  })
+
+const spendingTotalsQuery = (sql: SqlClient.SqlClient) =>
+  SqlSchema.findAll({
+    Request: SpendingRequest,
+    Result: AssetTotal,
+    execute: (request) => {
+  const inRange = inRangeOf(sql, request)
+  return sql`
       SELECT p.asset, ${sql.literal(money("sum(p.amount)"))} AS amount, count(*)::int AS payments
         FROM payment_authorized p WHERE ${inRange}
        GROUP BY p.asset ORDER BY p.asset`
-  ], { concurrency: "unbounded" })
-  return { items: items.slice(0, limit), totals, truncated: items.length > limit }
-}, dbFailure)
+    }
+  })
+
+const make = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const findActivity = activityQuery(sql)
+  const findSpendingItems = spendingItemsQuery(sql)
+  const findSpendingTotals = spendingTotalsQuery(sql)
+
+  const activity = Effect.fn("ConsoleRepo.activity")(function*(input: ActivityInput) {
+    const rows = yield* findActivity(input)
+    return yield* Effect.forEach(rows, (row) =>
+      Effect.map(
+        decodeItem({ ...row.data, type: row.type, time: row.time, gateway_id: row.gateway_id, vendor_id: row.vendor_id }),
+        (item) => ({ item, cursor: [row.time, row.rank, row.key] as const })
+      ))
+  }, dbFailure)
+
+  const spending = Effect.fn("ConsoleRepo.spending")(function*(
+    agentId: string,
+    range: Range,
+    groupBy: SpendingGroup,
+    limit: number
+  ) {
+    const request = { agentId, range, groupBy, limit }
+    const [items, totals] = yield* Effect.all([
+      findSpendingItems(request),
+      findSpendingTotals(request)
+    ], { concurrency: "unbounded" })
+    return { items: items.slice(0, limit), totals, truncated: items.length > limit }
+  }, dbFailure)
+
+  return { activity, spending } as const
+})
+
+export class AgentRepo extends Context.Tag("Console/AgentRepo")<AgentRepo, Effect.Effect.Success<typeof make>>() {}
+
+export const AgentRepoLive = Layer.effect(AgentRepo, make)

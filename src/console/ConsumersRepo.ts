@@ -3,13 +3,13 @@
  * payment over the range — from the console's daily agent rollups for rolled-up days and
  * the raw payments for the rest (RollupRepo.ts) — ranked, keyset-paginated.
  */
-import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
-import type { Consumer } from "../../schema/api/ConsoleVendor.js"
-import type { Range } from "./Params.js"
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Context, Effect, Layer, Schema } from "effect"
+import { Consumer, ConsumerSort as ConsumerSortSchema } from "../../schema/api/ConsoleVendor.js"
+import { Range } from "./Params.js"
 import { paymentSources, withoutJit } from "./RollupRepo.js"
 import { dbFailure } from "./Failures.js"
-import { money, type VendorScope, vendorGateways } from "./Scope.js"
+import { money, VendorScope, vendorGateways } from "./Scope.js"
 
 export type ConsumerSort = "spend" | "payments" | "last_seen" | "first_seen"
 
@@ -21,18 +21,26 @@ const SORTS: Readonly<Record<ConsumerSort, { readonly expr: string; readonly typ
   first_seen: { expr: "a.first_seen", type: "timestamptz", text: "rfc3339_utc(a.first_seen)" }
 }
 
-export interface ConsumersInput {
-  readonly scope: VendorScope
-  readonly split: Range
-  readonly asset: string | undefined
-  readonly sort: ConsumerSort
-  readonly limit: number
+const ConsumersInput = Schema.Struct({
+  scope: VendorScope,
+  split: Range,
+  asset: Schema.UndefinedOr(Schema.String),
+  sort: ConsumerSortSchema,
+  limit: Schema.Int,
   /** Sort value (as text) and agent id of the last row of the previous page. */
-  readonly after: readonly [string, string] | undefined
-}
+  after: Schema.UndefinedOr(Schema.Tuple(Schema.String, Schema.String))
+})
+export type ConsumersInput = typeof ConsumersInput.Type
 
-export const consumers = Effect.fn("ConsoleRepo.consumers")(function*(input: ConsumersInput) {
+const ConsumerRow = Schema.Struct({ ...Consumer.fields, sort_value: Schema.String })
+
+const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
+
+  const findPage = SqlSchema.findAll({
+    Request: ConsumersInput,
+    Result: ConsumerRow,
+    execute: (input) => {
   const { split, scope } = input
   const sort = SORTS[input.sort]
   const assetFilter = (column: string) =>
@@ -43,7 +51,7 @@ export const consumers = Effect.fn("ConsoleRepo.consumers")(function*(input: Con
   // Grouped by (agent, asset) so the page's per-asset spend comes from the same pass; the
   // ranking runs over per-agent sums and only the page's agents get names and spend.
   // COLLATE "C": byte order for the agent id, far cheaper to sort than a linguistic collation.
-  const page = yield* withoutJit(sql, sql<Consumer & { sort_value: string }>`
+  return withoutJit(sql, sql`
     WITH ${paymentSources(sql, scope, split)},
     per_asset AS MATERIALIZED (
       SELECT x.agent_id, x.asset, sum(x.payments) AS payments, sum(x.amount) AS amount,
@@ -78,8 +86,20 @@ export const consumers = Effect.fn("ConsoleRepo.consumers")(function*(input: Con
       FROM page a JOIN spend s USING (agent_id)
       LEFT JOIN agents ag ON ag.id = (a.agent_id COLLATE "default")  -- collation of agents_pkey
      ORDER BY ${sql.literal(sort.expr)} DESC, a.agent_id DESC`)
-  const rows = page.slice(0, input.limit)
-  const items = rows.map(({ sort_value: _, ...row }): Consumer => row)
-  const last = rows[rows.length - 1]
-  return { items, next: page.length > input.limit && last !== undefined ? [last.sort_value, last.agent_id] as const : undefined }
-}, dbFailure)
+    }
+  })
+
+  const consumers = Effect.fn("ConsoleRepo.consumers")(function*(input: ConsumersInput) {
+    const page = yield* findPage(input)
+    const rows = page.slice(0, input.limit)
+    const items = rows.map(({ sort_value: _, ...row }): Consumer => row)
+    const last = rows[rows.length - 1]
+    return { items, next: page.length > input.limit && last !== undefined ? [last.sort_value, last.agent_id] as const : undefined }
+  }, dbFailure)
+
+  return { consumers } as const
+})
+
+export class ConsumersRepo extends Context.Tag("Console/ConsumersRepo")<ConsumersRepo, Effect.Effect.Success<typeof make>>() {}
+
+export const ConsumersRepoLive = Layer.effect(ConsumersRepo, make)

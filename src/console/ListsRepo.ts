@@ -9,14 +9,15 @@
  * candidates are merged on top (docs/database.md, query 1″). With an agent filter the agent's
  * own index is walked instead and joined to the vendor's gateways.
  */
-import { SqlClient, type Statement } from "@effect/sql"
-import { Effect } from "effect"
-import type { Alert, Payment } from "../../schema/api/ConsoleVendor.js"
-import type { Range } from "./Params.js"
+import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
+import { Context, Effect, Layer, Schema } from "effect"
+import { type Alert, Payment } from "../../schema/api/ConsoleVendor.js"
+import { Range } from "./Params.js"
 import { dbFailure } from "./Failures.js"
-import { andIf, money, type VendorScope, vendorGateways } from "./Scope.js"
+import { andIf, money, VendorScope, vendorGateways } from "./Scope.js"
 
 /** (event_time, seq) of the last row of the previous page. */
+const After = Schema.Tuple(Schema.String, Schema.String)
 export type After = readonly [time: string, seq: string]
 
 interface Source {
@@ -74,11 +75,7 @@ const newest = (
        ORDER BY x.event_time DESC, x.seq DESC LIMIT ${limit}`
 }
 
-/** Raw sort keys every source carries for the merge (dropped from the output). */
-interface SortColumns {
-  readonly sort_time: unknown
-  readonly sort_seq: unknown
-}
+/** Every source also selects raw sort keys (`sort_time`, `sort_seq`) for the merge; decoding drops them. */
 
 const keysetOn = (sql: SqlClient.SqlClient, after: After | undefined) =>
   after === undefined ? sql.literal("") : sql`AND (x.event_time, x.seq) < (${after[0]}::timestamptz, ${after[1]}::bigint)`
@@ -87,26 +84,33 @@ const PAYMENT_COLUMNS = `x.payment_id, x.gateway_id, x.agent_id, x.request_id, x
   ${money("x.amount")} AS amount, x.asset, x.network, x.payer, x.pay_to, x.scheme,
   rfc3339_utc(x.event_time) AS event_time, rfc3339_utc(x.received_at) AS received_at, x.seq::text AS seq`
 
-export interface PaymentsInput {
-  readonly scope: VendorScope
-  readonly range: Range
-  readonly agentId?: string | undefined
-  readonly asset?: string | undefined
-  readonly network?: string | undefined
-  readonly minAmount?: string | undefined
-  readonly maxAmount?: string | undefined
-  readonly limit: number
-  readonly after: After | undefined
-}
+const PaymentsInput = Schema.Struct({
+  scope: VendorScope,
+  range: Range,
+  agentId: Schema.optional(Schema.String),
+  asset: Schema.optional(Schema.String),
+  network: Schema.optional(Schema.String),
+  minAmount: Schema.optional(Schema.String),
+  maxAmount: Schema.optional(Schema.String),
+  limit: Schema.Int,
+  after: Schema.UndefinedOr(After)
+})
+export type PaymentsInput = typeof PaymentsInput.Type
 
-export const payments = Effect.fn("ConsoleRepo.payments")(function*(input: PaymentsInput) {
-  const sql = yield* SqlClient.SqlClient
+/** A payment and its seq (the cursor's tie-break); the raw sort keys are not decoded. */
+const PaymentRow = Schema.Struct({ ...Payment.fields, seq: Schema.String })
+
+const paymentsQuery = (sql: SqlClient.SqlClient) =>
+  SqlSchema.findAll({
+    Request: PaymentsInput,
+    Result: PaymentRow,
+    execute: (input) => {
   const filters = sql`
     ${andIf(sql, input.asset !== undefined, () => sql`x.asset = ${input.asset}`)}
     ${andIf(sql, input.network !== undefined, () => sql`x.network = ${input.network}`)}
     ${andIf(sql, input.minAmount !== undefined, () => sql`x.amount >= ${input.minAmount}::numeric`)}
     ${andIf(sql, input.maxAmount !== undefined, () => sql`x.amount <= ${input.maxAmount}::numeric`)}`
-  const rows = yield* sql<Payment & SortColumns & { seq: string }>`
+  return sql`
     SELECT * FROM (${
     newest(sql, input.scope, input.range, input.agentId, input.limit + 1, {
       table: "payment_authorized",
@@ -117,8 +121,8 @@ export const payments = Effect.fn("ConsoleRepo.payments")(function*(input: Payme
       keysFirst: input.network === undefined
     })
   }) page ORDER BY sort_time DESC, sort_seq DESC LIMIT ${input.limit + 1}`
-  return rows.map(({ seq, sort_seq: _s, sort_time: _t, ...payment }) => ({ payment, seq }))
-}, dbFailure)
+    }
+  })
 
 /** Rank breaks ties between the two sources at the same event_time (higher first). */
 const RANKS = { request_blocked: 1, solvency_alert: 0 } as const
@@ -127,17 +131,19 @@ const BLOCK_SEVERITIES = new Set(["low", "medium", "high", "critical"])
 const SOLVENCY_SEVERITIES = new Set(["warning", "critical"])
 
 /** Last row of the previous page: event_time, rank of its source, seq. */
+const AlertAfter = Schema.Tuple(Schema.String, Schema.Number, Schema.String)
 export type AlertAfter = readonly [time: string, rank: number, seq: string]
 
-export interface AlertsInput {
-  readonly scope: VendorScope
-  readonly range: Range
-  readonly kind?: AlertKind | undefined
-  readonly severity?: string | undefined
-  readonly agentId?: string | undefined
-  readonly limit: number
-  readonly after: AlertAfter | undefined
-}
+const AlertsInput = Schema.Struct({
+  scope: VendorScope,
+  range: Range,
+  kind: Schema.optional(Schema.Literal("request_blocked", "solvency_alert")),
+  severity: Schema.optional(Schema.String),
+  agentId: Schema.optional(Schema.String),
+  limit: Schema.Int,
+  after: Schema.UndefinedOr(AlertAfter)
+})
+export type AlertsInput = typeof AlertsInput.Type
 
 const BLOCKED_COLUMNS = `'request_blocked' AS kind, 1 AS rank, rfc3339_utc(x.event_time) AS event_time, x.gateway_id,
   x.agent_id, x.severity, x.reason, x.request_id, x.method, x.route, x.detail, x.client_ip,
@@ -149,27 +155,30 @@ const SOLVENCY_COLUMNS = `'solvency_alert' AS kind, 0 AS rank, rfc3339_utc(x.eve
   NULL::text AS detail, NULL::text AS client_ip, x.asset, x.network, ${money("x.balance")} AS balance,
   ${money("x.threshold")} AS threshold, ${money("x.required")} AS required, x.message, x.seq::text AS seq`
 
-interface AlertRow {
-  readonly kind: AlertKind
-  readonly rank: number
-  readonly event_time: string
-  readonly gateway_id: string
-  readonly agent_id: string | null
-  readonly severity: string
-  readonly reason: string
-  readonly request_id: string | null
-  readonly method: string | null
-  readonly route: string | null
-  readonly detail: string | null
-  readonly client_ip: string | null
-  readonly asset: string | null
-  readonly network: string | null
-  readonly balance: string | null
-  readonly threshold: string | null
-  readonly required: string | null
-  readonly message: string | null
-  readonly seq: string
-}
+const NullableText = Schema.NullOr(Schema.String)
+
+const AlertRow = Schema.Struct({
+  kind: Schema.Literal("request_blocked", "solvency_alert"),
+  rank: Schema.Int,
+  event_time: Schema.String,
+  gateway_id: Schema.String,
+  agent_id: NullableText,
+  severity: Schema.String,
+  reason: Schema.String,
+  request_id: NullableText,
+  method: NullableText,
+  route: NullableText,
+  detail: NullableText,
+  client_ip: NullableText,
+  asset: NullableText,
+  network: NullableText,
+  balance: NullableText,
+  threshold: NullableText,
+  required: NullableText,
+  message: NullableText,
+  seq: Schema.String
+})
+type AlertRow = typeof AlertRow.Type
 
 const toAlert = (r: AlertRow): Alert =>
   r.kind === "request_blocked"
@@ -184,8 +193,12 @@ const toAlert = (r: AlertRow): Alert =>
       balance: r.balance ?? "0", threshold: r.threshold ?? "0", required: r.required, message: r.message
     }
 
-export const alerts = Effect.fn("ConsoleRepo.alerts")(function*(input: AlertsInput) {
-  const sql = yield* SqlClient.SqlClient
+/** Empty when the filters exclude both sources (no statement runs then). */
+const alertsQuery = (sql: SqlClient.SqlClient) =>
+  SqlSchema.findAll({
+    Request: AlertsInput,
+    Result: AlertRow,
+    execute: (input) => {
   const { after } = input
   // Keyset on (event_time, rank, seq) becomes, per source of rank r, a condition on (event_time, seq).
   const keyset = (rank: number) =>
@@ -211,9 +224,31 @@ export const alerts = Effect.fn("ConsoleRepo.alerts")(function*(input: AlertsInp
       table: "solvency_alerts", columns: SOLVENCY_COLUMNS, filters: severity, keyset: keyset(RANKS.solvency_alert)
     }))
   }
-  if (sources.length === 0) return []
+  if (sources.length === 0) return Effect.succeed([])
   const union = sql.join(" UNION ALL ", false)(sources.map((s) => sql`(${s})`))
-  const rows = yield* sql<AlertRow>`
+  return sql`
     SELECT * FROM (${union}) page ORDER BY sort_time DESC, rank DESC, sort_seq DESC LIMIT ${input.limit + 1}`
-  return rows.map((row) => ({ alert: toAlert(row), cursor: [row.event_time, row.rank, row.seq] as const }))
-}, dbFailure)
+    }
+  })
+
+const make = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const findPayments = paymentsQuery(sql)
+  const findAlerts = alertsQuery(sql)
+
+  const payments = Effect.fn("ConsoleRepo.payments")(function*(input: PaymentsInput) {
+    const rows = yield* findPayments(input)
+    return rows.map(({ seq, ...payment }) => ({ payment, seq }))
+  }, dbFailure)
+
+  const alerts = Effect.fn("ConsoleRepo.alerts")(function*(input: AlertsInput) {
+    const rows = yield* findAlerts(input)
+    return rows.map((row) => ({ alert: toAlert(row), cursor: [row.event_time, row.rank, row.seq] as const }))
+  }, dbFailure)
+
+  return { payments, alerts } as const
+})
+
+export class ListsRepo extends Context.Tag("Console/ListsRepo")<ListsRepo, Effect.Effect.Success<typeof make>>() {}
+
+export const ListsRepoLive = Layer.effect(ListsRepo, make)

@@ -2,25 +2,31 @@
  * SQL of `GET /v1/vendor/metrics`: an hourly series (rollups for covered hours, raw packets
  * for the rest, see TelemetrySql.ts), its totals, and per-route figures from the raw packets
  * of the last hour of the range (the rollup keeps no per-route columns).
+ * A repository behind a tag (`MetricsRepo` / `MetricsRepoLive`), rows decoded by the API schemas.
  */
-import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
-import type { MetricsPoint, RouteMetrics, VendorMetrics } from "../../schema/api/ConsoleVendor.js"
-import type { Range } from "./Params.js"
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Context, Effect, Layer, Schema } from "effect"
+import { MetricsPoint, RouteMetrics, VendorMetrics } from "../../schema/api/ConsoleVendor.js"
+import { Range } from "./Params.js"
 import { dbFailure } from "./Failures.js"
-import { type VendorScope, vendorGateways } from "./Scope.js"
+import { VendorScope, vendorGateways } from "./Scope.js"
 import { telemetryParts, trafficAggregates } from "./TelemetrySql.js"
 
 const MAX_ROUTES = 100
 const HOUR = 3_600_000
 
-type Totals = VendorMetrics["totals"]
+const MetricsRequest = Schema.Struct({ scope: VendorScope, range: Range })
+const RoutesRequest = Schema.Struct({ scope: VendorScope, from: Schema.String, to: Schema.String })
+const TotalsRow = VendorMetrics.fields.totals.pipe(Schema.omit("error_rate"))
 
-export const metrics = Effect.fn("ConsoleRepo.metrics")(function*(scope: VendorScope, range: Range) {
+const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const routesFrom = new Date(Math.max(range.fromMs, range.toMs - HOUR)).toISOString()
-  const [series, totals, routes] = yield* Effect.all([
-    sql<MetricsPoint>`
+
+  const findSeries = SqlSchema.findAll({
+    Request: MetricsRequest,
+    Result: MetricsPoint,
+    execute: ({ range, scope }) =>
+    sql`
       WITH ${telemetryParts(sql, scope, range.from, range.to)},
       hours AS (
         SELECT generate_series(date_trunc('hour', b.f, 'UTC'), b.t - interval '1 microsecond', interval '1 hour') AS hour
@@ -31,11 +37,23 @@ export const metrics = Effect.fn("ConsoleRepo.metrics")(function*(scope: VendorS
              ${sql.literal(trafficAggregates)},
              max(x.pmax)::float8 AS latency_max_ms
         FROM hours s LEFT JOIN parts x ON x.hour = s.hour
-       GROUP BY s.hour ORDER BY s.hour`,
-    sql<Omit<Totals, "error_rate">>`
+       GROUP BY s.hour ORDER BY s.hour`
+  })
+
+  const findTotals = SqlSchema.findAll({
+    Request: MetricsRequest,
+    Result: TotalsRow,
+    execute: ({ range, scope }) =>
+    sql`
       WITH ${telemetryParts(sql, scope, range.from, range.to)}
-      SELECT ${sql.literal(trafficAggregates)} FROM parts x`,
-    sql<RouteMetrics>`
+      SELECT ${sql.literal(trafficAggregates)} FROM parts x`
+  })
+
+  const findRoutes = SqlSchema.findAll({
+    Request: RoutesRequest,
+    Result: RouteMetrics,
+    execute: ({ from: routesFrom, scope, to }) =>
+    sql`
       SELECT r.method, r.route,
              sum(r.requests)::float8 AS requests, sum(r.paid)::float8 AS paid, sum(r.blocked)::float8 AS blocked,
              sum(r.errors)::float8 AS errors,
@@ -47,18 +65,33 @@ export const metrics = Effect.fn("ConsoleRepo.metrics")(function*(scope: VendorS
              AS r(method text, route text, requests bigint, paid bigint, blocked bigint, errors bigint,
                   latency_p50_ms float8, latency_p99_ms float8)
        WHERE ${vendorGateways(sql, scope)}
-         AND t.window_start >= ${routesFrom}::timestamptz AND t.window_start < ${range.to}::timestamptz
+         AND t.window_start >= ${routesFrom}::timestamptz AND t.window_start < ${to}::timestamptz
        GROUP BY r.method, r.route
        ORDER BY sum(r.requests) DESC, r.method, r.route
        LIMIT ${MAX_ROUTES}`
-  ], { concurrency: "unbounded" })
-  const t = totals[0] ?? { requests: 0, paid: 0, blocked: 0, errors: 0, latency_p50_ms: null, latency_p99_ms: null }
-  const result: VendorMetrics = {
-    from: range.from,
-    to: range.to,
-    totals: { ...t, error_rate: t.requests > 0 ? t.errors / t.requests : null },
-    series,
-    routes: { from: routesFrom, to: range.to, items: routes }
-  }
-  return result
-}, dbFailure)
+  })
+
+  const metrics = Effect.fn("ConsoleRepo.metrics")(function*(scope: VendorScope, range: Range) {
+    const routesFrom = new Date(Math.max(range.fromMs, range.toMs - HOUR)).toISOString()
+    const [series, totals, routes] = yield* Effect.all([
+      findSeries({ scope, range }),
+      findTotals({ scope, range }),
+      findRoutes({ scope, from: routesFrom, to: range.to })
+    ], { concurrency: "unbounded" })
+    const t = totals[0] ?? { requests: 0, paid: 0, blocked: 0, errors: 0, latency_p50_ms: null, latency_p99_ms: null }
+    const result: VendorMetrics = {
+      from: range.from,
+      to: range.to,
+      totals: { ...t, error_rate: t.requests > 0 ? t.errors / t.requests : null },
+      series,
+      routes: { from: routesFrom, to: range.to, items: routes }
+    }
+    return result
+  }, dbFailure)
+
+  return { metrics } as const
+})
+
+export class MetricsRepo extends Context.Tag("Console/MetricsRepo")<MetricsRepo, Effect.Effect.Success<typeof make>>() {}
+
+export const MetricsRepoLive = Layer.effect(MetricsRepo, make)

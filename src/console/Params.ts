@@ -10,13 +10,15 @@ import { type InvalidParameter, invalidParameter } from "./Errors.js"
 const DAY = 86_400_000
 const HOUR = 3_600_000
 
-export interface Range {
+/** A resolved `[from, to)`; also the request schema of the repositories' range queries. */
+export const Range = Schema.Struct({
   /** ISO strings (millisecond precision, UTC) — bound into SQL as `::timestamptz`. */
-  readonly from: string
-  readonly to: string
-  readonly fromMs: number
-  readonly toMs: number
-}
+  from: Schema.String,
+  to: Schema.String,
+  fromMs: Schema.Number,
+  toMs: Schema.Number
+})
+export type Range = typeof Range.Type
 
 export interface RangeRule {
   /** Default length when `from` is absent. */

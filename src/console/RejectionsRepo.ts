@@ -3,30 +3,40 @@
  * keyset-paginated on (received_at, id). Read per gateway along
  * `dead_letters_gateway_page_idx (gateway_id, received_at DESC, id DESC)` (migration 0032),
  * each stopping after `limit + 1` rows, then merged — like the other vendor lists.
+ * A repository behind a tag (`RejectionsRepo` / `RejectionsRepoLive`), rows decoded as `Rejection`.
  */
-import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
-import type { Rejection } from "../../schema/api/ConsoleVendor.js"
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Context, Effect, Layer, Schema } from "effect"
+import { Rejection } from "../../schema/api/ConsoleVendor.js"
 import { dbFailure } from "./Failures.js"
-import type { Range } from "./Params.js"
-import { type VendorScope, vendorGateways } from "./Scope.js"
+import { Range } from "./Params.js"
+import { VendorScope, vendorGateways } from "./Scope.js"
 
 /** (received_at, id) of the last row of the previous page. */
+const RejectionAfter = Schema.Tuple(Schema.String, Schema.String)
 export type RejectionAfter = readonly [time: string, id: string]
 
-export interface RejectionsInput {
-  readonly scope: VendorScope
-  readonly range: Range
-  readonly limit: number
-  readonly after: RejectionAfter | undefined
-}
+const RejectionsInput = Schema.Struct({
+  scope: VendorScope,
+  range: Range,
+  limit: Schema.Int,
+  after: Schema.UndefinedOr(RejectionAfter)
+})
+export type RejectionsInput = typeof RejectionsInput.Type
 
-export const rejections = Effect.fn("ConsoleRepo.rejections")(function*(input: RejectionsInput) {
+const RejectionRow = Schema.Struct({ ...Rejection.fields, id: Schema.String })
+
+const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const keyset = input.after === undefined
-    ? sql.literal("")
-    : sql`AND (d.received_at, d.id) < (${input.after[0]}::timestamptz, ${input.after[1]}::bigint)`
-  const rows = yield* sql<Rejection & { id: string }>`
+
+  const findPage = SqlSchema.findAll({
+    Request: RejectionsInput,
+    Result: RejectionRow,
+    execute: (input) => {
+      const keyset = input.after === undefined
+        ? sql.literal("")
+        : sql`AND (d.received_at, d.id) < (${input.after[0]}::timestamptz, ${input.after[1]}::bigint)`
+      return sql`
     SELECT rfc3339_utc(y.received_at) AS received_at, y.gateway_id, y.type, y.reason, y.field, y.event_id, y.source,
            y.payload_bytes, y.id::text AS id
       FROM gateways g CROSS JOIN LATERAL (
@@ -40,5 +50,17 @@ export const rejections = Effect.fn("ConsoleRepo.rejections")(function*(input: R
      WHERE ${vendorGateways(sql, input.scope)}
      ORDER BY y.received_at DESC, y.id DESC
      LIMIT ${input.limit + 1}`
-  return rows.map(({ id, ...rejection }) => ({ rejection, id }))
-}, dbFailure)
+    }
+  })
+
+  const rejections = Effect.fn("ConsoleRepo.rejections")(function*(input: RejectionsInput) {
+    const rows = yield* findPage(input)
+    return rows.map(({ id, ...rejection }) => ({ rejection, id }))
+  }, dbFailure)
+
+  return { rejections } as const
+})
+
+export class RejectionsRepo extends Context.Tag("Console/RejectionsRepo")<RejectionsRepo, Effect.Effect.Success<typeof make>>() {}
+
+export const RejectionsRepoLive = Layer.effect(RejectionsRepo, make)

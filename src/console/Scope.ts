@@ -4,12 +4,14 @@
  */
 import type { SqlClient } from "@effect/sql"
 import type { Statement } from "@effect/sql"
+import { Schema } from "effect"
 
-export interface VendorScope {
-  readonly vendorId: string
+export const VendorScope = Schema.Struct({
+  vendorId: Schema.String,
   /** Narrow to one gateway (checked to be the vendor's before the query runs). */
-  readonly gatewayId?: string | undefined
-}
+  gatewayId: Schema.optional(Schema.String)
+})
+export type VendorScope = typeof VendorScope.Type
 
 /** `g.vendor_id = … [AND g.id = …]` for a `gateways g` in the query. */
 export const vendorGateways = (sql: SqlClient.SqlClient, scope: VendorScope): Statement.Fragment =>

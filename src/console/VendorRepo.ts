@@ -4,30 +4,59 @@
  * `payment_authorized` for the rest (see RollupRepo.ts), both per gateway of the caller
  * (`vendorGateways`); raw payments are read index-only through
  * `(gateway_id, event_time …) INCLUDE (agent_id, amount, asset)`.
+ *
+ * Like every console repository, a service behind a tag (`VendorRepo`, built over the
+ * `SqlClient` by `VendorRepoLive`) whose statements are `SqlSchema` queries: requests are
+ * encoded and rows decoded by schemas, and handler tests replace it with `Layer.mock`.
  */
-import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
-import type { AssetTotal } from "../../schema/api/ConsoleCommon.js"
-import type { VendorStats } from "../../schema/api/ConsoleVendor.js"
-import type { Range } from "./Params.js"
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Context, Effect, Layer, Option, Schema } from "effect"
+import { AssetTotal } from "../../schema/api/ConsoleCommon.js"
+import { RevenuePoint, type VendorStats } from "../../schema/api/ConsoleVendor.js"
+import { Range } from "./Params.js"
 import { paymentSources, withoutJit } from "./RollupRepo.js"
 import { dbFailure } from "./Failures.js"
-import { money, type VendorScope, vendorGateways } from "./Scope.js"
+import { money, VendorScope, vendorGateways } from "./Scope.js"
 import { telemetryParts, trafficAggregates } from "./TelemetrySql.js"
 
-export const ownsGateway = Effect.fn("ConsoleRepo.ownsGateway")(function*(vendorId: string, gatewayId: string) {
-  const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql`SELECT 1 FROM gateways WHERE id = ${gatewayId} AND vendor_id = ${vendorId}`
-  return rows.length > 0
-}, dbFailure)
+const OwnsGatewayRequest = Schema.Struct({ vendorId: Schema.String, gatewayId: Schema.String })
+const StatsRequest = Schema.Struct({ scope: VendorScope, split: Range })
+const RevenueHistoryRequest = Schema.Struct({
+  scope: VendorScope,
+  split: Range,
+  granularity: Schema.Literal("day", "hour"),
+  asset: Schema.optional(Schema.String)
+})
 
-export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope, split: Range) {
+const TotalsRow = Schema.Struct({
+  revenue: Schema.Array(AssetTotal),
+  unique_agents: Schema.Int,
+  gateways: Schema.Int,
+  blocked_requests: Schema.Int
+})
+const TrafficRow = Schema.Struct({
+  requests: Schema.Number,
+  errors: Schema.Number,
+  latency_p99_ms: Schema.NullOr(Schema.Number)
+})
+
+const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const [totals, traffic] = yield* Effect.all([
+
+  const findOwnership = SqlSchema.findOne({
+    Request: OwnsGatewayRequest,
+    Result: Schema.Unknown, // only whether a row exists matters
+    execute: ({ gatewayId, vendorId }) => sql`SELECT 1 FROM gateways WHERE id = ${gatewayId} AND vendor_id = ${vendorId}`
+  })
+
+  const findTotals = SqlSchema.findAll({
+    Request: StatsRequest,
+    Result: TotalsRow,
     // Revenue from the hourly revenue rollup, unique agents from the daily agent rollup's ids
     // (no sums), the rest of the range from the raw payments (index-only) in both cases. The
     // rollups are probed per clean day (LATERAL): a hash join would scan the whole table.
-    withoutJit(sql, sql<{ revenue: ReadonlyArray<AssetTotal>; unique_agents: number; gateways: number; blocked_requests: number }>`
+    execute: ({ scope, split }) =>
+      withoutJit(sql, sql`
       WITH ${paymentSources(sql, scope, split)},
       raw AS MATERIALIZED (
         SELECT p.asset, p.agent_id COLLATE "C" AS agent_id, p.amount
@@ -50,40 +79,26 @@ export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope
                       SELECT agent_id FROM raw) d) AS unique_agents,
              (SELECT count(*)::int FROM g) AS gateways,
              (SELECT count(*)::int FROM g JOIN request_blocked p ON p.gateway_id = g.id
-               WHERE p.event_time >= ${split.from}::timestamptz AND p.event_time < ${split.to}::timestamptz) AS blocked_requests`),
-    sql<{ requests: number; errors: number; latency_p99_ms: number | null }>`
+               WHERE p.event_time >= ${split.from}::timestamptz AND p.event_time < ${split.to}::timestamptz) AS blocked_requests`)
+  })
+
+  const findTraffic = SqlSchema.findAll({
+    Request: StatsRequest,
+    Result: TrafficRow,
+    execute: ({ scope, split }) =>
+      sql`
       WITH ${telemetryParts(sql, scope, split.from, split.to)}
       SELECT ${sql.literal(trafficAggregates)} FROM parts x`
-  ], { concurrency: "unbounded" })
-  const c = totals[0] ?? { revenue: [], unique_agents: 0, gateways: 0, blocked_requests: 0 }
-  const t = traffic[0] ?? { requests: 0, errors: 0, latency_p99_ms: null }
-  const result: VendorStats = {
-    from: split.from,
-    to: split.to,
-    gateways: c.gateways,
-    payments: c.revenue.reduce((n, r) => n + r.payments, 0),
-    revenue: c.revenue,
-    unique_agents: c.unique_agents,
-    blocked_requests: c.blocked_requests,
-    requests: t.requests,
-    errors: t.errors,
-    error_rate: t.requests > 0 ? t.errors / t.requests : null,
-    latency_p99_ms: t.latency_p99_ms
-  }
-  return result
-}, dbFailure)
+  })
 
-export const revenueHistory = Effect.fn("ConsoleRepo.revenueHistory")(function*(
-  scope: VendorScope,
-  split: Range,
-  granularity: "day" | "hour",
-  asset: string | undefined
-) {
-  const sql = yield* SqlClient.SqlClient
-  // '24 hours', not '1 day': a day step on timestamptz follows the session time zone's DST.
-  const step = granularity === "day" ? "24 hours" : "1 hour"
-  const assetFilter = (column: string) => asset === undefined ? sql.literal("") : sql`AND ${sql.literal(column)} = ${asset}`
-  return yield* withoutJit(sql, sql<{ time: string; payments: number; revenue: ReadonlyArray<AssetTotal> }>`
+  const findRevenueHistory = SqlSchema.findAll({
+    Request: RevenueHistoryRequest,
+    Result: RevenuePoint,
+    execute: ({ asset, granularity, scope, split }) => {
+      // '24 hours', not '1 day': a day step on timestamptz follows the session time zone's DST.
+      const step = granularity === "day" ? "24 hours" : "1 hour"
+      const assetFilter = (column: string) => asset === undefined ? sql.literal("") : sql`AND ${sql.literal(column)} = ${asset}`
+      return withoutJit(sql, sql`
     WITH ${paymentSources(sql, scope, split)},
     agg AS (
       SELECT date_trunc(${granularity}, x.t, 'UTC') AS bucket, x.asset, sum(x.amount) AS amount, sum(x.payments)::int AS payments
@@ -111,4 +126,48 @@ export const revenueHistory = Effect.fn("ConsoleRepo.revenueHistory")(function*(
                        FROM assets s LEFT JOIN agg a ON a.asset = s.asset AND a.bucket = b.bucket), '[]'::json) AS revenue
       FROM buckets b
      ORDER BY b.bucket`)
-}, dbFailure)
+    }
+  })
+
+  const ownsGateway = Effect.fn("ConsoleRepo.ownsGateway")(function*(vendorId: string, gatewayId: string) {
+    return Option.isSome(yield* findOwnership({ vendorId, gatewayId }))
+  }, dbFailure)
+
+  const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope, split: Range) {
+    const [totals, traffic] = yield* Effect.all([
+      findTotals({ scope, split }),
+      findTraffic({ scope, split })
+    ], { concurrency: "unbounded" })
+    const c = totals[0] ?? { revenue: [], unique_agents: 0, gateways: 0, blocked_requests: 0 }
+    const t = traffic[0] ?? { requests: 0, errors: 0, latency_p99_ms: null }
+    const result: VendorStats = {
+      from: split.from,
+      to: split.to,
+      gateways: c.gateways,
+      payments: c.revenue.reduce((n, r) => n + r.payments, 0),
+      revenue: c.revenue,
+      unique_agents: c.unique_agents,
+      blocked_requests: c.blocked_requests,
+      requests: t.requests,
+      errors: t.errors,
+      error_rate: t.requests > 0 ? t.errors / t.requests : null,
+      latency_p99_ms: t.latency_p99_ms
+    }
+    return result
+  }, dbFailure)
+
+  const revenueHistory = Effect.fn("ConsoleRepo.revenueHistory")(function*(
+    scope: VendorScope,
+    split: Range,
+    granularity: "day" | "hour",
+    asset: string | undefined
+  ) {
+    return yield* findRevenueHistory({ scope, split, granularity, asset })
+  }, dbFailure)
+
+  return { ownsGateway, stats, revenueHistory } as const
+})
+
+export class VendorRepo extends Context.Tag("Console/VendorRepo")<VendorRepo, Effect.Effect.Success<typeof make>>() {}
+
+export const VendorRepoLive = Layer.effect(VendorRepo, make)

@@ -1,14 +1,17 @@
 /**
- * Public keys for RS256 console tokens, from a JSON Web Key Set. Only RSA
- * signing keys are imported (`kty: "RSA"`, `use` absent or `sig`, `alg` absent
- * or `RS256`, modulus ≥ 2048 bits); anything else in the set is ignored, so a
- * key can never be used with an algorithm it was not published for. Signatures are verified
- * by `jose` (Jwt.ts); the key set stays ours rather than jose's `createRemoteJWKSet` because the
- * download policy below runs on Effect's `Clock` (tested with `TestClock`), keeps the previous
- * keys when a refresh fails, and hands out Node `KeyObject`s synchronously imported.
+ * Public keys for RS256 console tokens, from a JSON Web Key Set. Keys are imported and chosen
+ * by `jose` (`createLocalJWKSet`): only RSA keys whose `use` is absent or `sig` and whose
+ * `alg` is absent or `RS256` can serve an RS256 token, matched on its `kid` (a set with one
+ * such key also serves tokens without `kid`). We add one rule: a modulus under 2048 bits is
+ * never used. Signatures are verified by `jose` too (Jwt.ts). The *download* stays ours rather
+ * than jose's `createRemoteJWKSet`, whose cache runs on `Date.now()` and its own fetch: here
+ * the policy below runs on Effect's `Clock` (tested with `TestClock`), keeps the previous keys
+ * when a refresh fails, shares one download between concurrent callers, and rate-limits
+ * refetches for unknown `kid`s.
  */
-import { createPublicKey, type KeyObject } from "node:crypto"
+import { KeyObject } from "node:crypto"
 import { Clock, Duration, Effect, Either, Ref } from "effect"
+import { createLocalJWKSet, errors as JoseErrors, type JSONWebKeySet } from "jose"
 import { JwtError } from "./JwtError.js"
 
 export interface JwksResolver {
@@ -16,61 +19,61 @@ export interface JwksResolver {
   readonly getKey: (kid: string | undefined) => Effect.Effect<KeyObject, JwtError>
 }
 
-export interface ImportedJwk {
-  readonly kid: string | undefined
-  readonly key: KeyObject
-}
+/** A key set as jose selects from it; `undefined` for a document that is not a key set. */
+type KeySet = ReturnType<typeof createLocalJWKSet> | undefined
+
+const MIN_RSA_BITS = 2048
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
-const importRsaJwk = (jwk: Record<string, unknown>): ImportedJwk | undefined => {
-  const { kty, n, e, kid, use, alg } = jwk
-  if (kty !== "RSA" || typeof n !== "string" || typeof e !== "string") return undefined
-  if (use !== undefined && use !== "sig") return undefined
-  if (alg !== undefined && alg !== "RS256") return undefined
-  if (kid !== undefined && typeof kid !== "string") return undefined
-  try {
-    // Only the public components are passed on, whatever else the JWK holds.
-    const key = createPublicKey({ key: { kty, n, e }, format: "jwk" })
-    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0
-    return bits >= 2048 ? { kid, key } : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/** The usable RS256 keys of a `{ keys: [...] }` document (or a JSON string of one). */
-export const importJwks = (jwks: unknown): ReadonlyArray<ImportedJwk> => {
+/**
+ * A `{ keys: [...] }` document (or a JSON string of one) as a key set. Entries that are not
+ * objects are dropped first, so one stray value does not make jose refuse the whole set.
+ */
+const keySetOf = (jwks: unknown): KeySet => {
   let doc = jwks
   if (typeof doc === "string") {
     try {
       doc = JSON.parse(doc)
     } catch {
-      return []
+      return undefined
     }
   }
-  if (!isRecord(doc) || !Array.isArray(doc["keys"])) return []
-  const keys: Array<ImportedJwk> = []
-  for (const jwk of doc["keys"]) {
-    const imported = isRecord(jwk) ? importRsaJwk(jwk) : undefined
-    if (imported !== undefined) keys.push(imported)
+  if (!isRecord(doc) || !Array.isArray(doc["keys"])) return undefined
+  try {
+    return createLocalJWKSet({ keys: doc["keys"].filter(isRecord) } as JSONWebKeySet)
+  } catch {
+    return undefined
   }
-  return keys
 }
-
-const selectKey = (keys: ReadonlyArray<ImportedJwk>, kid: string | undefined): KeyObject | undefined =>
-  kid === undefined ? (keys.length === 1 ? keys[0]?.key : undefined) : keys.find((k) => k.kid === kid)?.key
 
 const unknownKey = () => new JwtError({ reason: "unknown signing key" })
 
+/**
+ * The RS256 key of `set` for `kid`, or None when there is none (no match, several matches for
+ * a token without `kid`, an unusable key, or a modulus under 2048 bits).
+ */
+const selectKey = (set: KeySet, kid: string | undefined): Effect.Effect<KeyObject | undefined> =>
+  set === undefined
+    ? Effect.succeed(undefined)
+    : Effect.tryPromise(() => set(kid === undefined ? { alg: "RS256" } : { alg: "RS256", kid })).pipe(
+      Effect.map((cryptoKey) => {
+        const key = KeyObject.from(cryptoKey)
+        return (key.asymmetricKeyDetails?.modulusLength ?? 0) >= MIN_RSA_BITS ? key : undefined
+      }),
+      // jose's "no matching key", "several keys match" and import failures all mean: not this set.
+      Effect.catchAll((error) =>
+        error.error instanceof JoseErrors.JOSEError || error.error instanceof TypeError
+          ? Effect.succeed(undefined)
+          : Effect.die(error.error))
+    )
+
 /** A fixed key set, for tests and for deployments that ship the JWKS in config. */
 export const makeStaticJwks = (jwks: unknown): JwksResolver => {
-  const keys = importJwks(jwks)
+  const set = keySetOf(jwks)
   return {
-    getKey: (kid) => {
-      const key = selectKey(keys, kid)
-      return key === undefined ? Effect.fail(unknownKey()) : Effect.succeed(key)
-    }
+    getKey: (kid) =>
+      Effect.flatMap(selectKey(set, kid), (key) => key === undefined ? Effect.fail(unknownKey()) : Effect.succeed(key))
   }
 }
 
@@ -88,7 +91,8 @@ export interface RemoteJwksOptions {
 }
 
 interface CacheState {
-  readonly keys: ReadonlyArray<ImportedJwk> | undefined
+  /** Meaningful once a download has succeeded (`fetchedAt` is finite). */
+  readonly keys: KeySet
   readonly fetchedAt: number
   readonly attemptedAt: number
 }
@@ -117,7 +121,7 @@ export const makeRemoteJwks = (
       try: async (signal) => {
         const response = await fetchFn(url, { signal })
         if (!response.ok) throw new Error(`JWKS endpoint answered ${response.status}`)
-        return importJwks(await response.json())
+        return { set: keySetOf(await response.json()) }
       },
       catch: (cause) => cause
     }).pipe(
@@ -134,7 +138,7 @@ export const makeRemoteJwks = (
           const result = yield* Effect.either(download)
           const now = yield* Clock.currentTimeMillis
           const next: CacheState = Either.isRight(result)
-            ? { keys: result.right, fetchedAt: now, attemptedAt: now }
+            ? { keys: result.right.set, fetchedAt: now, attemptedAt: now }
             : { ...current, attemptedAt: now }
           yield* Ref.set(state, next)
           return next
@@ -145,14 +149,14 @@ export const makeRemoteJwks = (
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         let current = yield* Ref.get(state)
-        const cached = current.keys === undefined ? undefined : selectKey(current.keys, kid)
+        const fresh = current.fetchedAt !== -Infinity
+        const cached = fresh ? yield* selectKey(current.keys, kid) : undefined
         if (cached !== undefined && now - current.fetchedAt < ttlMs) return cached
         if (now - current.attemptedAt >= cooldownMs) current = yield* refresh(now)
-        const key = current.keys === undefined ? undefined : selectKey(current.keys, kid)
+        const downloaded = current.fetchedAt !== -Infinity
+        const key = downloaded ? yield* selectKey(current.keys, kid) : undefined
         if (key !== undefined) return key
-        return yield* Effect.fail(
-          current.keys === undefined ? new JwtError({ reason: "signing keys unavailable" }) : unknownKey()
-        )
+        return yield* Effect.fail(downloaded ? unknownKey() : new JwtError({ reason: "signing keys unavailable" }))
       })
 
     return { getKey }

@@ -11,7 +11,7 @@ import { JwtSecret } from "../../src/auth/JwtSecret.js"
 import { AuthenticationLive } from "../../src/auth/AuthenticationLive.js"
 import { AuthenticatorFromSecret } from "../../src/auth/Authenticator.js"
 import { AdminConsoleApi, AgentConsoleApi, VendorConsoleApi } from "../../src/console/Api.js"
-import { ConsoleHandlersLive } from "../../src/console/Console.js"
+import { ConsoleGroupsLive, ConsoleHandlersLive } from "../../src/console/Console.js"
 import { CursorKeyLive } from "../../src/console/Cursor.js"
 import { DatabaseStatus } from "../../src/db/Database.js"
 import { claimsFor, type PrincipalSpec, signHs256 } from "../../src/identity/Jwt.js"
@@ -32,12 +32,15 @@ const ready = Layer.succeed(DatabaseStatus, {
 
 const secret = Layer.succeed(JwtSecret, { secret: Redacted.make(SECRET), source: { _tag: "Config" } })
 
-const handlers = ConsoleHandlersLive.pipe(
-  Layer.provide(AuthenticationLive),
-  Layer.provide(AuthenticatorFromSecret),
-  Layer.provide(secret),
-  Layer.provide(ready)
-)
+const withAuth = <ROut, E, RIn>(groups: Layer.Layer<ROut, E, RIn>) =>
+  groups.pipe(
+    Layer.provide(AuthenticationLive),
+    Layer.provide(AuthenticatorFromSecret),
+    Layer.provide(secret),
+    Layer.provide(ready)
+  )
+
+const handlers = withAuth(ConsoleHandlersLive)
 
 /** The console server (with its test HttpClient) on the given database layer. */
 export const consoleServerOn = <ROut, E, RIn>(database: Layer.Layer<ROut, E, RIn>) =>
@@ -46,6 +49,16 @@ export const consoleServerOn = <ROut, E, RIn>(database: Layer.Layer<ROut, E, RIn
     Layer.provide(HttpApiBuilder.api(ConsoleTestApi).pipe(Layer.provide(handlers))),
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provideMerge(database)
+  )
+
+/**
+ * The console server (with its test HttpClient) on the given repositories and no database:
+ * the real handler groups over `Layer.mock` repositories (test/console/handlers.test.ts).
+ */
+export const consoleServerWithRepos = <ROut, E, RIn>(repos: Layer.Layer<ROut, E, RIn>) =>
+  HttpApiBuilder.serve().pipe(
+    Layer.provide(HttpApiBuilder.api(ConsoleTestApi).pipe(Layer.provide(withAuth(ConsoleGroupsLive.pipe(Layer.provide(repos)))))),
+    Layer.provideMerge(NodeHttpServer.layerTest)
   )
 
 /** The server (with its test HttpClient) on a fresh migrated database. */

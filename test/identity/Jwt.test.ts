@@ -3,11 +3,11 @@ import { Effect, Redacted } from "effect"
 import { createHmac, generateKeyPairSync } from "node:crypto"
 import {
   claimsFor,
-  importJwks,
   type JwtClaims,
   JwtError,
   makeStaticJwks,
   signHs256,
+  signJwt,
   signRs256,
   verifyJwt,
   type VerifyJwtOptions
@@ -161,6 +161,36 @@ describe("Jwt HS256", () => {
     }))
 })
 
+describe("minting with jose (signJwt)", () => {
+  const withAud = { ...claimsFor({ role: "agent", agentId: "ag_7" }, { now, ttlSeconds: 600, issuer: "https://id.machpay", audience: "console" }) }
+  const audiences: JwtClaims = { ...vendorClaims, aud: ["other", "console"] }
+
+  it.effect("mints exactly the tokens of the synchronous signers the tests and load tools use", () =>
+    Effect.gen(function* () {
+      for (const claims of [vendorClaims, withAud, audiences]) {
+        expect(yield* signJwt(claims, { alg: "HS256", secret })).toBe(signHs256(claims, secret))
+        expect(yield* signJwt(claims, { alg: "HS256", secret: Redacted.make(secret) }, { kid: "k1" })).toBe(
+          signHs256(claims, secret, { kid: "k1" })
+        )
+        // RSASSA-PKCS1-v1_5 is deterministic, so RS256 tokens compare byte for byte too.
+        expect(yield* signJwt(claims, { alg: "RS256", privateKey: rsa.privateKey }, { kid: "k1" })).toBe(
+          signRs256(claims, rsa.privateKey, "k1")
+        )
+      }
+    }))
+
+  it.effect("mints tokens that verify, with our claims mapping", () =>
+    Effect.gen(function* () {
+      const hs = yield* signJwt(withAud, { alg: "HS256", secret })
+      expect(yield* verifyJwt(hs, { ...hsOptions, issuer: "https://id.machpay", audience: "console" })).toEqual({
+        role: "agent", agentId: "ag_7", subject: "ag_7", expiresAt: now + 600
+      })
+      const rs = yield* signJwt(vendorClaims, { alg: "RS256", privateKey: rsa.privateKey }, { kid: "k1" })
+      expect(yield* verifyJwt(rs, rsOptions)).toEqual({ role: "vendor", vendorId: "v_1", subject: "v_1", expiresAt: now + 3600 })
+      expect(yield* reasonOf(yield* signJwt(vendorClaims, { alg: "HS256", secret: "another-secret" }))).toBe("invalid signature")
+    }))
+})
+
 describe("Jwt RS256 via JWKS", () => {
   it.effect("verifies tokens signed by a key in the set", () =>
     Effect.gen(function* () {
@@ -225,7 +255,8 @@ describe("Jwt RS256 via JWKS", () => {
     for (const kid of ["small", "ec", "enc", "ps", "oct"]) {
       expect((yield* Effect.flip(resolver.getKey(kid))).reason).toBe("unknown signing key")
     }
-    expect(importJwks("not json")).toEqual([])
-    expect(importJwks({ keys: "nope" })).toEqual([])
+    for (const document of ["not json", { keys: "nope" }]) {
+      expect((yield* Effect.flip(makeStaticJwks(document).getKey(undefined))).reason).toBe("unknown signing key")
+    }
   }))
 })

@@ -1,7 +1,7 @@
 /** `token mint`: a development console token for an existing vendor or agent, or an admin. */
 import { Clock, Effect, Option } from "effect"
 import { AuthSettingsConfig } from "../../auth/AuthConfig.js"
-import { claimsFor, signHs256 } from "../../identity/Jwt.js"
+import { claimsFor, signJwt } from "../../identity/Jwt.js"
 import { requireAgent, requireVendor } from "../AdminRepo.js"
 import type { TokenPrincipal } from "../Command.js"
 import { resolveJwtSecret } from "../../auth/JwtSecret.js"
@@ -39,7 +39,7 @@ export const tokenMint = Effect.fn("Cli.tokenMint")(function*(input: {
     ...Option.match(issuer, { onNone: () => ({}), onSome: (iss) => ({ issuer: iss }) }),
     ...Option.match(audience, { onNone: () => ({}), onSome: (aud) => ({ audience: aud }) })
   })
-  const token = signHs256(claims, secret)
+  const token = yield* signJwt(claims, { alg: "HS256", secret })
   const expiresAt = new Date(claims.exp * 1000).toISOString()
   if (input.json) {
     return json({ token, role: claims.role, subject: claims.sub, vendorId: claims.vendor_id ?? null, agentId: claims.agent_id ?? null, expiresAt })
