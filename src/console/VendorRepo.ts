@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import type { AssetTotal } from "../../schema/api/ConsoleCommon.js"
 import type { VendorStats } from "../../schema/api/ConsoleVendor.js"
 import type { Range } from "./Params.js"
-import { paymentSources, withoutJit } from "./RollupRepo.js"
+import { type ConsumerWindow, consumerWindow, paymentSources, withoutJit } from "./RollupRepo.js"
 import { dbFailure } from "./Failures.js"
 import { money, type VendorScope, vendorGateways } from "./Scope.js"
 import { telemetryParts, trafficAggregates } from "./TelemetrySql.js"
@@ -24,13 +24,16 @@ export const ownsGateway = Effect.fn("ConsoleRepo.ownsGateway")(function*(vendor
 export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope, split: Range) {
   const sql = yield* SqlClient.SqlClient
   const [totals, traffic] = yield* Effect.all([
-    // Revenue from the hourly revenue rollup, unique agents from the daily agent rollup's ids
-    // (no sums), the rest of the range from the raw payments (index-only) in both cases. The
-    // rollups are probed per clean day (LATERAL): a hash join would scan the whole table.
-    withoutJit(sql, sql<{ revenue: ReadonlyArray<AssetTotal>; unique_agents: number; gateways: number; blocked_requests: number }>`
+    // Revenue from the hourly revenue rollup, unique agents from the vendor's consumers window
+    // when it is clean for this range (its agents + those paid since its end, not in it), else
+    // from the daily agent rollup's ids (no sums); the rest of the range from the raw payments
+    // (index-only) in both cases. The rollups are probed per clean day (LATERAL): a hash join
+    // would scan the whole table.
+    withoutJit(sql, Effect.flatMap(consumerWindow(sql, scope, split), (window) =>
+      sql<{ revenue: ReadonlyArray<AssetTotal>; unique_agents: number; gateways: number; blocked_requests: number }>`
       WITH ${paymentSources(sql, scope, split)},
       raw AS MATERIALIZED (
-        SELECT p.asset, p.agent_id COLLATE "C" AS agent_id, p.amount
+        SELECT p.asset, p.agent_id COLLATE "C" AS agent_id, p.amount, p.event_time
           FROM raw_ranges r
           JOIN payment_authorized p ON p.gateway_id = r.gateway_id AND p.event_time >= r.lo AND p.event_time < r.hi)
       SELECT (SELECT coalesce(json_agg(json_build_object('asset', a.asset, 'amount', ${sql.literal(money("a.amount"))},
@@ -43,14 +46,10 @@ export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope
                               UNION ALL
                               SELECT asset, amount, 1 FROM raw) x
                        GROUP BY x.asset) a) AS revenue,
-             (SELECT count(*)::int
-                FROM (SELECT a.agent_id COLLATE "C" FROM clean c CROSS JOIN LATERAL (
-                        SELECT a.agent_id FROM console_agent_daily a WHERE a.gateway_id = c.gateway_id AND a.day = c.day) a
-                      UNION
-                      SELECT agent_id FROM raw) d) AS unique_agents,
+             ${uniqueAgents(sql, window)} AS unique_agents,
              (SELECT count(*)::int FROM g) AS gateways,
              (SELECT count(*)::int FROM g JOIN request_blocked p ON p.gateway_id = g.id
-               WHERE p.event_time >= ${split.from}::timestamptz AND p.event_time < ${split.to}::timestamptz) AS blocked_requests`),
+               WHERE p.event_time >= ${split.from}::timestamptz AND p.event_time < ${split.to}::timestamptz) AS blocked_requests`)),
     sql<{ requests: number; errors: number; latency_p99_ms: number | null }>`
       WITH ${telemetryParts(sql, scope, split.from, split.to)}
       SELECT ${sql.literal(trafficAggregates)} FROM parts x`
@@ -72,6 +71,24 @@ export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope
   }
   return result
 }, dbFailure)
+
+/**
+ * Distinct agents over the range, for the `stats` statement (CTEs `clean`, `raw`): with a
+ * clean consumers window, its agent count plus the agents paid since its end that it lacks;
+ * without, the union of the daily rollups' agents and the raw payments' agents.
+ */
+const uniqueAgents = (sql: SqlClient.SqlClient, window: ConsumerWindow | undefined) =>
+  window === undefined
+    ? sql`(SELECT count(*)::int
+             FROM (SELECT a.agent_id COLLATE "C" FROM clean c CROSS JOIN LATERAL (
+                     SELECT a.agent_id FROM console_agent_daily a WHERE a.gateway_id = c.gateway_id AND a.day = c.day) a
+                   UNION
+                   SELECT agent_id FROM raw) d)`
+    : sql`((SELECT count(*) FROM console_consumer_totals w WHERE w.vendor_id = ${window.vendorId})
+           + (SELECT count(DISTINCT r.agent_id) FROM raw r
+               WHERE r.event_time >= ${window.to}::timestamptz
+                 AND NOT EXISTS (SELECT 1 FROM console_consumer_totals w
+                                  WHERE w.vendor_id = ${window.vendorId} AND w.agent_id = r.agent_id)))::int`
 
 export const revenueHistory = Effect.fn("ConsoleRepo.revenueHistory")(function*(
   scope: VendorScope,
