@@ -156,7 +156,8 @@ const fromWindow = (sql: SqlClient.SqlClient, input: ConsumersInput, window: Con
       SELECT w.agent_id, w.payments::numeric AS payments, w.amount AS total, w.first_seen, w.last_seen
         FROM console_consumer_totals w
        WHERE w.vendor_id = ${vendor} ${after.untouched}
-         AND NOT EXISTS (SELECT 1 FROM tail t WHERE t.agent_id = w.agent_id)
+         -- NOT IN over a non-null column: a hashed subplan (NOT EXISTS rescans the tail per row).
+         AND w.agent_id NOT IN (SELECT t.agent_id FROM tail t)
        ORDER BY ${sql.literal(w.column)} DESC, w.agent_id DESC
        LIMIT ${input.limit + 1}),
     page AS MATERIALIZED (

@@ -84,11 +84,12 @@ const uniqueAgents = (sql: SqlClient.SqlClient, window: ConsumerWindow | undefin
                      SELECT a.agent_id FROM console_agent_daily a WHERE a.gateway_id = c.gateway_id AND a.day = c.day) a
                    UNION
                    SELECT agent_id FROM raw) d)`
-    : sql`((SELECT count(*) FROM console_consumer_totals w WHERE w.vendor_id = ${window.vendorId})
-           + (SELECT count(DISTINCT r.agent_id) FROM raw r
-               WHERE r.event_time >= ${window.to}::timestamptz
-                 AND NOT EXISTS (SELECT 1 FROM console_consumer_totals w
-                                  WHERE w.vendor_id = ${window.vendorId} AND w.agent_id = r.agent_id)))::int`
+    // The window's agent count is stored with it; the few agents of today are probed one by
+    // one (a scalar subquery per agent: as a join the planner hashes the whole window).
+    : sql`((SELECT w.agents FROM console_consumer_windows w WHERE w.vendor_id = ${window.vendorId})
+           + (SELECT count(*) FROM (SELECT DISTINCT r.agent_id FROM raw r WHERE r.event_time >= ${window.to}::timestamptz) t
+               WHERE NOT (SELECT EXISTS (SELECT 1 FROM console_consumer_totals w
+                                          WHERE w.vendor_id = ${window.vendorId} AND w.agent_id = t.agent_id))))::int`
 
 export const revenueHistory = Effect.fn("ConsoleRepo.revenueHistory")(function*(
   scope: VendorScope,
