@@ -93,6 +93,18 @@ const newest = (
           JOIN ${table} x ON x.gateway_id = g.id AND x.event_time = k.event_time AND x.seq = k.seq) y
        WHERE ${vendorGateways(sql, scope)}`
   }
+  if (agentId !== undefined && source.keysFirst === true) {
+    // The agent's index INCLUDEs gateway_id, amount and asset (migration 0034): walk it in
+    // order index-only, keep the vendor's gateways, stop at the page, then fetch those rows —
+    // instead of fetching every payment of the agent from the heap and sorting.
+    return sql`
+      SELECT ${columns}, x.event_time AS sort_time, x.seq AS sort_seq
+        FROM (SELECT x.gateway_id, x.event_time, x.seq FROM ${table} x
+               WHERE x.agent_id = ${agentId} AND ${inRange} ${source.keyset} ${source.filters}
+                 AND x.gateway_id = ANY (ARRAY(SELECT g.id FROM gateways g WHERE ${vendorGateways(sql, scope)}))
+               ORDER BY x.event_time DESC, x.seq DESC LIMIT ${limit}) k
+        JOIN ${table} x ON x.gateway_id = k.gateway_id AND x.event_time = k.event_time AND x.seq = k.seq`
+  }
   return agentId === undefined
     ? sql`
       SELECT y.* FROM gateways g CROSS JOIN LATERAL (
