@@ -113,7 +113,7 @@ const main = async () => {
     // What autovacuum does shortly after a fill: statistics and the visibility map (index-only scans).
     const maintenance = new pg.Client({ connectionString: databaseUrl })
     await maintenance.connect()
-    for (const table of ["console_rollup_days", "console_agent_daily", "console_revenue_hourly", "console_consumer_windows", "console_consumer_totals"]) {
+    for (const table of ["console_rollup_days", "console_agent_daily", "console_revenue_hourly", "console_consumer_windows", "console_consumer_totals", "gateway_stats_hourly"]) {
       await maintenance.query(`VACUUM (ANALYZE) ${table}`)
     }
     await maintenance.end()
