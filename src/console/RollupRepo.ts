@@ -86,6 +86,7 @@ export const consumerWindow = (sql: SqlClient.SqlClient, scope: VendorScope, ran
            AND ${range.to}::timestamptz < w.window_to + interval '24 hours'
            AND w.window_to <= coalesce(
                  (SELECT watermark FROM rollup_state WHERE job = 'gateway_stats_hourly'), '-infinity'::timestamptz)
+           AND w.revenue_assets IS NOT NULL
            AND w.gateways = ARRAY(SELECT g.id FROM gateways g WHERE g.vendor_id = ${scope.vendorId} ORDER BY g.id COLLATE "C")
            AND NOT EXISTS (SELECT 1 FROM rollup_dirty m
                             WHERE m.gateway_id = ANY (w.gateways) AND m.hour >= w.window_from AND m.hour < w.window_to)

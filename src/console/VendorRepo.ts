@@ -5,7 +5,7 @@
  * (`vendorGateways`); raw payments are read index-only through
  * `(gateway_id, event_time …) INCLUDE (agent_id, amount, asset)`.
  */
-import { SqlClient } from "@effect/sql"
+import { SqlClient, type Statement } from "@effect/sql"
 import { Effect } from "effect"
 import type { AssetTotal } from "../../schema/api/ConsoleCommon.js"
 import type { VendorStats } from "../../schema/api/ConsoleVendor.js"
@@ -24,32 +24,11 @@ export const ownsGateway = Effect.fn("ConsoleRepo.ownsGateway")(function*(vendor
 export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope, split: Range) {
   const sql = yield* SqlClient.SqlClient
   const [totals, traffic] = yield* Effect.all([
-    // Revenue from the hourly revenue rollup, unique agents from the vendor's consumers window
-    // when it is clean for this range (its agents + those paid since its end, not in it), else
-    // from the daily agent rollup's ids (no sums); the rest of the range from the raw payments
-    // (index-only) in both cases. The rollups are probed per clean day (LATERAL): a hash join
-    // would scan the whole table.
+    // With a clean consumers window for this range (RollupRepo.ts) its stored revenue and agent
+    // count plus the payments since its end; otherwise revenue from the hourly revenue rollup,
+    // unique agents from the daily agent rollup's ids, the rest of the range raw.
     withoutJit(sql, Effect.flatMap(consumerWindow(sql, scope, split), (window) =>
-      sql<{ revenue: ReadonlyArray<AssetTotal>; unique_agents: number; gateways: number; blocked_requests: number }>`
-      WITH ${paymentSources(sql, scope, split)},
-      raw AS MATERIALIZED (
-        SELECT p.asset, p.agent_id COLLATE "C" AS agent_id, p.amount, p.event_time
-          FROM raw_ranges r
-          JOIN payment_authorized p ON p.gateway_id = r.gateway_id AND p.event_time >= r.lo AND p.event_time < r.hi)
-      SELECT (SELECT coalesce(json_agg(json_build_object('asset', a.asset, 'amount', ${sql.literal(money("a.amount"))},
-                                                         'payments', a.payments) ORDER BY a.asset), '[]'::json)
-                FROM (SELECT x.asset, sum(x.amount) AS amount, sum(x.payments)::int AS payments
-                        FROM (SELECT h.asset, h.amount, h.payments
-                                FROM clean c CROSS JOIN LATERAL (
-                                  SELECT h.* FROM console_revenue_hourly h WHERE h.gateway_id = c.gateway_id
-                                     AND h.hour >= c.day AND h.hour < c.day + interval '24 hours') h
-                              UNION ALL
-                              SELECT asset, amount, 1 FROM raw) x
-                       GROUP BY x.asset) a) AS revenue,
-             ${uniqueAgents(sql, window)} AS unique_agents,
-             (SELECT count(*)::int FROM g) AS gateways,
-             (SELECT count(*)::int FROM g JOIN request_blocked p ON p.gateway_id = g.id
-               WHERE p.event_time >= ${split.from}::timestamptz AND p.event_time < ${split.to}::timestamptz) AS blocked_requests`)),
+      window === undefined ? rollupTotals(sql, scope, split) : windowTotals(sql, split, window))),
     sql<{ requests: number; errors: number; latency_p99_ms: number | null }>`
       WITH ${telemetryParts(sql, scope, split.from, split.to)}
       SELECT ${sql.literal(trafficAggregates)} FROM parts x`
@@ -72,24 +51,78 @@ export const stats = Effect.fn("ConsoleRepo.stats")(function*(scope: VendorScope
   return result
 }, dbFailure)
 
+type Totals = { revenue: ReadonlyArray<AssetTotal>; unique_agents: number; gateways: number; blocked_requests: number }
+
+/** Revenue per asset from rows `x` (asset, amount, payments), as the wire's JSON array. */
+const revenueJson = (sql: SqlClient.SqlClient, rows: Statement.Fragment) =>
+  sql`(SELECT coalesce(json_agg(json_build_object('asset', a.asset, 'amount', ${sql.literal(money("a.amount"))},
+                                                  'payments', a.payments) ORDER BY a.asset), '[]'::json)
+         FROM (SELECT x.asset, sum(x.amount) AS amount, sum(x.payments)::int AS payments
+                 FROM (${rows}) x GROUP BY x.asset) a)`
+
+/** Gateways and blocked requests of the scope (CTE `g`) over the range. */
+const counts = (sql: SqlClient.SqlClient, split: Range) =>
+  sql`(SELECT count(*)::int FROM g) AS gateways,
+      (SELECT count(*)::int FROM g JOIN request_blocked p ON p.gateway_id = g.id
+        WHERE p.event_time >= ${split.from}::timestamptz AND p.event_time < ${split.to}::timestamptz) AS blocked_requests`
+
 /**
- * Distinct agents over the range, for the `stats` statement (CTEs `clean`, `raw`): with a
- * clean consumers window, its agent count plus the agents paid since its end that it lacks;
- * without, the union of the daily rollups' agents and the raw payments' agents.
+ * Clean days from the rollups (probed per clean day, LATERAL: a hash join would scan the whole
+ * table), the rest of the range from the raw payments (index-only).
  */
-const uniqueAgents = (sql: SqlClient.SqlClient, window: ConsumerWindow | undefined) =>
-  window === undefined
-    ? sql`(SELECT count(*)::int
-             FROM (SELECT a.agent_id COLLATE "C" FROM clean c CROSS JOIN LATERAL (
-                     SELECT a.agent_id FROM console_agent_daily a WHERE a.gateway_id = c.gateway_id AND a.day = c.day) a
-                   UNION
-                   SELECT agent_id FROM raw) d)`
-    // The window's agent count is stored with it; the few agents of today are probed one by
-    // one (a scalar subquery per agent: as a join the planner hashes the whole window).
-    : sql`((SELECT w.agents FROM console_consumer_windows w WHERE w.vendor_id = ${window.vendorId})
-           + (SELECT count(*) FROM (SELECT DISTINCT r.agent_id FROM raw r WHERE r.event_time >= ${window.to}::timestamptz) t
-               WHERE NOT (SELECT EXISTS (SELECT 1 FROM console_consumer_totals w
-                                          WHERE w.vendor_id = ${window.vendorId} AND w.agent_id = t.agent_id))))::int`
+const rollupTotals = (sql: SqlClient.SqlClient, scope: VendorScope, split: Range) =>
+  sql<Totals>`
+    WITH ${paymentSources(sql, scope, split)},
+    raw AS MATERIALIZED (
+      SELECT p.asset, p.agent_id COLLATE "C" AS agent_id, p.amount
+        FROM raw_ranges r
+        JOIN payment_authorized p ON p.gateway_id = r.gateway_id AND p.event_time >= r.lo AND p.event_time < r.hi)
+    SELECT ${
+    revenueJson(
+      sql,
+      sql`SELECT h.asset, h.amount, h.payments
+            FROM clean c CROSS JOIN LATERAL (
+              SELECT h.* FROM console_revenue_hourly h WHERE h.gateway_id = c.gateway_id
+                 AND h.hour >= c.day AND h.hour < c.day + interval '24 hours') h
+          UNION ALL
+          SELECT asset, amount, 1 FROM raw`
+    )
+  } AS revenue,
+           (SELECT count(*)::int
+              FROM (SELECT a.agent_id COLLATE "C" FROM clean c CROSS JOIN LATERAL (
+                      SELECT a.agent_id FROM console_agent_daily a WHERE a.gateway_id = c.gateway_id AND a.day = c.day) a
+                    UNION
+                    SELECT agent_id FROM raw) d) AS unique_agents,
+           ${counts(sql, split)}`
+
+/**
+ * The vendor's window (revenue and agent count stored with it) plus its payments since the
+ * window's end. Today's agents are probed one by one against the window (a scalar subquery per
+ * agent: as a join the planner hashes the whole window).
+ */
+const windowTotals = (sql: SqlClient.SqlClient, split: Range, window: ConsumerWindow) =>
+  sql<Totals>`
+    WITH g AS MATERIALIZED (SELECT g.id FROM gateways g WHERE g.vendor_id = ${window.vendorId}),
+    w AS MATERIALIZED (SELECT * FROM console_consumer_windows w WHERE w.vendor_id = ${window.vendorId}),
+    tail AS MATERIALIZED (
+      SELECT p.asset, p.agent_id COLLATE "C" AS agent_id, p.amount
+        FROM g JOIN payment_authorized p ON p.gateway_id = g.id
+         AND p.event_time >= ${window.to}::timestamptz AND p.event_time < ${split.to}::timestamptz)
+    SELECT ${
+    revenueJson(
+      sql,
+      sql`SELECT u.asset, u.amount, u.payments
+            FROM w CROSS JOIN LATERAL unnest(w.revenue_assets, w.revenue_amounts, w.revenue_payments) AS u(asset, amount, payments)
+          UNION ALL
+          SELECT asset, amount, 1 FROM tail`
+    )
+  } AS revenue,
+           ((SELECT w.agents FROM w)
+            + (SELECT count(*) FROM (SELECT DISTINCT t.agent_id FROM tail t) t
+                WHERE NOT (SELECT EXISTS (SELECT 1 FROM console_consumer_totals c
+                                           WHERE c.vendor_id = ${window.vendorId} AND c.agent_id = t.agent_id))))::int
+             AS unique_agents,
+           ${counts(sql, split)}`
 
 export const revenueHistory = Effect.fn("ConsoleRepo.revenueHistory")(function*(
   scope: VendorScope,

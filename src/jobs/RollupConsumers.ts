@@ -47,7 +47,7 @@ export const rebuildVendorWindow = (sql: SqlClient.SqlClient, vendorId: string, 
                             WHERE m.gateway_id = g.id AND m.hour >= d.day AND m.hour < d.day + interval '24 hours') AS clean
           FROM g CROSS JOIN generate_series(${from}::timestamptz, ${to}::timestamptz - interval '24 hours',
                                             interval '24 hours') AS d(day)),
-      per_asset AS (
+      per_asset AS MATERIALIZED (
         SELECT x.agent_id, x.asset, sum(x.payments) AS payments, sum(x.amount) AS amount,
                min(x.first_seen) AS first_seen, max(x.last_seen) AS last_seen
           FROM (SELECT a.agent_id COLLATE "C" AS agent_id, a.asset, a.payments, a.amount, a.first_seen, a.last_seen
@@ -66,12 +66,21 @@ export const rebuildVendorWindow = (sql: SqlClient.SqlClient, vendorId: string, 
                array_agg(asset ORDER BY asset COLLATE "C"), array_agg(amount ORDER BY asset COLLATE "C")
           FROM per_asset GROUP BY agent_id
         RETURNING 1),
+      revenue AS (
+        SELECT coalesce(array_agg(asset ORDER BY asset COLLATE "C"), '{}') AS assets,
+               coalesce(array_agg(amount ORDER BY asset COLLATE "C"), '{}') AS amounts,
+               coalesce(array_agg(payments ORDER BY asset COLLATE "C"), '{}') AS payments
+          FROM (SELECT asset, sum(amount) AS amount, sum(payments)::bigint AS payments FROM per_asset GROUP BY asset) r),
       win AS (
-        INSERT INTO console_consumer_windows (vendor_id, window_from, window_to, gateways, agents, built_at)
-        SELECT ${vendorId}, ${from}, ${to}, ARRAY(SELECT id FROM g ORDER BY id COLLATE "C"), (SELECT count(*) FROM ins), now()
+        INSERT INTO console_consumer_windows (vendor_id, window_from, window_to, gateways, agents, built_at,
+                                              revenue_assets, revenue_amounts, revenue_payments)
+        SELECT ${vendorId}, ${from}, ${to}, ARRAY(SELECT id FROM g ORDER BY id COLLATE "C"), (SELECT count(*) FROM ins), now(),
+               r.assets, r.amounts, r.payments
+          FROM revenue r
         ON CONFLICT (vendor_id) DO UPDATE
           SET window_from = EXCLUDED.window_from, window_to = EXCLUDED.window_to, gateways = EXCLUDED.gateways,
-              agents = EXCLUDED.agents, built_at = EXCLUDED.built_at
+              agents = EXCLUDED.agents, built_at = EXCLUDED.built_at, revenue_assets = EXCLUDED.revenue_assets,
+              revenue_amounts = EXCLUDED.revenue_amounts, revenue_payments = EXCLUDED.revenue_payments
         RETURNING agents)
       SELECT agents FROM win`
     return row?.agents ?? 0
@@ -99,8 +108,8 @@ export const rebuildWindowsOfBuckets = (
     ))
 
 /**
- * Vendors without a current window: none yet, another window (the day changed), or other
- * gateways than when built. At most `limit`, in vendor order.
+ * Vendors without a current window: none yet, another window (the day changed), other
+ * gateways than when built, or built before its revenue was kept (migration 0036). At most `limit`, in vendor order.
  */
 export const staleWindows = (sql: SqlClient.SqlClient, from: Date, to: Date, limit: number) =>
   sql<{ vendor_id: string }>`
@@ -108,6 +117,6 @@ export const staleWindows = (sql: SqlClient.SqlClient, from: Date, to: Date, lim
       FROM (SELECT g.vendor_id, array_agg(g.id ORDER BY g.id COLLATE "C") AS gateways FROM gateways g GROUP BY 1) v
       LEFT JOIN console_consumer_windows w ON w.vendor_id = v.vendor_id
      WHERE w.vendor_id IS NULL OR w.window_from <> ${from}::timestamptz OR w.window_to <> ${to}::timestamptz
-        OR w.gateways <> v.gateways
+        OR w.gateways <> v.gateways OR w.revenue_assets IS NULL
      ORDER BY 1
      LIMIT ${limit}`

@@ -159,6 +159,9 @@ const recomputedDefault = Effect.gen(function*() {
   const mine = sql`p.gateway_id IN ('tv-g1', 'tv-g2')
     AND p.event_time >= date_trunc('day', now(), 'UTC') - interval '29 days' AND p.event_time < now()`
   const [agents] = yield* sql<{ n: number }>`SELECT count(DISTINCT p.agent_id)::int AS n FROM payment_authorized p WHERE ${mine}`
+  const revenue = yield* sql`
+    SELECT p.asset, trim_scale(sum(p.amount))::text AS amount, count(*)::int AS payments FROM payment_authorized p
+     WHERE ${mine} GROUP BY 1 ORDER BY 1`
   const rankings: Record<string, ReadonlyArray<unknown>> = {}
   for (const sort of SORTS) {
     rankings[sort] = yield* sql`
@@ -171,7 +174,7 @@ const recomputedDefault = Effect.gen(function*() {
                 FROM payment_authorized p WHERE ${mine}
                GROUP BY 1 ORDER BY ${sql.literal(RANKING[sort])}, p.agent_id COLLATE "C" DESC) a`
   }
-  return { uniqueAgents: agents?.n ?? 0, rankings }
+  return { uniqueAgents: agents?.n ?? 0, revenue, rankings }
 })
 
 /** The same as served for the default range: unique agents, and each sort paged 5 agents at a time. */
@@ -193,7 +196,7 @@ const servedDefault = Effect.gen(function*() {
     } while (cursor !== null && items.length < 1000)
     rankings[sort] = items
   }
-  return { uniqueAgents: stats["unique_agents"], rankings }
+  return { uniqueAgents: stats["unique_agents"], revenue: stats["revenue"], rankings }
 })
 
 const expectTrue = (when: string) =>
@@ -210,9 +213,15 @@ const windowIsRead = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const before = yield* servedDefault
   yield* sql`UPDATE console_consumer_totals SET payments = payments + 1000 WHERE vendor_id = 'tv'`
+  yield* sql`UPDATE console_consumer_windows SET agents = agents + 1000 WHERE vendor_id = 'tv'`
   const damaged = yield* servedDefault
   yield* sql`UPDATE console_consumer_totals SET payments = payments - 1000 WHERE vendor_id = 'tv'`
-  return JSON.stringify(damaged) !== JSON.stringify(before)
+  yield* sql`UPDATE console_consumer_windows SET agents = agents - 1000 WHERE vendor_id = 'tv'`
+  const consumersMoved = JSON.stringify(damaged.rankings) !== JSON.stringify(before.rankings)
+  const statsMoved = damaged.uniqueAgents !== before.uniqueAgents
+  // Consumers and stats decide alone whether the window is clean: they must agree.
+  expect(statsMoved, "stats and consumers read the window together").toBe(consumersMoved)
+  return consumersMoved
 })
 
 const consoleRollupRows = Effect.flatMap(SqlClient.SqlClient, (sql) =>
