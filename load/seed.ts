@@ -14,7 +14,9 @@
  * vendor-0000 is the largest, ≈ 7% of all payments). 95% of a gateway's payments come from
  * its own ~300 regular agents (skewed), 5% from the whole population (skewed). Per payment ≈ 0.05 blocked requests, 0.005 solvency alerts, 0.1 intents.
  * Hourly rollups cover every closed hour (payment columns exact, traffic synthesized); the
- * current hour is only in the packets. 5% of gateways are stale and 3% silent.
+ * current hour is only in the packets. 5% of gateways are stale and 3% silent. The console
+ * rollups of finished days are built as the rollup job builds them, and the job itself then
+ * builds the per-vendor consumers windows (migration 0033).
  *
  * The seeded tables are TRUNCATEd first: point it at a scratch database only.
  */
@@ -50,6 +52,16 @@ const migrate = () => {
     stdio: ["ignore", "ignore", "inherit"]
   })
   if (result.status !== 0) throw new Error("migration failed")
+}
+
+/** The rollup job itself (`jobs run rollup`): with every hour and day above already rolled up, it builds the consumers windows. */
+const rollupJob = () => {
+  log("consumers windows: the rollup job (src/main.ts cli jobs run rollup)")
+  const result = spawnSync("npx", ["tsx", "src/main.ts", "cli", "jobs", "run", "rollup"], {
+    env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: "Warning" },
+    stdio: ["ignore", "inherit", "inherit"]
+  })
+  if (result.status !== 0) throw new Error("rollup job failed")
 }
 
 const client = new pg.Client({ connectionString: url })
@@ -90,7 +102,8 @@ const rebuildDropped = async () => {
 const SEEDED = [
   "payment_authorized", "request_blocked", "solvency_alerts", "payment_intents", "payment_intent_transitions",
   "gateway_telemetry", "gateway_stats_hourly", "rollup_dirty", "endpoints", "gateway_config_history", "gateways",
-  "agents", "vendors", "console_rollup_days", "console_agent_daily", "console_revenue_hourly"
+  "agents", "vendors", "console_rollup_days", "console_agent_daily", "console_revenue_hourly",
+  "console_consumer_windows", "console_consumer_totals"
 ]
 
 const main = async () => {
@@ -257,6 +270,7 @@ const main = async () => {
              FROM payment_authorized p WHERE ${finished} GROUP BY 1, 2`)
   log(`console rollups: ${days.toLocaleString("en")} gateway-days`)
   await q(`DROP TABLE seed_gw`)
+  rollupJob()
 
   log("VACUUM (ANALYZE) — index-only scans need the visibility map")
   for (const table of SEEDED) await q(`VACUUM (ANALYZE) ${table}`)

@@ -34,7 +34,19 @@ interface Source {
    * skips non-matching rows in the index instead of fetching each from the heap.
    */
   readonly keysFirst?: boolean
+  /**
+   * The filters include an amount bound (`min_amount` / `max_amount`), so with `keysFirst`
+   * each gateway first counts its matches through the (gateway_id, amount) index (migration
+   * 0034), stopping at `FEW_MATCHES`: fewer → read them all there and keep the newest; more →
+   * walk the time index with the filter, which then finds a page after ~limit × range / matches
+   * entries. A selective filter no longer walks the whole range (the largest vendor's biggest
+   * gateway: 265k entries for no match), and a common one is not sorted in full.
+   */
+  readonly amountBound?: boolean
 }
+
+/** Matches of an amount filter in one gateway's range below which they are read by amount. */
+const FEW_MATCHES = 2000
 
 /**
  * Newest `limit` rows of one source for the vendor: per gateway (LATERAL) or, with an agent,
@@ -51,6 +63,27 @@ const newest = (
   const table = sql.literal(source.table)
   const columns = sql.literal(source.columns)
   const inRange = sql`x.event_time >= ${range.from}::timestamptz AND x.event_time < ${range.to}::timestamptz`
+  if (agentId === undefined && source.keysFirst === true && source.amountBound === true) {
+    // `OFFSET 0` keeps the time conditions out of the inner scan: with only the gateway and
+    // the amount bound as index conditions, the planner reads the (gateway_id, amount) index.
+    const matches = sql`SELECT x.event_time, x.seq FROM (
+                          SELECT x.event_time, x.seq FROM ${table} x WHERE x.gateway_id = g.id ${source.filters} OFFSET 0) x
+                         WHERE ${inRange} ${source.keyset}`
+    return sql`
+      SELECT y.* FROM gateways g CROSS JOIN LATERAL (
+        SELECT ${columns}, x.event_time AS sort_time, x.seq AS sort_seq
+          FROM (SELECT k.event_time, k.seq
+                  FROM (SELECT m.event_time, m.seq FROM (${matches}) m
+                         WHERE (SELECT count(*) FROM (${matches} LIMIT ${FEW_MATCHES}) c) < ${FEW_MATCHES}
+                        UNION ALL
+                        (SELECT x.event_time, x.seq FROM ${table} x
+                          WHERE x.gateway_id = g.id AND ${inRange} ${source.keyset} ${source.filters}
+                            AND (SELECT count(*) FROM (${matches} LIMIT ${FEW_MATCHES}) c) >= ${FEW_MATCHES}
+                          ORDER BY x.event_time DESC, x.seq DESC LIMIT ${limit})) k
+                 ORDER BY k.event_time DESC, k.seq DESC LIMIT ${limit}) k
+          JOIN ${table} x ON x.gateway_id = g.id AND x.event_time = k.event_time AND x.seq = k.seq) y
+       WHERE ${vendorGateways(sql, scope)}`
+  }
   if (agentId === undefined && source.keysFirst === true) {
     return sql`
       SELECT y.* FROM gateways g CROSS JOIN LATERAL (
@@ -60,6 +93,18 @@ const newest = (
                  ORDER BY x.event_time DESC, x.seq DESC LIMIT ${limit}) k
           JOIN ${table} x ON x.gateway_id = g.id AND x.event_time = k.event_time AND x.seq = k.seq) y
        WHERE ${vendorGateways(sql, scope)}`
+  }
+  if (agentId !== undefined && source.keysFirst === true) {
+    // The agent's index INCLUDEs gateway_id, amount and asset (migration 0034): walk it in
+    // order index-only, keep the vendor's gateways, stop at the page, then fetch those rows —
+    // instead of fetching every payment of the agent from the heap and sorting.
+    return sql`
+      SELECT ${columns}, x.event_time AS sort_time, x.seq AS sort_seq
+        FROM (SELECT x.gateway_id, x.event_time, x.seq FROM ${table} x
+               WHERE x.agent_id = ${agentId} AND ${inRange} ${source.keyset} ${source.filters}
+                 AND x.gateway_id = ANY (ARRAY(SELECT g.id FROM gateways g WHERE ${vendorGateways(sql, scope)}))
+               ORDER BY x.event_time DESC, x.seq DESC LIMIT ${limit}) k
+        JOIN ${table} x ON x.gateway_id = k.gateway_id AND x.event_time = k.event_time AND x.seq = k.seq`
   }
   return agentId === undefined
     ? sql`
@@ -118,7 +163,8 @@ const paymentsQuery = (sql: SqlClient.SqlClient) =>
       filters,
       keyset: keysetOn(sql, input.after),
       // agent_id, amount and asset are in the index; network is not.
-      keysFirst: input.network === undefined
+      keysFirst: input.network === undefined,
+      amountBound: input.minAmount !== undefined || input.maxAmount !== undefined
     })
   }) page ORDER BY sort_time DESC, sort_seq DESC LIMIT ${input.limit + 1}`
     }

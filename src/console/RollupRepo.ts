@@ -46,10 +46,54 @@ export const paymentSources = (sql: SqlClient.SqlClient, scope: VendorScope, ran
      WHERE NOT EXISTS (SELECT 1 FROM clean c WHERE c.gateway_id = g.id AND c.day = d.day))`
 
 /**
- * Runs a statement built on `paymentSources` without JIT. The planner cannot know how few
- * days are raw (`raw_ranges` is estimated at thousands of ranges of ~1,000 payments each), so
- * its cost passes `jit_above_cost` and PostgreSQL spends ~300 ms compiling a query that runs
- * in a few milliseconds (measured on the 1M seed: stats 338 ms → see docs/console-api.md).
+ * Runs a statement built on `paymentSources` without JIT, in one REPEATABLE READ snapshot (so
+ * a window check and the read that trusts it see the same commits). The planner cannot know
+ * how few days are raw (`raw_ranges` is estimated at thousands of ranges of ~1,000 payments
+ * each), so its cost passes `jit_above_cost` and PostgreSQL spends ~300 ms compiling a query
+ * that runs in a few milliseconds (measured on the 1M seed: stats 338 ms → see docs/console-api.md).
  */
 export const withoutJit = <A, E, R>(sql: SqlClient.SqlClient, statement: Effect.Effect<A, E, R>) =>
-  sql.withTransaction(Effect.zipRight(sql`SET LOCAL jit = off`, statement))
+  sql.withTransaction(
+    Effect.zipRight(sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`,
+      Effect.zipRight(sql`SET LOCAL jit = off`, statement))
+  )
+
+/** A clean consumers window (migration 0033) covering the start of a request's range. */
+export interface ConsumerWindow {
+  readonly vendorId: string
+  /** End of the window: the request reads its payments from here to `range.to` raw. */
+  readonly to: Date
+}
+
+/**
+ * The vendor's per-agent window (src/jobs/RollupConsumers.ts) when a request may use it: the
+ * range starts where the window starts and ends on the day after it, the scope is the whole
+ * vendor, the window was built for the vendor's current gateways, lies before the watermark,
+ * and no hour of it carries a dirty or claimed mark (late payments the job has not folded in).
+ * Otherwise `undefined`: read the daily rollups and the payments (`paymentSources`). Run it in
+ * the statement's snapshot (`withoutJit`).
+ */
+export const consumerWindow = (sql: SqlClient.SqlClient, scope: VendorScope, range: Range) =>
+  scope.gatewayId !== undefined
+    ? Effect.succeed(undefined)
+    : Effect.map(
+      sql<{ window_to: Date }>`
+        SELECT w.window_to FROM console_consumer_windows w
+         WHERE w.vendor_id = ${scope.vendorId}
+           AND w.window_from = ${range.from}::timestamptz AND w.window_to <= ${range.to}::timestamptz
+           -- The range ends on the window's next day: no day after the window can be clean, so
+           -- the statement's raw ranges hold every payment since the window's end (stats).
+           AND ${range.to}::timestamptz < w.window_to + interval '24 hours'
+           AND w.window_to <= coalesce(
+                 (SELECT watermark FROM rollup_state WHERE job = 'gateway_stats_hourly'), '-infinity'::timestamptz)
+           AND w.revenue_assets IS NOT NULL
+           AND w.gateways = ARRAY(SELECT g.id FROM gateways g WHERE g.vendor_id = ${scope.vendorId} ORDER BY g.id COLLATE "C")
+           AND NOT EXISTS (SELECT 1 FROM rollup_dirty m
+                            WHERE m.gateway_id = ANY (w.gateways) AND m.hour >= w.window_from AND m.hour < w.window_to)
+           AND NOT EXISTS (SELECT 1 FROM rollup_claimed m
+                            WHERE m.gateway_id = ANY (w.gateways) AND m.hour >= w.window_from AND m.hour < w.window_to)`,
+      (rows): ConsumerWindow | undefined => {
+        const row = rows[0]
+        return row === undefined ? undefined : { vendorId: scope.vendorId, to: row.window_to }
+      }
+    )

@@ -9,6 +9,7 @@ import { Effect, Metric, Schedule } from "effect"
 import * as M from "./JobMetrics.js"
 import { type JobContext, JobError, hourFloor, iso } from "./JobReport.js"
 import { daysOfBuckets, rebuildConsoleDays, unbuiltDays } from "./RollupConsole.js"
+import { rebuildVendorWindow, rebuildWindowsOfBuckets, staleWindows, windowFor } from "./RollupConsumers.js"
 import { claimMarks, recomputeBuckets, recomputeRange } from "./RollupSql.js"
 
 export const ROLLUP_STATE_KEY = "gateway_stats_hourly"
@@ -125,6 +126,7 @@ const recomputeDirty = (ctx: JobContext, watermark: Date, floor: Date | null) =>
           const [result] = yield* recomputeBuckets(sql, gateways, hours, floor)
           // Same transaction as the claims' deletion: the console never sees the day unmarked and stale.
           yield* rebuildConsoleDays(sql, daysOfBuckets(gateways, hours, watermark))
+          yield* rebuildWindowsOfBuckets(sql, gateways, hours)
           yield* sql`
             DELETE FROM rollup_claimed c USING unnest(${gateways}::text[], ${hours}::timestamptz[]) AS b(gateway_id, hour)
              WHERE c.gateway_id = b.gateway_id AND c.hour = b.hour`
@@ -152,6 +154,9 @@ const advance = (ctx: JobContext, from: Date, target: Date, floor: Date | null) 
         sql.withTransaction(Effect.gen(function*() {
           const [result] = yield* recomputeRange(sql, lo, hi, floor)
           yield* sql`DELETE FROM rollup_claimed WHERE hour >= ${lo} AND hour < ${hi}`
+          // Only after a watermark reset can hours below a built consumers window be re-rolled
+          // here without its rebuild: drop such windows (the console falls back, the run rebuilds).
+          yield* sql`DELETE FROM console_consumer_windows WHERE window_to > ${lo}`
           yield* sql`
             INSERT INTO rollup_state (job, watermark, updated_at) VALUES (${ROLLUP_STATE_KEY}, ${hi}, now())
             ON CONFLICT (job) DO UPDATE SET watermark = EXCLUDED.watermark, updated_at = EXCLUDED.updated_at`
@@ -184,6 +189,27 @@ const buildConsoleDays = (ctx: JobContext, watermark: Date) =>
     }
   })
 
+/** Per-vendor consumers windows (RollupConsumers.ts) of vendors whose window is not the current one. */
+const buildConsumerWindows = (ctx: JobContext, watermark: Date) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const { from, to } = windowFor(watermark)
+    const batch = ctx.settings.rollupDirtyBatch
+    for (let round = 0; round < 100; round++) {
+      const vendors = yield* staleWindows(sql, from, to, batch)
+      if (vendors.length === 0) return
+      yield* ctx.step(
+        `built the consumers window ${iso(from)} to ${iso(to)} of ${vendors.length} vendor(s)`,
+        // One transaction per vendor: a window and its totals change together, and briefly.
+        Effect.map(
+          Effect.forEach(vendors, (v) => sql.withTransaction(rebuildVendorWindow(sql, v.vendor_id, from, to))),
+          (agents) => agents.reduce((n, a) => n + a, 0)
+        ),
+        "row"
+      )
+    }
+  })
+
 export const runRollup = (ctx: JobContext) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -202,6 +228,7 @@ export const runRollup = (ctx: JobContext) =>
     const watermark = start < target ? yield* advance(ctx, start, target, floor) : start
     if (start >= target) yield* ctx.note(`watermark ${iso(start)} is current`)
     yield* buildConsoleDays(ctx, watermark)
+    yield* buildConsumerWindows(ctx, watermark)
     const backlog = yield* countBacklog(watermark)
     yield* Metric.set(M.rollupBacklogBuckets, backlog)
     yield* Metric.set(M.rollupWatermarkSeconds, watermark.getTime() / 1000)

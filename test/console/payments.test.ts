@@ -112,6 +112,42 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("vendor payments", (it) =
       expect(yield* ids(`&agent_id=filter-agent&from=${minutesAgo(45)}&to=${minutesAgo(35)}`)).toBe(1)
     }))
 
+  it.effect("amount filters find matches behind the newest 1,000 payments of a gateway, newest first, page by page", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      // pv-g1: 1,500 payments in the last 25 hours; the large and the tiny ones sit mostly
+      // behind the newest 1,000 (where the list stops walking in time order).
+      const base = Date.now() - 25 * 3_600_000
+      yield* insertPayments(Array.from({ length: 1_500 }, (_, i) => ({
+        gateway: i % 11 === 0 ? "pv-g2" : "pv-g1",
+        agent: `amount-agent-${i % 5}`,
+        time: new Date(base + i * 60_000).toISOString(),
+        amount: i % 37 === 0 && i < 700 ? "9" : i === 1_400 ? "9.25" : i % 53 === 0 ? "0.0005" : "0.25"
+      })))
+      const expected = (where: string) =>
+        Effect.map(
+          sql.unsafe<{ payment_id: string }>(
+            `SELECT p.payment_id FROM payment_authorized p JOIN gateways g ON g.id = p.gateway_id
+              WHERE g.vendor_id = 'pv' AND p.event_time >= now() - interval '30 days' AND ${where}
+              ORDER BY p.event_time DESC, p.seq DESC`
+          ),
+          (rows) => rows.map((r) => r.payment_id)
+        )
+      for (
+        const [query, where] of [
+          ["&min_amount=9", "p.amount >= 9"],
+          ["&min_amount=9&max_amount=9.1", "p.amount >= 9 AND p.amount <= 9.1"],
+          ["&max_amount=0.001", "p.amount <= 0.001"],
+          ["&min_amount=0.2", "p.amount >= 0.2"]
+        ] as const
+      ) {
+        const want = yield* expected(where)
+        expect(want.length, query).toBeGreaterThan(7)
+        const limit = query === "&min_amount=0.2" ? 200 : 7
+        expect(yield* pageThrough(query, limit), query).toEqual(want)
+      }
+    }))
+
   it.effect("another vendor's gateway is not found, and bad parameters are 400s naming the parameter", () =>
     Effect.gen(function*() {
       const notFound = yield* send("GET", "/v1/vendor/payments?gateway_id=other-g1", { bearer: vendor })

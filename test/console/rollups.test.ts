@@ -4,7 +4,9 @@
  * ingest store (which marks late hours dirty), and stats, revenue history (daily and hourly),
  * consumers and the agents' spending are compared with SQL over `payment_authorized` — before
  * the rollup job has ever run, after it, after late payments it has not seen, and while it
- * runs. Requests never build rollups; the job does.
+ * runs. Requests never build rollups; the job does. The default range (no `from`/`to`) is
+ * checked the same way: there consumers and unique agents come from the vendor's per-agent
+ * window (migration 0033) while it is clean — every sort, page by page.
  */
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
@@ -145,13 +147,82 @@ const served = Effect.gen(function*() {
   }
 })
 
+const SORTS = ["spend", "payments", "last_seen", "first_seen"] as const
+/** SQL ranking of each consumers sort: value descending, then agent id in byte order descending. */
+const RANKING: Record<(typeof SORTS)[number], string> = {
+  spend: "sum(p.amount) DESC", payments: "count(*) DESC", last_seen: "max(p.event_time) DESC", first_seen: "min(p.event_time) DESC"
+}
+
+/** The default range's figures (the last 30 UTC days, today included) recomputed from the payments. */
+const recomputedDefault = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const mine = sql`p.gateway_id IN ('tv-g1', 'tv-g2')
+    AND p.event_time >= date_trunc('day', now(), 'UTC') - interval '29 days' AND p.event_time < now()`
+  const [agents] = yield* sql<{ n: number }>`SELECT count(DISTINCT p.agent_id)::int AS n FROM payment_authorized p WHERE ${mine}`
+  const revenue = yield* sql`
+    SELECT p.asset, trim_scale(sum(p.amount))::text AS amount, count(*)::int AS payments FROM payment_authorized p
+     WHERE ${mine} GROUP BY 1 ORDER BY 1`
+  const rankings: Record<string, ReadonlyArray<unknown>> = {}
+  for (const sort of SORTS) {
+    rankings[sort] = yield* sql`
+      SELECT a.agent_id, a.payments, a.first_seen, a.last_seen,
+             (SELECT json_agg(json_build_object('asset', s.asset, 'amount', trim_scale(s.amount)::text) ORDER BY s.asset)
+                FROM (SELECT p.asset, sum(p.amount) AS amount FROM payment_authorized p
+                       WHERE ${mine} AND p.agent_id = a.agent_id GROUP BY 1) s) AS spend
+        FROM (SELECT p.agent_id, count(*)::int AS payments, rfc3339_utc(min(p.event_time)) AS first_seen,
+                     rfc3339_utc(max(p.event_time)) AS last_seen
+                FROM payment_authorized p WHERE ${mine}
+               GROUP BY 1 ORDER BY ${sql.literal(RANKING[sort])}, p.agent_id COLLATE "C" DESC) a`
+  }
+  return { uniqueAgents: agents?.n ?? 0, revenue, rankings }
+})
+
+/** The same as served for the default range: unique agents, and each sort paged 5 agents at a time. */
+const servedDefault = Effect.gen(function*() {
+  const stats = yield* get("/v1/vendor/stats")
+  const rankings: Record<string, ReadonlyArray<unknown>> = {}
+  for (const sort of SORTS) {
+    const items: Array<unknown> = []
+    let cursor: string | null = null
+    do {
+      const body: Record<string, unknown> = yield* get(
+        `/v1/vendor/consumers?limit=5&sort=${sort}${cursor === null ? "" : `&cursor=${cursor}`}`
+      )
+      for (const item of body["items"] as ReadonlyArray<ConsumerItem & { agent_name?: unknown }>) {
+        const { agent_name: _, ...rest } = item
+        items.push(rest)
+      }
+      cursor = body["next_cursor"] as string | null
+    } while (cursor !== null && items.length < 1000)
+    rankings[sort] = items
+  }
+  return { uniqueAgents: stats["unique_agents"], revenue: stats["revenue"], rankings }
+})
+
 const expectTrue = (when: string) =>
   Effect.gen(function*() {
     const expected = yield* recomputed
     const actual = yield* served
     expect(actual, when).toEqual(expected)
+    expect(yield* servedDefault, `${when}, default range`).toEqual(yield* recomputedDefault)
     return expected
   })
+
+/** Whether tv's consumers window is read: damage one agent's window total and see whether it shows. */
+const windowIsRead = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const before = yield* servedDefault
+  yield* sql`UPDATE console_consumer_totals SET payments = payments + 1000 WHERE vendor_id = 'tv'`
+  yield* sql`UPDATE console_consumer_windows SET agents = agents + 1000 WHERE vendor_id = 'tv'`
+  const damaged = yield* servedDefault
+  yield* sql`UPDATE console_consumer_totals SET payments = payments - 1000 WHERE vendor_id = 'tv'`
+  yield* sql`UPDATE console_consumer_windows SET agents = agents - 1000 WHERE vendor_id = 'tv'`
+  const consumersMoved = JSON.stringify(damaged.rankings) !== JSON.stringify(before.rankings)
+  const statsMoved = damaged.uniqueAgents !== before.uniqueAgents
+  // Consumers and stats decide alone whether the window is clean: they must agree.
+  expect(statsMoved, "stats and consumers read the window together").toBe(consumersMoved)
+  return consumersMoved
+})
 
 const consoleRollupRows = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   Effect.map(sql<{ n: number }>`
@@ -186,6 +257,7 @@ layer(TestLayer, { excludeTestServices: true })("console figures are always true
       const payments = (yield* recomputed).revenue.reduce((n, r) => n + Number(r["payments"]), 0)
       expect(damaged).toBe(payments + 1000)
       yield* sql`UPDATE console_revenue_hourly SET payments = payments - 1000 WHERE payments > 1000`
+      expect(yield* windowIsRead, "the default range reads the consumers window").toBe(true)
     }))
 
   it.effect("late payments into rolled-up days count at once, before the job re-rolls them", () =>
@@ -196,6 +268,7 @@ layer(TestLayer, { excludeTestServices: true })("console figures are always true
       const [marks] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM rollup_dirty`
       expect(marks?.n, "ingest marked the late hours dirty").toBeGreaterThan(0)
       yield* expectTrue("late payments, job not run")
+      expect(yield* windowIsRead, "a window with late payments not folded in is not read").toBe(false)
     }))
 
   it.effect("while the rollup job runs, and after it", () =>
@@ -213,5 +286,23 @@ layer(TestLayer, { excludeTestServices: true })("console figures are always true
       yield* expectTrue("after the second run")
       const sql = yield* SqlClient.SqlClient
       expect(yield* sql`SELECT * FROM rollup_dirty`).toEqual([])
+      expect(yield* windowIsRead, "the job rebuilt the window with the late payments: read again").toBe(true)
+    }))
+
+  it.effect("payments today, and a vendor's new gateway, with a built window", () =>
+    Effect.gen(function*() {
+      // Today's payments are the window's raw tail: new agents and agents of the window.
+      yield* ingest(90, Math.floor(Date.now() / DAY) * DAY, Date.now() - 1_000)
+      yield* expectTrue("payments today")
+      expect(yield* windowIsRead).toBe(true)
+      // Another gateway for tv: the window was built without it, so it is not read any more.
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`INSERT INTO gateways (id, vendor_id, name, ingest_key_hash, last_seen_at)
+                 VALUES ('tv-g3', 'tv', 'Gateway tv-g3', ${"ab".repeat(32)}, now())`
+      expect(yield* windowIsRead, "a window built for other gateways is not read").toBe(false)
+      const report = yield* runRollup
+      expect(report.status, report.summary).toBe("ok")
+      expect(yield* windowIsRead, "the job rebuilt it for the new gateway set").toBe(true)
+      yield* expectTrue("after the rebuild")
     }))
 })
