@@ -14,7 +14,8 @@
  *   --base-url (none)  --database-url $DATABASE_URL  --only <substring of endpoint names>
  */
 import pg from "pg"
-import { claimsFor, type PrincipalSpec, signHs256 } from "../src/identity/Jwt.js"
+import { claimsFor, type PrincipalSpec } from "../src/identity/Jwt.js"
+import { signHs256 } from "../testkit/jwt.js"
 import { parseOptions } from "./lib/args.js"
 import { type Call, type Fixtures, scenarios } from "./console/scenarios.js"
 import { startServer } from "../testkit/server.js"

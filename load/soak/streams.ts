@@ -10,7 +10,8 @@
  * `stallMs` (several heartbeat intervals) is counted as stalled and reconnected.
  */
 import * as http from "node:http"
-import { claimsFor, type PrincipalSpec, signHs256 } from "../../src/identity/Jwt.js"
+import { claimsFor, type PrincipalSpec } from "../../src/identity/Jwt.js"
+import { signHs256 } from "../../testkit/jwt.js"
 import { sseBlocks } from "../../testkit/sseBlocks.js"
 
 export interface CyclingSpec {

@@ -6,13 +6,10 @@
  * algorithm deciding where the key comes from (HS256 → the configured secret, RS256 → the
  * JWKS, so a token can never make an RSA public key serve as an HMAC secret, and `alg: none`
  * is never accepted), then our claims rules and their mapping to a `Principal`.
- * Minting (`signJwt`: the CLI's development tokens) is jose's `SignJWT`. `signHs256` and
- * `signRs256` stay hand-written for one measured reason: they are synchronous, and ~80 call
- * sites in the tests and the load tools sign inline (module constants, plain functions) where
- * jose, whose signing is asynchronous (WebCrypto), cannot; a test checks they produce exactly
- * the token `signJwt` mints. Nothing in the server signs with them.
+ * Minting (`signJwt`: the CLI's development tokens) is jose's `SignJWT`. Tests and load tools
+ * that must sign synchronously use `testkit/jwt.ts`, checked against `signJwt`.
  */
-import { createHmac, type KeyObject, sign as rsaSign } from "node:crypto"
+import type { KeyObject } from "node:crypto"
 import { Effect } from "effect"
 import { compactVerify, errors as JoseErrors, type JWTPayload, SignJWT } from "jose"
 import { JwtError } from "./JwtError.js"
@@ -37,11 +34,6 @@ export interface JwtClaims {
   readonly aud?: string | ReadonlyArray<string>
 }
 
-const encodeJson = (value: unknown): string => Buffer.from(JSON.stringify(value), "utf8").toString("base64url")
-
-const hs256 = (secret: Uint8Array, signingInput: string): Buffer =>
-  createHmac("sha256", secret).update(signingInput, "ascii").digest()
-
 /**
  * A compact JWT for `claims`, signed by jose: HS256 with a shared secret, or RS256 with a
  * private key (development tools; production RS256 tokens come from the IdP).
@@ -62,19 +54,6 @@ export const signJwt = (
       .setProtectedHeader({ alg: key.alg, typ: "JWT", ...options })
       .sign(key.alg === "HS256" ? secretBytes(key.secret) : key.privateKey)
   )
-
-/** A compact HS256 token for `claims`, synchronously (tests and load tools; see the opening comment). */
-export const signHs256 = (claims: JwtClaims, secret: Secret, options: { readonly kid?: string } = {}): string => {
-  const signingInput = `${encodeJson({ alg: "HS256", typ: "JWT", ...options })}.${encodeJson(claims)}`
-  return `${signingInput}.${hs256(secretBytes(secret), signingInput).toString("base64url")}`
-}
-
-/** A compact RS256 token for `claims`, synchronously (tests; see the opening comment). */
-export const signRs256 = (claims: JwtClaims, privateKey: KeyObject, kid?: string): string => {
-  const header = kid === undefined ? { alg: "RS256", typ: "JWT" } : { alg: "RS256", typ: "JWT", kid }
-  const signingInput = `${encodeJson(header)}.${encodeJson(claims)}`
-  return `${signingInput}.${rsaSign("sha256", Buffer.from(signingInput, "ascii"), privateKey).toString("base64url")}`
-}
 
 /** Claims for a principal, valid from `now` for `ttlSeconds` (for the CLI's development tokens). */
 export const claimsFor = (

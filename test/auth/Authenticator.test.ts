@@ -3,7 +3,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { type AuthSettings } from "../../src/auth/AuthConfig.js"
 import { authenticate, Authenticator, makeAuthenticator } from "../../src/auth/Authenticator.js"
-import { claimsFor, type JwtClaims, signHs256 } from "../../src/identity/Jwt.js"
+import { claimsFor, type JwtClaims } from "../../src/identity/Jwt.js"
+import { signHs256 } from "../../testkit/jwt.js"
 
 const SECRET = "auth-test-secret-auth-test-secret-auth!"
 const now = () => Math.floor(Date.now() / 1000)

@@ -14,7 +14,8 @@ import { AdminConsoleApi, AgentConsoleApi, VendorConsoleApi } from "../../src/co
 import { ConsoleGroupsLive, ConsoleHandlersLive } from "../../src/console/Console.js"
 import { CursorKeyLive } from "../../src/console/Cursor.js"
 import { DatabaseStatus } from "../../src/db/Database.js"
-import { claimsFor, type PrincipalSpec, signHs256 } from "../../src/identity/Jwt.js"
+import { claimsFor, type PrincipalSpec } from "../../src/identity/Jwt.js"
+import { signHs256 } from "../../testkit/jwt.js"
 import { makeTestDatabase } from "../support/database.js"
 
 export const SECRET = "console-test-secret-console-test-secret!"

@@ -2,7 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { generateKeyPairSync } from "node:crypto"
 import { type FetchLike, makeRemoteJwks } from "../../src/identity/Jwks.js"
-import { signRs256, verifyJwt } from "../../src/identity/Jwt.js"
+import { verifyJwt } from "../../src/identity/Jwt.js"
+import { signRs256 } from "../../testkit/jwt.js"
 
 const k1 = generateKeyPairSync("rsa", { modulusLength: 2048 })
 const k2 = generateKeyPairSync("rsa", { modulusLength: 2048 })

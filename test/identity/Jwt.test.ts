@@ -1,17 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { createHmac, generateKeyPairSync } from "node:crypto"
-import {
-  claimsFor,
-  type JwtClaims,
-  JwtError,
-  makeStaticJwks,
-  signHs256,
-  signJwt,
-  signRs256,
-  verifyJwt,
-  type VerifyJwtOptions
-} from "../../src/identity/Jwt.js"
+import { claimsFor, type JwtClaims, JwtError, makeStaticJwks, signJwt, verifyJwt, type VerifyJwtOptions } from "../../src/identity/Jwt.js"
+import { signHs256, signRs256 } from "../../testkit/jwt.js"
 
 const secret = "dev-console-secret-at-least-32-bytes!!"
 const now = 1_700_000_000
