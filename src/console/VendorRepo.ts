@@ -16,7 +16,7 @@ import { RevenuePoint, type VendorStats } from "../../schema/api/ConsoleVendor.j
 import { Range } from "./Params.js"
 import { type ConsumerWindow, consumerWindow, paymentSources, withoutJit } from "./RollupRepo.js"
 import { dbFailure } from "./Failures.js"
-import { money, VendorScope, vendorGateways } from "./Scope.js"
+import { money, VendorScope } from "./Scope.js"
 import { telemetryParts, trafficAggregates } from "./TelemetrySql.js"
 
 const OwnsGatewayRequest = Schema.Struct({ vendorId: Schema.String, gatewayId: Schema.String })
@@ -222,43 +222,3 @@ const windowTotals = (sql: SqlClient.SqlClient, split: Range, window: ConsumerWi
                                            WHERE c.vendor_id = ${window.vendorId} AND c.agent_id = t.agent_id))))::int
              AS unique_agents,
            ${counts(sql, split)}`
-
-export const revenueHistory = Effect.fn("ConsoleRepo.revenueHistory")(function*(
-  scope: VendorScope,
-  split: Range,
-  granularity: "day" | "hour",
-  asset: string | undefined
-) {
-  const sql = yield* SqlClient.SqlClient
-  // '24 hours', not '1 day': a day step on timestamptz follows the session time zone's DST.
-  const step = granularity === "day" ? "24 hours" : "1 hour"
-  const assetFilter = (column: string) => asset === undefined ? sql.literal("") : sql`AND ${sql.literal(column)} = ${asset}`
-  return yield* withoutJit(sql, sql<{ time: string; payments: number; revenue: ReadonlyArray<AssetTotal> }>`
-    WITH ${paymentSources(sql, scope, split)},
-    agg AS (
-      SELECT date_trunc(${granularity}, x.t, 'UTC') AS bucket, x.asset, sum(x.amount) AS amount, sum(x.payments)::int AS payments
-        FROM (SELECT h.hour AS t, h.asset, h.amount, h.payments
-                FROM clean c CROSS JOIN LATERAL (
-                  SELECT h.* FROM console_revenue_hourly h WHERE h.gateway_id = c.gateway_id
-                     AND h.hour >= c.day AND h.hour < c.day + interval '24 hours' ${assetFilter("h.asset")}) h
-              UNION ALL
-              SELECT p.event_time, p.asset, p.amount, 1
-                FROM raw_ranges r
-                JOIN payment_authorized p ON p.gateway_id = r.gateway_id AND p.event_time >= r.lo AND p.event_time < r.hi
-                 ${assetFilter("p.asset")}) x
-       GROUP BY 1, 2),
-    assets AS (SELECT DISTINCT asset FROM agg),
-    buckets AS (
-      SELECT generate_series(date_trunc(${granularity}, ${split.from}::timestamptz, 'UTC'),
-                             ${split.to}::timestamptz - interval '1 microsecond',
-                             ${step}::interval) AS bucket)
-    SELECT rfc3339_utc(b.bucket) AS time,
-           coalesce((SELECT sum(a.payments) FROM agg a WHERE a.bucket = b.bucket), 0)::int AS payments,
-           coalesce((SELECT json_agg(json_build_object(
-                              'asset', s.asset,
-                              'amount', ${sql.literal(money("coalesce(a.amount, 0)"))},
-                              'payments', coalesce(a.payments, 0)) ORDER BY s.asset)
-                       FROM assets s LEFT JOIN agg a ON a.asset = s.asset AND a.bucket = b.bucket), '[]'::json) AS revenue
-      FROM buckets b
-     ORDER BY b.bucket`)
-}, dbFailure)

@@ -7,12 +7,11 @@
  * re-send them); they are not acknowledged and not counted. No timing is asserted.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
+import { Effect } from "effect"
 import { connect } from "nats"
-import { createHash, randomBytes } from "node:crypto"
-import pg from "pg"
 import { createDatabase, databaseUrl } from "../support/database.js"
 import { wireEvent } from "../support/ingestEvents.js"
+import { expectCommittedOnce, gatewayWithKey, queryOn } from "../support/ingestProcess.js"
 import { startNatsCluster } from "../support/nats.js"
 import { startTestServer } from "../support/server.js"
 
@@ -40,21 +39,8 @@ describe("INGEST_DURABILITY=jetstream: a NATS node lost under load", () => {
         }
       })
 
-      const key = `mpk_live_${randomBytes(32).toString("base64url")}`
-      const query = <T extends pg.QueryResultRow>(text: string, values: ReadonlyArray<unknown> = []) =>
-        Effect.promise(async () => {
-          const client = new pg.Client({ connectionString: url })
-          await client.connect()
-          try {
-            return (await client.query<T>(text, [...values])).rows
-          } finally {
-            await client.end()
-          }
-        })
-      yield* query("INSERT INTO vendors (id, name) VALUES ('v1', 'Vendor')")
-      yield* query("INSERT INTO gateways (id, vendor_id, name, ingest_key_hash) VALUES ('gw-nl', 'v1', 'gw', $1)", [
-        createHash("sha256").update(key).digest("hex")
-      ])
+      const query = queryOn(url)
+      const key = yield* gatewayWithKey(query, "gw-nl")
 
       const time = new Date().toISOString()
       const acknowledged: Array<string> = []
@@ -107,23 +93,7 @@ describe("INGEST_DURABILITY=jetstream: a NATS node lost under load", () => {
       const newLeader = yield* leaderOf(cluster.nodes.filter((n) => n !== leader).map((n) => n.url))
       expect(newLeader, "another node leads the stream").not.toBe(leaderName)
 
-      const committed = () =>
-        query<{ n: number }>("SELECT count(DISTINCT id)::int AS n FROM telemetry_events WHERE id = ANY($1)", [acknowledged]).pipe(
-          Effect.map((rows) => rows[0]?.n ?? 0)
-        )
-      yield* committed().pipe(
-        Effect.repeat({ until: (n) => n === acknowledged.length, schedule: Schedule.spaced("250 millis") }),
-        Effect.timeoutFail({
-          duration: "60 seconds",
-          onTimeout: () => new Error(`not every acknowledged event was committed\n--- receiver ---\n${server.output()}`)
-        })
-      )
-      for (const [table, column] of [["telemetry_events", "id"], ["payment_authorized", "event_id"]] as const) {
-        const twice = yield* query<{ id: string; n: number }>(
-          `SELECT ${column} AS id, count(*)::int AS n FROM ${table} WHERE ${column} LIKE 'nl-%' GROUP BY 1 HAVING count(*) > 1`
-        )
-        expect(twice, table).toEqual([])
-      }
+      yield* expectCommittedOnce(query, acknowledged, "nl-", () => `--- receiver ---\n${server.output()}`)
       yield* Effect.logInfo(
         `NATS node loss: ${acknowledged.length} acknowledged (${before} before the kill); answers ${JSON.stringify(Object.fromEntries(statuses))}`
       )

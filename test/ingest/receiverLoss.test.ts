@@ -6,11 +6,10 @@
  * none twice. No timing is asserted: the client stops after a fixed number of rounds.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
-import { createHash, randomBytes } from "node:crypto"
-import pg from "pg"
+import { Effect } from "effect"
 import { createDatabase, databaseUrl } from "../support/database.js"
 import { wireEvent } from "../support/ingestEvents.js"
+import { expectCommittedOnce, gatewayWithKey, queryOn } from "../support/ingestProcess.js"
 import { startNats } from "../support/nats.js"
 import { startTestServer } from "../support/server.js"
 
@@ -39,21 +38,8 @@ describe("INGEST_DURABILITY=jetstream: a receiver lost under load", () => {
         startTestServer({ databaseUrl: url, env })
       ], { concurrency: 2 })
 
-      const key = `mpk_live_${randomBytes(32).toString("base64url")}`
-      const query = <T extends pg.QueryResultRow>(text: string, values: ReadonlyArray<unknown> = []) =>
-        Effect.promise(async () => {
-          const client = new pg.Client({ connectionString: url })
-          await client.connect()
-          try {
-            return (await client.query<T>(text, [...values])).rows
-          } finally {
-            await client.end()
-          }
-        })
-      yield* query("INSERT INTO vendors (id, name) VALUES ('v1', 'Vendor')")
-      yield* query("INSERT INTO gateways (id, vendor_id, name, ingest_key_hash) VALUES ('gw-loss', 'v1', 'gw', $1)", [
-        createHash("sha256").update(key).digest("hex")
-      ])
+      const query = queryOn(url)
+      const key = yield* gatewayWithKey(query, "gw-loss")
 
       const time = new Date().toISOString()
       const acknowledged: Array<string> = []
@@ -94,24 +80,7 @@ describe("INGEST_DURABILITY=jetstream: a receiver lost under load", () => {
       expect(byA.length).toBeGreaterThan(0)
 
       // Everything acknowledged reaches the database (B takes over A's deliveries after the ack wait).
-      const committed = () =>
-        query<{ n: number }>("SELECT count(DISTINCT id)::int AS n FROM telemetry_events WHERE id = ANY($1)", [acknowledged]).pipe(
-          Effect.map((rows) => rows[0]?.n ?? 0)
-        )
-      yield* committed().pipe(
-        Effect.repeat({ until: (n) => n === acknowledged.length, schedule: Schedule.spaced("250 millis") }),
-        Effect.timeoutFail({
-          duration: "40 seconds",
-          onTimeout: () => new Error(`not every acknowledged event was committed\n--- B ---\n${b.output()}`)
-        })
-      )
-      // Once each, in the raw log and in the typed table.
-      for (const [table, column] of [["telemetry_events", "id"], ["payment_authorized", "event_id"]] as const) {
-        const twice = yield* query<{ id: string; n: number }>(
-          `SELECT ${column} AS id, count(*)::int AS n FROM ${table} WHERE ${column} LIKE 'loss-%' GROUP BY 1 HAVING count(*) > 1`
-        )
-        expect(twice, table).toEqual([])
-      }
+      yield* expectCommittedOnce(query, acknowledged, "loss-", () => `--- B ---\n${b.output()}`)
       const typed = yield* query<{ n: number }>("SELECT count(*)::int AS n FROM payment_authorized WHERE event_id = ANY($1)", [byA])
       expect(typed[0]?.n).toBe(byA.length)
       // How much of A's share B took over as redeliveries (reported, not asserted: it depends on timing).
