@@ -14,8 +14,8 @@
  * Statements are prepared text (`sql.unsafe`) run through the `SqlClient`, so each is traced
  * and pooled like every other query; failures are classified by SQLSTATE (`storeErrorOf`).
  */
-import { SqlClient, type SqlError } from "@effect/sql"
-import { Effect, Layer } from "effect"
+import { SqlClient, SqlError } from "@effect/sql"
+import { Effect, Layer, Option } from "effect"
 import { DEFAULT_WINDOW_SECONDS } from "../../schema/index.js"
 import { EventStore, StoreError, storeErrorOf } from "./EventStore.js"
 import type { IngestEvent, Route } from "./IngestEvent.js"
@@ -134,6 +134,16 @@ const storeFailure = (error: SqlError.SqlError) => storeErrorOf(error.cause)
 const query = <R extends object>(sql: SqlClient.SqlClient, text: string, values: ReadonlyArray<unknown>) =>
   sql.unsafe<R>(text, values).pipe(Effect.mapError(storeFailure))
 
+/**
+ * `@effect/sql` turns a failed COMMIT or ROLLBACK into a defect (`Effect.orDie`). When the
+ * database goes away mid-transaction that is an outage, not a bug: it is classified like any
+ * other failure (so the writer retries rather than dead-lettering the batch). A retry after a
+ * COMMIT that did land finds the rows already there (the keys make writes idempotent).
+ */
+export const sqlDefectsAsFailures = <A, R>(effect: Effect.Effect<A, StoreError, R>): Effect.Effect<A, StoreError, R> =>
+  Effect.catchSomeDefect(effect, (defect) =>
+    defect instanceof SqlError.SqlError ? Option.some(Effect.fail(storeFailure(defect))) : Option.none())
+
 // Dead letters hold whatever was sent; text PostgreSQL cannot store is made visible instead.
 const nullableText = (text: string | undefined) => (text === undefined ? null : storableText(text))
 
@@ -175,7 +185,7 @@ const writeIntents = (sql: SqlClient.SqlClient, events: ReadonlyArray<IngestEven
     )
     yield* query(sql, UPSERT_INTENTS, [JSON.stringify(rows)])
     return { inserted }
-  }).pipe(sql.withTransaction, Effect.catchTag("SqlError", (error) => Effect.fail(storeFailure(error))))
+  }).pipe(sql.withTransaction, Effect.catchTag("SqlError", (error) => Effect.fail(storeFailure(error))), sqlDefectsAsFailures)
 
 /** node-postgres returns Date objects for timestamptz; the state machine works on strings. */
 const normaliseRow = (row: IntentRow): IntentRow => {
