@@ -15,6 +15,7 @@
 import { Clock, Duration, Effect, Layer, Metric, Schedule, Stream } from "effect"
 import { AckPolicy, DeliverPolicy, DiscardPolicy, type JsMsg, RetentionPolicy, StorageType, type StreamConfig } from "nats"
 import { gatewayToken, NatsBus } from "../../realtime/nats/NatsBus.js"
+import { addOrUpdateStream } from "../../realtime/nats/EnsureStream.js"
 import { type Delivery, encodeMessages, IngestStream, IngestStreamUnavailable } from "./IngestStream.js"
 import * as Metrics from "./Metrics.js"
 import { type IngestStreamSettings, IngestStreamSettingsConfig } from "./StreamConfig.js"
@@ -43,19 +44,14 @@ export const ingestStreamConfig = (s: IngestStreamSettings): Partial<StreamConfi
 
 export const makeIngestStream = (bus: NatsBus["Type"], s: IngestStreamSettings) =>
   Effect.gen(function*() {
-    const retryStart = { schedule: Schedule.spaced("500 millis"), times: 30 }
+    const retryStart = { schedule: Schedule.spaced("500 millis"), times: 60 }
     yield* Effect.tryPromise({
-      try: async () => {
-        try {
-          return await bus.jsm.streams.add(ingestStreamConfig(s))
-        } catch {
-          return await bus.jsm.streams.update(s.stream, {
-            max_age: nanos(s.maxAge),
-            max_bytes: s.maxBytes,
-            num_replicas: s.replicas
-          })
-        }
-      },
+      try: () =>
+        addOrUpdateStream(bus.jsm, s.stream, ingestStreamConfig(s), {
+          max_age: nanos(s.maxAge),
+          max_bytes: s.maxBytes,
+          num_replicas: s.replicas
+        }),
       catch: (cause) => new IngestStreamUnavailable({ message: `cannot create or update stream ${s.stream}: ${describe(cause)}` })
     }).pipe(Effect.retry(retryStart))
     yield* Effect.tryPromise({

@@ -27,6 +27,7 @@ import {
 } from "nats"
 import type { SequencedEvent } from "../History.js"
 import type { LiveEventInput } from "../Topics.js"
+import { addOrUpdateStream } from "./EnsureStream.js"
 import { type NatsSettings, NatsSettingsConfig } from "./NatsConfig.js"
 
 export class NatsUnavailable extends Data.TaggedError("NatsUnavailable")<{ readonly message: string }> {}
@@ -89,20 +90,16 @@ const makeBus = (settings: NatsSettings) =>
     const config = streamConfig(settings)
     // Several nodes start together: add, or bring an existing stream to the configured limits.
     const info = yield* Effect.tryPromise({
-      try: async () => {
-        try {
-          return await jsm.streams.add(config)
-        } catch {
-          return await jsm.streams.update(settings.stream, {
-            subjects: [`${settings.stream}.ev.>`],
-            max_age: nanos(settings.maxAge),
-            max_bytes: settings.maxBytes,
-            num_replicas: settings.replicas
-          })
-        }
-      },
+      try: () =>
+        addOrUpdateStream(jsm, settings.stream, config, {
+          subjects: [`${settings.stream}.ev.>`],
+          max_age: nanos(settings.maxAge),
+          max_bytes: settings.maxBytes,
+          num_replicas: settings.replicas
+        }),
       catch: (cause) => new NatsUnavailable({ message: `cannot create or update stream ${settings.stream}: ${describe(cause)}` })
-    }).pipe(Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 20 }))
+      // A loaded machine or a cluster still electing can take tens of seconds.
+    }).pipe(Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 60 }))
     const streamTag = createHash("sha256").update(`${settings.stream}\u0000${info.created}`).digest("hex").slice(0, 8)
     return NatsBus.of({ nc, js: nc.jetstream(), jsm, settings, streamTag })
   })
