@@ -159,11 +159,14 @@ const revenueJson = (sql: SqlClient.SqlClient, rows: Statement.Fragment) =>
          FROM (SELECT x.asset, sum(x.amount) AS amount, sum(x.payments)::int AS payments
                  FROM (${rows}) x GROUP BY x.asset) a)`
 
+/** Blocked requests of the scope's gateways (CTE `g`) in [from, to), read index-only. */
+const blockedCount = (sql: SqlClient.SqlClient, from: string | Date, to: string) =>
+  sql`(SELECT count(*) FROM g JOIN request_blocked p ON p.gateway_id = g.id
+        WHERE p.event_time >= ${from}::timestamptz AND p.event_time < ${to}::timestamptz)`
+
 /** Gateways and blocked requests of the scope (CTE `g`) over the range. */
 const counts = (sql: SqlClient.SqlClient, split: Range) =>
-  sql`(SELECT count(*)::int FROM g) AS gateways,
-      (SELECT count(*)::int FROM g JOIN request_blocked p ON p.gateway_id = g.id
-        WHERE p.event_time >= ${split.from}::timestamptz AND p.event_time < ${split.to}::timestamptz) AS blocked_requests`
+  sql`(SELECT count(*)::int FROM g) AS gateways, ${blockedCount(sql, split.from, split.to)}::int AS blocked_requests`
 
 /**
  * Clean days from the rollups (probed per clean day, LATERAL: a hash join would scan the whole
@@ -195,25 +198,28 @@ const rollupTotals = (sql: SqlClient.SqlClient, scope: VendorScope, split: Range
            ${counts(sql, split)}`
 
 /**
- * The vendor's window (revenue and agent count stored with it) plus its payments since the
- * window's end. Today's agents are probed one by one against the window (a scalar subquery per
- * agent: as a join the planner hashes the whole window).
+ * The vendor's window (revenue, agent count and blocked requests stored with it) plus its
+ * payments and blocked requests since the window's end. Today's agents are probed one by one
+ * against the window (a scalar subquery per agent: as a join the planner hashes the whole
+ * window). A window without a blocked count (migration 0037) has the range's rows counted.
  */
 const windowTotals = (sql: SqlClient.SqlClient, split: Range, window: ConsumerWindow) =>
   sql<Totals>`
     WITH g AS MATERIALIZED (SELECT g.id FROM gateways g WHERE g.vendor_id = ${window.vendorId}),
     w AS MATERIALIZED (SELECT * FROM console_consumer_windows w WHERE w.vendor_id = ${window.vendorId}),
+    -- Grouped once per (asset, agent): both the revenue and the agent count read ~10× fewer rows.
     tail AS MATERIALIZED (
-      SELECT p.asset, p.agent_id COLLATE "C" AS agent_id, p.amount
+      SELECT p.asset, p.agent_id COLLATE "C" AS agent_id, sum(p.amount) AS amount, count(*) AS payments
         FROM g JOIN payment_authorized p ON p.gateway_id = g.id
-         AND p.event_time >= ${window.to}::timestamptz AND p.event_time < ${split.to}::timestamptz)
+         AND p.event_time >= ${window.to}::timestamptz AND p.event_time < ${split.to}::timestamptz
+       GROUP BY 1, 2)
     SELECT ${
     revenueJson(
       sql,
       sql`SELECT u.asset, u.amount, u.payments
             FROM w CROSS JOIN LATERAL unnest(w.revenue_assets, w.revenue_amounts, w.revenue_payments) AS u(asset, amount, payments)
           UNION ALL
-          SELECT asset, amount, 1 FROM tail`
+          SELECT asset, amount, payments FROM tail`
     )
   } AS revenue,
            ((SELECT w.agents FROM w)
@@ -221,4 +227,6 @@ const windowTotals = (sql: SqlClient.SqlClient, split: Range, window: ConsumerWi
                 WHERE NOT (SELECT EXISTS (SELECT 1 FROM console_consumer_totals c
                                            WHERE c.vendor_id = ${window.vendorId} AND c.agent_id = t.agent_id))))::int
              AS unique_agents,
-           ${counts(sql, split)}`
+           (SELECT count(*)::int FROM g) AS gateways,
+           coalesce((SELECT w.blocked FROM w) + ${blockedCount(sql, window.to, split.to)},
+                    ${blockedCount(sql, split.from, split.to)})::int AS blocked_requests`

@@ -92,7 +92,9 @@ const TELEMETRY: ReadonlyArray<Column> = [
 
 const STATEMENTS: Record<Exclude<Route, "PaymentIntent" | "Other">, string> = {
   PaymentAuthorized: typedStatement("payment_authorized", PAYMENT, `,\n  ${dirtyMarks("event_time")}`),
-  RequestBlocked: typedStatement("request_blocked", BLOCKED),
+  // Late blocked requests mark their hour too: a console window stores the blocked count of its
+  // days (migration 0037) and is not read while one of its hours is marked.
+  RequestBlocked: typedStatement("request_blocked", BLOCKED, `,\n  ${dirtyMarks("event_time")}`),
   SolvencyAlert: typedStatement("solvency_alerts", SOLVENCY),
   GatewayTelemetryPacket: typedStatement(
     "gateway_telemetry",

@@ -9,7 +9,7 @@ import { Effect, Metric, Schedule } from "effect"
 import * as M from "./JobMetrics.js"
 import { type JobContext, JobError, hourFloor, iso } from "./JobReport.js"
 import { daysOfBuckets, rebuildConsoleDays, unbuiltDays } from "./RollupConsole.js"
-import { rebuildVendorWindow, rebuildWindowsOfBuckets, staleWindows, windowFor } from "./RollupConsumers.js"
+import { rebuildVendorWindow, rebuildWindowsOfBuckets, staleWindows, windowCountsBlocked, windowFor } from "./RollupConsumers.js"
 import { claimMarks, recomputeBuckets, recomputeRange } from "./RollupSql.js"
 
 export const ROLLUP_STATE_KEY = "gateway_stats_hourly"
@@ -126,7 +126,7 @@ const recomputeDirty = (ctx: JobContext, watermark: Date, floor: Date | null) =>
           const [result] = yield* recomputeBuckets(sql, gateways, hours, floor)
           // Same transaction as the claims' deletion: the console never sees the day unmarked and stale.
           yield* rebuildConsoleDays(sql, daysOfBuckets(gateways, hours, watermark))
-          yield* rebuildWindowsOfBuckets(sql, gateways, hours)
+          yield* rebuildWindowsOfBuckets(sql, gateways, hours, windowCountsBlocked(ctx.settings.retention.blockedDays))
           yield* sql`
             DELETE FROM rollup_claimed c USING unnest(${gateways}::text[], ${hours}::timestamptz[]) AS b(gateway_id, hour)
              WHERE c.gateway_id = b.gateway_id AND c.hour = b.hour`
@@ -196,13 +196,14 @@ const buildConsumerWindows = (ctx: JobContext, watermark: Date) =>
     const { from, to } = windowFor(watermark)
     const batch = ctx.settings.rollupDirtyBatch
     for (let round = 0; round < 100; round++) {
-      const vendors = yield* staleWindows(sql, from, to, batch)
+      const countBlocked = windowCountsBlocked(ctx.settings.retention.blockedDays)
+      const vendors = yield* staleWindows(sql, from, to, batch, countBlocked)
       if (vendors.length === 0) return
       yield* ctx.step(
         `built the consumers window ${iso(from)} to ${iso(to)} of ${vendors.length} vendor(s)`,
         // One transaction per vendor: a window and its totals change together, and briefly.
         Effect.map(
-          Effect.forEach(vendors, (v) => sql.withTransaction(rebuildVendorWindow(sql, v.vendor_id, from, to))),
+          Effect.forEach(vendors, (v) => sql.withTransaction(rebuildVendorWindow(sql, v.vendor_id, from, to, countBlocked))),
           (agents) => agents.reduce((n, a) => n + a, 0)
         ),
         "row"

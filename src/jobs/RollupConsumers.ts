@@ -13,7 +13,7 @@
  * unmarked and stale — the rule of the daily rollups (RollupConsole.ts).
  */
 import type { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { DEFAULT_RANGE_DAYS } from "../../schema/api/ConsoleCommon.js"
 
 const DAY = 86_400_000
@@ -28,11 +28,30 @@ export const windowFor = (watermark: Date) => {
 }
 
 /**
- * Rebuilds one vendor's window [from, to) (inside the caller's transaction): replaces its
- * totals and records the window with the vendor's gateways. Returns the number of agents.
+ * Whether a window keeps its blocked-request count (migration 0037): only while retention keeps
+ * every blocked request of the window (`RETENTION_BLOCKED_DAYS` longer than the window), since
+ * rows deleted from under a stored count would make it larger than the rows the console shows.
  */
-export const rebuildVendorWindow = (sql: SqlClient.SqlClient, vendorId: string, from: Date, to: Date) =>
+export const windowCountsBlocked = (blockedDays: Option.Option<number>) =>
+  Option.match(blockedDays, { onNone: () => true, onSome: (days) => days > WINDOW_DAYS })
+
+/**
+ * Rebuilds one vendor's window [from, to) (inside the caller's transaction): replaces its
+ * totals and records the window with the vendor's gateways, its revenue and (when
+ * `countBlocked`) its blocked requests. Returns the number of agents.
+ */
+export const rebuildVendorWindow = (
+  sql: SqlClient.SqlClient,
+  vendorId: string,
+  from: Date,
+  to: Date,
+  countBlocked: boolean
+) =>
   Effect.gen(function*() {
+    const blocked = countBlocked
+      ? sql`(SELECT count(*) FROM g JOIN request_blocked b ON b.gateway_id = g.id
+              AND b.event_time >= ${from}::timestamptz AND b.event_time < ${to}::timestamptz)`
+      : sql`NULL::bigint`
     yield* sql`DELETE FROM console_consumer_totals WHERE vendor_id = ${vendorId}`
     const [row] = yield* sql<{ agents: number }>`
       WITH g AS MATERIALIZED (SELECT g.id FROM gateways g WHERE g.vendor_id = ${vendorId}),
@@ -73,14 +92,15 @@ export const rebuildVendorWindow = (sql: SqlClient.SqlClient, vendorId: string, 
           FROM (SELECT asset, sum(amount) AS amount, sum(payments)::bigint AS payments FROM per_asset GROUP BY asset) r),
       win AS (
         INSERT INTO console_consumer_windows (vendor_id, window_from, window_to, gateways, agents, built_at,
-                                              revenue_assets, revenue_amounts, revenue_payments)
+                                              revenue_assets, revenue_amounts, revenue_payments, blocked)
         SELECT ${vendorId}, ${from}, ${to}, ARRAY(SELECT id FROM g ORDER BY id COLLATE "C"), (SELECT count(*) FROM ins), now(),
-               r.assets, r.amounts, r.payments
+               r.assets, r.amounts, r.payments, ${blocked}
           FROM revenue r
         ON CONFLICT (vendor_id) DO UPDATE
           SET window_from = EXCLUDED.window_from, window_to = EXCLUDED.window_to, gateways = EXCLUDED.gateways,
               agents = EXCLUDED.agents, built_at = EXCLUDED.built_at, revenue_assets = EXCLUDED.revenue_assets,
-              revenue_amounts = EXCLUDED.revenue_amounts, revenue_payments = EXCLUDED.revenue_payments
+              revenue_amounts = EXCLUDED.revenue_amounts, revenue_payments = EXCLUDED.revenue_payments,
+              blocked = EXCLUDED.blocked
         RETURNING agents)
       SELECT agents FROM win`
     return row?.agents ?? 0
@@ -100,23 +120,26 @@ export const windowsOfBuckets = (sql: SqlClient.SqlClient, gateways: ReadonlyArr
 export const rebuildWindowsOfBuckets = (
   sql: SqlClient.SqlClient,
   gateways: ReadonlyArray<string>,
-  hours: ReadonlyArray<Date>
+  hours: ReadonlyArray<Date>,
+  countBlocked: boolean
 ) =>
   Effect.flatMap(windowsOfBuckets(sql, gateways, hours), (windows) =>
-    Effect.forEach(windows, (w) => rebuildVendorWindow(sql, w.vendor_id, w.window_from, w.window_to)).pipe(
+    Effect.forEach(windows, (w) => rebuildVendorWindow(sql, w.vendor_id, w.window_from, w.window_to, countBlocked)).pipe(
       Effect.map((built) => built.length)
     ))
 
 /**
  * Vendors without a current window: none yet, another window (the day changed), other
- * gateways than when built, or built before its revenue was kept (migration 0036). At most `limit`, in vendor order.
+ * gateways than when built, built before its revenue was kept (migration 0036), or with a
+ * blocked count where none may be kept or none where one should be (migration 0037). At most
+ * `limit`, in vendor order.
  */
-export const staleWindows = (sql: SqlClient.SqlClient, from: Date, to: Date, limit: number) =>
+export const staleWindows = (sql: SqlClient.SqlClient, from: Date, to: Date, limit: number, countBlocked: boolean) =>
   sql<{ vendor_id: string }>`
     SELECT v.vendor_id
       FROM (SELECT g.vendor_id, array_agg(g.id ORDER BY g.id COLLATE "C") AS gateways FROM gateways g GROUP BY 1) v
       LEFT JOIN console_consumer_windows w ON w.vendor_id = v.vendor_id
      WHERE w.vendor_id IS NULL OR w.window_from <> ${from}::timestamptz OR w.window_to <> ${to}::timestamptz
-        OR w.gateways <> v.gateways OR w.revenue_assets IS NULL
+        OR w.gateways <> v.gateways OR w.revenue_assets IS NULL OR (w.blocked IS NULL) = ${countBlocked}
      ORDER BY 1
      LIMIT ${limit}`

@@ -10,12 +10,13 @@
  */
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Fiber, Layer } from "effect"
-import { paymentAuthorizedData } from "../../schema/examples.js"
+import { Effect, Fiber, Layer, Option } from "effect"
+import { paymentAuthorizedData, requestBlockedData } from "../../schema/examples.js"
 import { EventStore } from "../../src/ingest/EventStore.js"
 import { EventStorePg } from "../../src/ingest/EventStorePg.js"
 import { routeOf } from "../../src/ingest/IngestEvent.js"
-import { JobRunner } from "../../src/jobs/Jobs.js"
+import { JobRunner, makeJobRunner } from "../../src/jobs/Jobs.js"
+import { defaultJobsSettings } from "../../src/jobs/JobsConfig.js"
 import { toIngestEvent } from "../ingest/support.js"
 import { runnerLayer } from "../jobs/support.js"
 import { ConsoleTestLayer, insertVendor, send, token } from "./support.js"
@@ -61,6 +62,26 @@ const ingest = (n: number, lo: number, hi: number) =>
     if (first !== undefined) yield* store.write(routeOf(first), events)
   })
 
+/** `n` blocked requests through the ingest store (marking late hours like payments), at times in [lo, hi) ms. */
+const ingestBlocked = (n: number, lo: number, hi: number) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const events = Array.from({ length: n }, () => {
+      const i = ++sequence
+      const gateway = GATEWAYS[i % GATEWAYS.length]!
+      return toIngestEvent({
+        specversion: "1.0",
+        id: `truth-blocked-${i}`,
+        source: `machpay://gateway/${gateway}`,
+        type: "RequestBlocked",
+        time: new Date(lo + Math.floor(((i * 7919) % 1000) / 1000 * (hi - lo))).toISOString(),
+        data: { ...requestBlockedData, gateway_id: gateway, request_id: `req-blocked-${i}`, agent_id: AGENTS[i % AGENTS.length] }
+      }, { gatewayId: gateway, receivedAt: Date.now() })
+    })
+    const first = events[0]
+    if (first !== undefined) yield* store.write(routeOf(first), events)
+  })
+
 /** Byte order of agent id, then asset (SQL and the console sort agents differently). */
 const byAgentAsset = (a: Record<string, unknown>, b: Record<string, unknown>) => {
   const x = `${String(a["agent_id"])}\u0000${String(a["asset"] ?? "")}`
@@ -76,6 +97,7 @@ const recomputed = Effect.gen(function*() {
     SELECT p.asset, trim_scale(sum(p.amount))::text AS amount, count(*)::int AS payments FROM payment_authorized p
      WHERE ${mine} GROUP BY 1 ORDER BY 1`
   const [agents] = yield* sql<{ n: number }>`SELECT count(DISTINCT p.agent_id)::int AS n FROM payment_authorized p WHERE ${mine}`
+  const [blocked] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM request_blocked p WHERE ${mine}`
   const buckets = (unit: "day" | "hour") =>
     sql<{ time: string; asset: string; amount: string; payments: number }>`
       SELECT rfc3339_utc(date_trunc(${unit}, p.event_time, 'UTC')) AS time, p.asset, trim_scale(sum(p.amount))::text AS amount,
@@ -95,6 +117,7 @@ const recomputed = Effect.gen(function*() {
   return {
     revenue,
     uniqueAgents: agents?.n ?? 0,
+    blocked: blocked?.n ?? 0,
     daily: yield* buckets("day"),
     hourly: yield* buckets("hour"),
     consumers,
@@ -139,6 +162,7 @@ const served = Effect.gen(function*() {
   return {
     revenue: stats["revenue"],
     uniqueAgents: stats["unique_agents"],
+    blocked: stats["blocked_requests"],
     daily: nonZero(daily["points"] as ReadonlyArray<Point>),
     hourly: nonZero(hourly["points"] as ReadonlyArray<Point>),
     consumers: consumers.map(({ agent_id, first_seen, last_seen, payments }) => ({ agent_id, payments, first_seen, last_seen })),
@@ -159,6 +183,7 @@ const recomputedDefault = Effect.gen(function*() {
   const mine = sql`p.gateway_id IN ('tv-g1', 'tv-g2')
     AND p.event_time >= date_trunc('day', now(), 'UTC') - interval '29 days' AND p.event_time < now()`
   const [agents] = yield* sql<{ n: number }>`SELECT count(DISTINCT p.agent_id)::int AS n FROM payment_authorized p WHERE ${mine}`
+  const [blocked] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM request_blocked p WHERE ${mine}`
   const revenue = yield* sql`
     SELECT p.asset, trim_scale(sum(p.amount))::text AS amount, count(*)::int AS payments FROM payment_authorized p
      WHERE ${mine} GROUP BY 1 ORDER BY 1`
@@ -174,7 +199,7 @@ const recomputedDefault = Effect.gen(function*() {
                 FROM payment_authorized p WHERE ${mine}
                GROUP BY 1 ORDER BY ${sql.literal(RANKING[sort])}, p.agent_id COLLATE "C" DESC) a`
   }
-  return { uniqueAgents: agents?.n ?? 0, revenue, rankings }
+  return { uniqueAgents: agents?.n ?? 0, blocked: blocked?.n ?? 0, revenue, rankings }
 })
 
 /** The same as served for the default range: unique agents, and each sort paged 5 agents at a time. */
@@ -196,7 +221,7 @@ const servedDefault = Effect.gen(function*() {
     } while (cursor !== null && items.length < 1000)
     rankings[sort] = items
   }
-  return { uniqueAgents: stats["unique_agents"], revenue: stats["revenue"], rankings }
+  return { uniqueAgents: stats["unique_agents"], blocked: stats["blocked_requests"], revenue: stats["revenue"], rankings }
 })
 
 const expectTrue = (when: string) =>
@@ -213,14 +238,18 @@ const windowIsRead = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const before = yield* servedDefault
   yield* sql`UPDATE console_consumer_totals SET payments = payments + 1000 WHERE vendor_id = 'tv'`
-  yield* sql`UPDATE console_consumer_windows SET agents = agents + 1000 WHERE vendor_id = 'tv'`
+  yield* sql`UPDATE console_consumer_windows SET agents = agents + 1000, blocked = blocked + 1000 WHERE vendor_id = 'tv'`
   const damaged = yield* servedDefault
   yield* sql`UPDATE console_consumer_totals SET payments = payments - 1000 WHERE vendor_id = 'tv'`
-  yield* sql`UPDATE console_consumer_windows SET agents = agents - 1000 WHERE vendor_id = 'tv'`
+  yield* sql`UPDATE console_consumer_windows SET agents = agents - 1000, blocked = blocked - 1000 WHERE vendor_id = 'tv'`
   const consumersMoved = JSON.stringify(damaged.rankings) !== JSON.stringify(before.rankings)
   const statsMoved = damaged.uniqueAgents !== before.uniqueAgents
+  const blockedMoved = damaged.blocked !== before.blocked
+  const [stored] = yield* sql<{ counted: boolean }>`
+    SELECT blocked IS NOT NULL AS counted FROM console_consumer_windows WHERE vendor_id = 'tv'`
   // Consumers and stats decide alone whether the window is clean: they must agree.
   expect(statsMoved, "stats and consumers read the window together").toBe(consumersMoved)
+  expect(blockedMoved, "the window's blocked count is read with the window").toBe(consumersMoved && stored?.counted === true)
   return consumersMoved
 })
 
@@ -237,8 +266,10 @@ layer(TestLayer, { excludeTestServices: true })("console figures are always true
       yield* insertVendor("tv", ["tv-g1", "tv-g2"])
       yield* insertVendor("tw", ["tw-g1"])
       yield* ingest(600, start - 3 * DAY, start - 60_000)
+      yield* ingestBlocked(120, start - 3 * DAY, start - 60_000)
       const expected = yield* expectTrue("before any rollup")
       expect((expected.revenue as ReadonlyArray<unknown>).length).toBe(2)
+      expect(expected.blocked).toBeGreaterThan(0)
       expect(yield* consoleRollupRows, "GET requests never build rollups").toBe(0)
     }))
 
@@ -289,11 +320,25 @@ layer(TestLayer, { excludeTestServices: true })("console figures are always true
       expect(yield* windowIsRead, "the job rebuilt the window with the late payments: read again").toBe(true)
     }))
 
+  it.effect("late blocked requests alone into rolled-up days: counted at once, the window unread until the job folds them in", () =>
+    Effect.gen(function*() {
+      const dayStart = Math.floor(start / DAY) * DAY
+      expect(yield* windowIsRead).toBe(true)
+      yield* ingestBlocked(30, dayStart - 2 * DAY, dayStart - DAY)
+      yield* expectTrue("late blocked requests, job not run")
+      expect(yield* windowIsRead, "a window with late blocked requests not folded in is not read").toBe(false)
+      const report = yield* runRollup
+      expect(report.status, report.summary).toBe("ok")
+      expect(yield* windowIsRead, "the job rebuilt the window's blocked count").toBe(true)
+      yield* expectTrue("late blocked requests folded in")
+    }))
+
   it.effect("payments today, and a vendor's new gateway, with a built window", () =>
     Effect.gen(function*() {
       // Today's payments are the window's raw tail: new agents and agents of the window.
       yield* ingest(90, Math.floor(Date.now() / DAY) * DAY, Date.now() - 1_000)
-      yield* expectTrue("payments today")
+      yield* ingestBlocked(20, Math.floor(Date.now() / DAY) * DAY, Date.now() - 1_000)
+      yield* expectTrue("payments and blocked requests today")
       expect(yield* windowIsRead).toBe(true)
       // Another gateway for tv: the window was built without it, so it is not read any more.
       const sql = yield* SqlClient.SqlClient
@@ -304,5 +349,27 @@ layer(TestLayer, { excludeTestServices: true })("console figures are always true
       expect(report.status, report.summary).toBe("ok")
       expect(yield* windowIsRead, "the job rebuilt it for the new gateway set").toBe(true)
       yield* expectTrue("after the rebuild")
+    }))
+
+  it.effect("retention shorter than the window: the window keeps no blocked count, the rows are counted", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const storedBlocked = Effect.map(
+        sql<{ blocked: string | null }>`SELECT blocked::text FROM console_consumer_windows WHERE vendor_id = 'tv'`,
+        (rows) => rows[0]?.blocked ?? null
+      )
+      expect(yield* storedBlocked).not.toBeNull()
+      const shortRetention = yield* makeJobRunner({
+        ...defaultJobsSettings,
+        retention: { ...defaultJobsSettings.retention, blockedDays: Option.some(10) }
+      })
+      const report = yield* shortRetention.run("rollup")
+      expect(report.status, report.summary).toBe("ok")
+      expect(yield* storedBlocked, "rebuilt without a count retention could outdate").toBeNull()
+      expect(yield* windowIsRead, "the rest of the window is still read").toBe(true)
+      yield* expectTrue("window without a blocked count")
+      expect((yield* runRollup).status).toBe("ok")
+      expect(yield* storedBlocked, "default retention: counted again").not.toBeNull()
+      yield* expectTrue("window with its blocked count again")
     }))
 })
