@@ -9,7 +9,7 @@
  * `--port`. Parameters come from the database: the largest vendor (vendor-0000, ≈ 7% of all
  * payments), random vendors, the most active agent and random agents.
  *
- * Options (defaults): --requests 200 (per endpoint and vendor class)  --warmup 20
+ * Options (defaults): --requests 200 (per endpoint and vendor class)  --warmup 20 (at --concurrency)
  *   --concurrency 4  --port 18091  --secret bench-console-secret-bench-console-secret
  *   --base-url (none)  --database-url $DATABASE_URL  --only <substring of endpoint names>
  */
@@ -125,21 +125,28 @@ const main = async () => {
     process.stdout.write(`${header}\n`)
     for (const scenario of scenarios(fixtures)) {
       if (String(args.only) !== "" && !scenario.name.includes(String(args.only))) continue
-      for (let i = 0; i < Number(args.warmup); i++) await scenario.run((call) => execute(baseUrl, call), i)
       const latencies: Array<number> = []
       const errors = new Map<number, number>()
-      let next = 0
-      const worker = async () => {
-        while (next < Number(args.requests)) {
-          const i = next++
-          const samples = await scenario.run((call) => execute(baseUrl, call), i)
-          for (const s of samples) {
-            latencies.push(s.ms)
-            if (s.status >= 400) errors.set(s.status, (errors.get(s.status) ?? 0) + 1)
+      /** `count` runs of the scenario over `--concurrency` clients; `record` keeps their samples. */
+      const load = async (count: number, record: boolean) => {
+        let next = 0
+        const worker = async () => {
+          while (next < count) {
+            const i = next++
+            const samples = await scenario.run((call) => execute(baseUrl, call), i)
+            if (!record) continue
+            for (const s of samples) {
+              latencies.push(s.ms)
+              if (s.status >= 400) errors.set(s.status, (errors.get(s.status) ?? 0) + 1)
+            }
           }
         }
+        await Promise.all(Array.from({ length: Number(args.concurrency) }, worker))
       }
-      await Promise.all(Array.from({ length: Number(args.concurrency) }, worker))
+      // The warm-up runs at the measured concurrency, so every pooled connection the measured
+      // run uses has planned these statements once (a new backend's first plans are cold).
+      await load(Number(args.warmup), false)
+      await load(Number(args.requests), true)
       const s = summary(latencies)
       const errorText = [...errors].map(([status, n]) => `${n}×${status}`).join(" ")
       const row = `${scenario.name.padEnd(44)} ${String(latencies.length).padStart(5)} ${fmt(s.p50).padStart(8)} ${fmt(s.p99).padStart(8)} ${fmt(s.max).padStart(8)}  ${errorText}`

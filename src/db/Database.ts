@@ -80,6 +80,7 @@ const poolLayer = Layer.scoped(
           connectionString: Redacted.value(location.url),
           max: settings.poolMax,
           connectionTimeoutMillis: settings.connectTimeoutMs,
+          idleTimeoutMillis: settings.poolIdleTimeoutMs,
           application_name: "machpay-telemetry"
         })
         // An idle client dies when the server restarts; the next checkout reconnects.
