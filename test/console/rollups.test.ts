@@ -33,54 +33,54 @@ const vendor = token({ role: "vendor", vendorId: "tv" })
 const TestLayer = Layer.mergeAll(EventStorePg, runnerLayer()).pipe(Layer.provideMerge(ConsoleTestLayer))
 
 let sequence = 0
-/** `n` payments through the ingest store, at times drawn from [lo, hi) ms. */
-const ingest = (n: number, lo: number, hi: number) =>
+/**
+ * `n` events of one type through the ingest store (which marks late hours dirty), at times drawn
+ * from [lo, hi) ms; `make(i, gateway)` gives the i-th event's id and data.
+ */
+const ingestEvents = (
+  type: "PaymentAuthorized" | "RequestBlocked",
+  n: number,
+  lo: number,
+  hi: number,
+  make: (i: number, gateway: string) => { readonly id: string; readonly data: Record<string, unknown> }
+) =>
   Effect.gen(function*() {
     const store = yield* EventStore
     const events = Array.from({ length: n }, () => {
       const i = ++sequence
       const gateway = GATEWAYS[i % GATEWAYS.length]!
+      const { data, id } = make(i, gateway)
       const time = new Date(lo + Math.floor(((i * 7919) % 1000) / 1000 * (hi - lo))).toISOString()
-      return toIngestEvent({
-        specversion: "1.0",
-        id: `truth-${i}`,
-        source: `machpay://gateway/${gateway}`,
-        type: "PaymentAuthorized",
-        time,
-        data: {
-          ...paymentAuthorizedData,
-          gateway_id: gateway,
-          payment_id: `pay-truth-${i}`,
-          request_id: `req-truth-${i}`,
-          agent_id: AGENTS[i % AGENTS.length],
-          amount: `${i % 7}.${(i * 37) % 1000}`,
-          asset: i % 5 === 0 ? "EURC" : "USDC"
-        }
-      }, { gatewayId: gateway, receivedAt: Date.now() })
+      return toIngestEvent(
+        { specversion: "1.0", id, source: `machpay://gateway/${gateway}`, type, time, data },
+        { gatewayId: gateway, receivedAt: Date.now() }
+      )
     })
     const first = events[0]
     if (first !== undefined) yield* store.write(routeOf(first), events)
   })
 
-/** `n` blocked requests through the ingest store (marking late hours like payments), at times in [lo, hi) ms. */
+/** `n` payments, at times drawn from [lo, hi) ms. */
+const ingest = (n: number, lo: number, hi: number) =>
+  ingestEvents("PaymentAuthorized", n, lo, hi, (i, gateway) => ({
+    id: `truth-${i}`,
+    data: {
+      ...paymentAuthorizedData,
+      gateway_id: gateway,
+      payment_id: `pay-truth-${i}`,
+      request_id: `req-truth-${i}`,
+      agent_id: AGENTS[i % AGENTS.length],
+      amount: `${i % 7}.${(i * 37) % 1000}`,
+      asset: i % 5 === 0 ? "EURC" : "USDC"
+    }
+  }))
+
+/** `n` blocked requests, at times drawn from [lo, hi) ms. */
 const ingestBlocked = (n: number, lo: number, hi: number) =>
-  Effect.gen(function*() {
-    const store = yield* EventStore
-    const events = Array.from({ length: n }, () => {
-      const i = ++sequence
-      const gateway = GATEWAYS[i % GATEWAYS.length]!
-      return toIngestEvent({
-        specversion: "1.0",
-        id: `truth-blocked-${i}`,
-        source: `machpay://gateway/${gateway}`,
-        type: "RequestBlocked",
-        time: new Date(lo + Math.floor(((i * 7919) % 1000) / 1000 * (hi - lo))).toISOString(),
-        data: { ...requestBlockedData, gateway_id: gateway, request_id: `req-blocked-${i}`, agent_id: AGENTS[i % AGENTS.length] }
-      }, { gatewayId: gateway, receivedAt: Date.now() })
-    })
-    const first = events[0]
-    if (first !== undefined) yield* store.write(routeOf(first), events)
-  })
+  ingestEvents("RequestBlocked", n, lo, hi, (i, gateway) => ({
+    id: `truth-blocked-${i}`,
+    data: { ...requestBlockedData, gateway_id: gateway, request_id: `req-blocked-${i}`, agent_id: AGENTS[i % AGENTS.length] }
+  }))
 
 /** Byte order of agent id, then asset (SQL and the console sort agents differently). */
 const byAgentAsset = (a: Record<string, unknown>, b: Record<string, unknown>) => {
