@@ -225,6 +225,9 @@ export const runRollup = (ctx: JobContext) =>
       yield* sql`
         INSERT INTO rollup_state (job, watermark) VALUES (${ROLLUP_STATE_KEY}, ${start})
         ON CONFLICT (job) DO UPDATE SET watermark = EXCLUDED.watermark, updated_at = now()`
+      // Late data older than the first payment or packet (a blocked request, say) left marks
+      // below the initial watermark that advancing never reaches: fold them in now.
+      yield* recomputeDirty(ctx, start, floor)
     }
     const watermark = start < target ? yield* advance(ctx, start, target, floor) : start
     if (start >= target) yield* ctx.note(`watermark ${iso(start)} is current`)
