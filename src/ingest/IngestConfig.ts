@@ -22,6 +22,7 @@ export interface IngestSettings {
   readonly queueCapacity: number
   /** Most events per flush statement; a route writes whatever queued during its last flush, up to this. */
   readonly batchSize: number
+  readonly maxConcurrentFlushes: number
   /** Deepest nesting of objects/arrays accepted in an event's data or extensions. */
   readonly maxNestingDepth: number
   /** Largest accepted event, in bytes of its stored row. */
@@ -47,6 +48,7 @@ export const IngestSettingsConfig: Config.Config<IngestSettings> = Config.all({
   spillThreshold: positiveInt("INGEST_SPILL_THRESHOLD", 50_000),
   queueCapacity: positiveInt("INGEST_QUEUE_CAPACITY", 100_000),
   batchSize: positiveInt("INGEST_BATCH_SIZE", 1000),
+  maxConcurrentFlushes: positiveInt("INGEST_MAX_CONCURRENT_FLUSHES", 2),
   maxNestingDepth: positiveInt("INGEST_MAX_NESTING_DEPTH", 64),
   maxEventBytes: positiveInt("INGEST_MAX_EVENT_BYTES", 1024 * 1024),
   maxBodyBytes: positiveInt("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024),

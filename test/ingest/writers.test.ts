@@ -21,6 +21,8 @@ const item = (id: string): Item => {
 interface FakeStore {
   readonly store: EventStore["Type"]
   readonly writes: Array<ReadonlyArray<string>>
+  /** Writes begun (counted before the gate): how many run at once while it is closed. */
+  started: number
   /** The next this-many writes fail with this kind. */
   failures: { count: number; kind: StoreErrorKind }
   readonly gate: Effect.Latch
@@ -31,11 +33,12 @@ const fakeStore = Effect.gen(function*() {
   const gate = yield* Effect.makeLatch(true)
   const fake: FakeStore = {
     writes: [],
+    started: 0,
     failures: { count: 0, kind: "unreachable" },
     gate,
     store: {
       write: (_route, events: ReadonlyArray<IngestEvent>) =>
-        gate.await.pipe(Effect.zipRight(Effect.suspend(() => {
+        Effect.sync(() => fake.started++).pipe(Effect.zipRight(gate.await), Effect.zipRight(Effect.suspend(() => {
           fake.writes.push(events.map((e) => e.id))
           if (fake.failures.count > 0) {
             fake.failures.count -= 1
@@ -54,15 +57,20 @@ const fakeStore = Effect.gen(function*() {
   return fake
 })
 
-const setup = (batchSize: number) =>
+const setup = (batchSize: number, slots?: number) =>
   Effect.gen(function*() {
     const fake = yield* fakeStore
     const results = yield* Queue.unbounded<Flushed>()
-    const writers = yield* startWriters(defaultWriterSettings(batchSize), fake.store, results)
+    const writers = yield* startWriters(defaultWriterSettings(batchSize, slots), fake.store, results)
     return { fake, results, writers }
   })
 
 const ids = (flushed: Flushed) => flushed.items.map((i) => i.event.id)
+
+const blockedItem = (id: string): Item => {
+  const event = toIngestEvent(wireEvent("RequestBlocked", { id, time: TIME }))
+  return { event, row: encodedRow(event), key: eventKey(event), index: 0, ack: undefined, ref: undefined }
+}
 
 describe("route writers (group commit)", () => {
   it.scoped("an idle route writes one event at once, with the clock standing still", () =>
@@ -183,11 +191,62 @@ describe("route writers (group commit)", () => {
       fake.failures = { count: 1, kind: "unreachable" }
       yield* writers.offer("PaymentAuthorized", [item("held")])
       yield* Effect.yieldNow().pipe(Effect.repeatN(20))
-      const blocked = toIngestEvent(wireEvent("RequestBlocked", { id: "blocked-1", time: TIME }))
-      yield* writers.offer("RequestBlocked", [{ event: blocked, row: encodedRow(blocked), key: eventKey(blocked), index: 0, ack: undefined, ref: undefined }])
+      yield* writers.offer("RequestBlocked", [blockedItem("blocked-1")])
       const first = yield* Queue.take(results)
       expect(first.route).toBe("RequestBlocked")
       yield* TestClock.adjust(Duration.millis(50))
       expect((yield* Queue.take(results)).route).toBe("PaymentAuthorized")
+    }))
+
+  it.scoped("the routes share the write slots: a route waiting for one forms its batch when it gets it", () =>
+    Effect.gen(function*() {
+      const { fake, results, writers } = yield* setup(100, 1)
+      yield* fake.gate.close
+      yield* writers.offer("PaymentAuthorized", [item("p-1")])
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      yield* writers.offer("RequestBlocked", [blockedItem("b-1")])
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      // One slot: the payment holds it, the blocked request waits without writing.
+      expect(fake.started).toBe(1)
+      yield* writers.offer("RequestBlocked", [blockedItem("b-2"), blockedItem("b-3")])
+      yield* fake.gate.open
+      const first = yield* Queue.take(results)
+      expect(ids(first)).toEqual(["p-1"])
+      // What arrived while it waited goes in the same statement.
+      const second = yield* Queue.take(results)
+      expect(second.route).toBe("RequestBlocked")
+      expect(ids(second)).toEqual(["b-1", "b-2", "b-3"])
+      expect(fake.writes).toEqual([["p-1"], ["b-1", "b-2", "b-3"]])
+    }))
+
+  it.scoped("with two slots two routes write at once, and a third waits", () =>
+    Effect.gen(function*() {
+      const { fake, results, writers } = yield* setup(100, 2)
+      yield* fake.gate.close
+      yield* writers.offer("PaymentAuthorized", [item("p-1")])
+      yield* writers.offer("RequestBlocked", [blockedItem("b-1")])
+      const alert = toIngestEvent(wireEvent("SolvencyAlert", { id: "s-1", time: TIME }))
+      yield* writers.offer("SolvencyAlert", [{ event: alert, row: encodedRow(alert), key: eventKey(alert), index: 0, ack: undefined, ref: undefined }])
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      expect(fake.started).toBe(2)
+      yield* fake.gate.open
+      const routes = [yield* Queue.take(results), yield* Queue.take(results), yield* Queue.take(results)].map((f) => f.route)
+      expect(routes.sort()).toEqual(["PaymentAuthorized", "RequestBlocked", "SolvencyAlert"])
+    }))
+
+  it.scoped("a route backing off from a failure does not hold the only slot while it sleeps", () =>
+    Effect.gen(function*() {
+      const { fake, results, writers } = yield* setup(10, 1)
+      fake.failures = { count: 1, kind: "unreachable" }
+      yield* writers.offer("PaymentAuthorized", [item("retried")])
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      yield* writers.offer("RequestBlocked", [blockedItem("meanwhile")])
+      // The clock stands still: the payment route sleeps in its backoff, the other route writes.
+      const first = yield* Queue.take(results)
+      expect(first.route).toBe("RequestBlocked")
+      yield* TestClock.adjust(Duration.millis(50))
+      const second = yield* Queue.take(results)
+      expect(second.route).toBe("PaymentAuthorized")
+      expect(second.inserted.size).toBe(1)
     }))
 })
