@@ -9,7 +9,7 @@
  * One command tree on `@effect/cli` (`--help` at every level); `cli …` is `src/admin/CliCommand.ts`.
  */
 import { Command as Cli, ValidationError } from "@effect/cli"
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { ConfigError, Effect, Either, Layer } from "effect"
 import { AppSettingsService, describeConfigError, type Role } from "./config/AppConfig.js"

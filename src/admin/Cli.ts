@@ -6,7 +6,7 @@
  * + hint, exit status 2) or, for a command line `@effect/cli` cannot parse, its
  * `ValidationError` (printed by `@effect/cli`, exit status 2).
  */
-import type { FileSystem } from "@effect/platform"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import { NodeFileSystem } from "@effect/platform-node"
 import type { SqlClient } from "@effect/sql"
 import { ConfigError, Console, Effect, type Layer } from "effect"

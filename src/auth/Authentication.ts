@@ -8,7 +8,9 @@
  * Contract only (the API groups import it, and so may a client): the implementations are in
  * `AuthenticationLive.ts`.
  */
-import { HttpApiMiddleware, HttpApiSecurity, OpenApi } from "@effect/platform"
+import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Context, Schema } from "effect"
 import { Forbidden, Unauthorized } from "./Errors.js"
 import type { Principal } from "./Principal.js"

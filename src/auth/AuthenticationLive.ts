@@ -2,7 +2,8 @@
  * The bearer middleware implementations (the tags are in `Authentication.ts`, with the
  * contract), over the `Authenticator`.
  */
-import { HttpApp, HttpServerResponse } from "@effect/platform"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Layer, Redacted } from "effect"
 import {
   AdminAuthentication,

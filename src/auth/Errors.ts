@@ -3,7 +3,7 @@
  * malformed, expired or forged token); 403 = we know, and this is not for your role.
  * Messages name the problem but never echo the token or a claim value.
  */
-import { HttpApiSchema } from "@effect/platform"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Schema } from "effect"
 
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()(

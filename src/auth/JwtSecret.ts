@@ -6,7 +6,7 @@
  * 2. otherwise a development secret in `<DATA_DIR>/dev-jwt-secret` (mode 0600), created on
  *    first use and reused afterwards — with a warning, as production must set `JWT_SECRET`.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Config, ConfigError, Context, Data, Effect, Either, Layer, Option, Redacted } from "effect"

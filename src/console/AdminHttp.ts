@@ -1,5 +1,5 @@
 /** Handlers of the admin console group (`CurrentAdmin` required by the middleware). */
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Effect } from "effect"
 import { Api } from "../http/Api.js"
 import { ConsoleSettingsService } from "./ConsoleConfig.js"

@@ -1,5 +1,5 @@
 /** Handlers of the agent console group; the caller is the token's agent (`CurrentAgent`). */
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Effect, Schema } from "effect"
 import { DEFAULT_RANGE_DAYS, MAX_AGGREGATE_RANGE_DAYS, MAX_LIST_RANGE_DAYS } from "../../schema/api/ConsoleCommon.js"
 import { CurrentAgent } from "../auth/Authentication.js"

@@ -2,7 +2,11 @@
  * The console REST contract: vendor, agent and admin groups, each behind the bearer
  * middleware for its role. Shapes live in `schema/api/Console*.ts`.
  */
-import { HttpApiEndpoint, HttpApiError, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiError from "@effect/platform/HttpApiError"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { ActivityPage, ActivityQuery, AgentSpending, SpendingQuery } from "../../schema/api/ConsoleAgent.js"
 import { GatewaysPage, GatewaysQuery } from "../../schema/api/ConsoleAdmin.js"
 import {

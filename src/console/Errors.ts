@@ -3,7 +3,8 @@
  * (`HttpApiDecodeError`, also what a malformed query produces), so every 400 has one shape:
  * `issues[].path` names the parameter and `message` says what is wrong with it.
  */
-import { HttpApiError, HttpApiSchema } from "@effect/platform"
+import * as HttpApiError from "@effect/platform/HttpApiError"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Schema } from "effect"
 
 export class NotFound extends Schema.TaggedError<NotFound>()(

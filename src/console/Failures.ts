@@ -10,7 +10,9 @@
  * `dbFailure` replaces `Effect.orDie` at the repositories' edge; `ConsoleFailuresLive` is an
  * API-level middleware that renders both for the console paths only.
  */
-import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { SqlError } from "@effect/sql/SqlError"
 import { Cause, Effect, Option } from "effect"
 import { Unavailable } from "./Errors.js"

@@ -1,5 +1,5 @@
 /** Handlers of the vendor console group; the tenant is the token's vendor (`CurrentVendor`). */
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Effect, Option, Schema } from "effect"
 import {
   DEFAULT_RANGE_DAYS,

@@ -1,4 +1,4 @@
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Effect, Option } from "effect"
 import type { HealthResponse } from "../../schema/api/Health.js"
 import { AppSettingsService } from "../config/AppConfig.js"

@@ -2,7 +2,8 @@
  * The whole HTTP contract: every group the service serves. Handlers live beside each feature;
  * the typed client (`HttpApiClient.make(Api)`) and the OpenAPI document come from this value.
  */
-import { HttpApi, OpenApi } from "@effect/platform"
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { AdminConsoleApi, AgentConsoleApi, VendorConsoleApi } from "../console/Api.js"
 import { HealthApi } from "../health/Api.js"
 import { IngestApi } from "../ingest/Api.js"

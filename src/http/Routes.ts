@@ -6,7 +6,7 @@
  * template, never the raw text: the gate cannot be walked around by spelling, and a label
  * takes only the contract's templates (plus "other").
  */
-import { HttpApi } from "@effect/platform"
+import * as HttpApi from "@effect/platform/HttpApi"
 import type { Role } from "../config/AppConfig.js"
 import { Api } from "./Api.js"
 

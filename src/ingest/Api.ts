@@ -3,7 +3,10 @@
  * binding has several content modes and gzip, and one bad event must not fail the batch — so
  * the payload here documents what is accepted rather than decoding it.
  */
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { CloudEventWire, GatewayTelemetryPacket, IngestResponse } from "../../schema/index.js"
 import {

@@ -7,7 +7,7 @@
  * The body keeps the shape gateways already parse (`error` code, `message`, the `field` at fault)
  * and adds `_tag`. Contract only: no server code is imported here.
  */
-import { HttpApiSchema } from "@effect/platform"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Schema } from "effect"
 
 const problem = {

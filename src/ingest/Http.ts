@@ -2,7 +2,9 @@
  * `POST /v1/ingest`: authenticate → read (bounded) → verify signature → decompress → split by
  * content mode → rate limit → validate each event → submit the valid ones → answer per event.
  */
-import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Clock, Duration, Effect, Either, Metric, Option, Schema } from "effect"
 import type { IngestOutcome, IngestResponse } from "../../schema/index.js"

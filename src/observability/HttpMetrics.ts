@@ -3,8 +3,10 @@
  * label value is a series kept for the process's life, so labels come from bounded sets: the
  * contract's route templates (anything else is "other", e.g. a 404 path) and the methods below.
  */
-import { type HttpApp, HttpServerError, type HttpServerResponse } from "@effect/platform"
-import { HttpServerRequest } from "@effect/platform"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect, Metric, MetricBoundaries, MetricLabel } from "effect"
 
 const duration = Metric.histogram(

@@ -8,7 +8,7 @@
  * middleware reads it). For CloudEvents, `traceparentLink` / `traceparentLinks` turn each
  * event's `traceparent` extension into span links (see docs/tracing.md).
  */
-import { FetchHttpClient } from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as OtlpSerialization from "@effect/opentelemetry/OtlpSerialization"
 import * as OtlpTracer from "@effect/opentelemetry/OtlpTracer"
 import { type ConfigError, Context, Effect, type Exit, Layer, Option, Redacted, Tracer } from "effect"

@@ -2,7 +2,10 @@
  * The live stream contract. `live` is served raw (`handleRaw`): the body is an endless
  * `text/event-stream`, and the token may come from a header, a cookie or a ticket.
  */
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { LiveQuery, StreamTicket } from "../../schema/api/Realtime.js"
 import { Authentication } from "../auth/Authentication.js"

@@ -3,7 +3,10 @@
  * → a stream slot (429) → subscribe (replay or reset first) → stream.
  * `POST /v1/telemetry/tickets`: bearer token → single-use ticket.
  */
-import { HttpApiBuilder, HttpApp, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApp from "@effect/platform/HttpApp"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Clock, Duration, Effect, Either, Metric, Option } from "effect"
 import { CurrentPrincipal } from "../auth/Authentication.js"

@@ -7,7 +7,7 @@
  * exempt from that check (so a resume is not mistaken for a slow client) but is bounded by the
  * same number: the hub sends a `replay_too_large` reset instead of a longer replay.
  */
-import { HttpServerResponse } from "@effect/platform"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Readable } from "node:stream"
 import type { StreamEnd } from "../../schema/api/Realtime.js"
 import { commentFrame, messageFrame, retryFrame } from "./Frames.js"
