@@ -6,9 +6,9 @@
  *
  * The routes share a few write slots (`INGEST_MAX_CONCURRENT_FLUSHES`): a writer with work waits
  * for a free slot and only then forms its batch, so what arrives while the database is busy goes
- * in fewer, larger statements. Measured on 2 cores shared with PostgreSQL at 10,000 events/s, one
- * or two slots instead of one per route cut the receiver's event-loop delay and ack p99 by two
- * thirds (docs/ingest.md); a database with more cores can take more.
+ * in fewer, larger statements. On 2 cores shared with PostgreSQL at 10,000 events/s, two slots
+ * instead of one per route lowered the receiver's event-loop delay, ack p99 and commit lag (one
+ * slot could not keep up); figures in docs/ingest.md. A database with more cores can take more.
  *
  * Writers never stop on a bad event and never die silently:
  * - a failed write is classified (`StoreError.kind`): unreachable → retried with backoff until
