@@ -151,41 +151,93 @@ const nullableText = (text: string | undefined) => (text === undefined ? null : 
 
 const keysOf = (rows: ReadonlyArray<{ source: string; id: string }>) => new Set(rows.map(eventKey))
 
-const writeIntents = (sql: SqlClient.SqlClient, events: ReadonlyArray<IngestEvent>) =>
+const INTENT_COLUMNS = `gateway_id text, intent_id text, agent_id text, status text, status_rank smallint, amount numeric,
+  asset text, network text, method text, route text, tx_hash text, failure_reason text, expires_at timestamptz,
+  created_at timestamptz, updated_at timestamptz, last_event_time timestamptz, received_at timestamptz`
+const INTENT_NAMES = INTENT_COLUMNS.split(",").map((c) => c.trim().split(" ")[0] ?? "")
+
+/** $1: the transitions (one per fresh event), inserted unless already there. */
+const INSERT_TRANSITIONS_SQL = `INSERT INTO payment_intent_transitions
+  (gateway_id, intent_id, source, event_id, event_time, received_at, from_status, to_status, applied)
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(gateway_id text, intent_id text, source text, event_id text,
+    event_time timestamptz, received_at timestamptz, from_status text, to_status text, applied boolean)
+  ON CONFLICT DO NOTHING RETURNING source, event_id AS id`
+
+/**
+ * $3: the intents' rows after the fold. The guard keeps status forward-only even if another
+ * process inserted the intent meanwhile.
+ */
+const UPSERT_INTENTS_SQL = `INSERT INTO payment_intents (${INTENT_NAMES.join(", ")})
+  SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(${INTENT_COLUMNS}) ORDER BY gateway_id, intent_id
+  ON CONFLICT (gateway_id, intent_id) DO UPDATE SET
+    ${INTENT_NAMES.filter((n) => n !== "gateway_id" && n !== "intent_id").map((n) => `${n} = EXCLUDED.${n}`).join(", ")}
+  WHERE payment_intents.status_rank <= EXCLUDED.status_rank`
+
+/**
+ * One read for an intent flush: the transitions already recorded (`kind` = 'seen': duplicates)
+ * and the current rows of the batch's intents, locked until the write commits (`kind` = 'current').
+ */
+const INTENT_READ = `WITH locked AS (
+    SELECT gateway_id, intent_id, agent_id, status, status_rank, amount::text AS amount, asset, network, method, route,
+           tx_hash, failure_reason, expires_at, created_at, updated_at, last_event_time, received_at
+      FROM payment_intents WHERE (gateway_id, intent_id) IN (SELECT k->>0, k->>1 FROM jsonb_array_elements($2::jsonb) k)
+     ORDER BY gateway_id, intent_id FOR UPDATE)
+  SELECT 'seen' AS kind, source, event_id AS id, NULL AS gateway_id, NULL AS intent_id, NULL AS agent_id, NULL AS status,
+         NULL::smallint AS status_rank, NULL AS amount, NULL AS asset, NULL AS network, NULL AS method, NULL AS route,
+         NULL AS tx_hash, NULL AS failure_reason, NULL::timestamptz AS expires_at, NULL::timestamptz AS created_at,
+         NULL::timestamptz AS updated_at, NULL::timestamptz AS last_event_time, NULL::timestamptz AS received_at
+    FROM payment_intent_transitions
+   WHERE (source, event_id) IN (SELECT k->>0, k->>1 FROM jsonb_array_elements($1::jsonb) k)
+  UNION ALL
+  SELECT 'current', NULL, NULL, l.* FROM locked l`
+
+type IntentReadRow = { readonly kind: "seen"; readonly source: string; readonly id: string } | ({ readonly kind: "current" } & IntentRow)
+
+/** One write: the new transitions, the raw log of the events whose transition is new, the intents' rows. */
+const INTENT_WRITE = `WITH transitions AS (${INSERT_TRANSITIONS_SQL}),
+  raw AS (INSERT INTO telemetry_events (event_time, source, id, type, gateway_id, subject, received_at, attributes, data)
+    SELECT i.event_time, i.source, i.id, i.type, i.gateway_id, i.subject, i.received_at, i.attributes, i.data
+      FROM jsonb_to_recordset($2::jsonb) AS i(${RAW_COLUMNS})
+      JOIN transitions t ON t.source = i.source AND t.id = i.id
+    ON CONFLICT DO NOTHING),
+  intents AS (${UPSERT_INTENTS_SQL})
+  SELECT source, id FROM transitions`
+
+/**
+ * Intents need their current state, so they take a short transaction of two statements (four
+ * round trips with BEGIN and COMMIT, instead of seven): read and lock, fold in memory, write.
+ */
+const writeIntents = (sql: SqlClient.SqlClient, events: ReadonlyArray<IngestEvent>, rows?: ReadonlyArray<string>) =>
   Effect.gen(function*() {
+    const intentIds = [...new Set(events.flatMap((e) =>
+      e.known?.type === "PaymentIntent" ? [JSON.stringify([e.known.data.gateway_id, e.known.data.intent_id])] : []
+    ))].map((s) => JSON.parse(s))
+    const read = yield* query<IntentReadRow>(sql, INTENT_READ, [
+      JSON.stringify(events.map((e) => [e.source, e.id])),
+      JSON.stringify(intentIds)
+    ])
     // Transitions are keyed by (source, event_id): the ones already there are duplicates.
-    const seen = yield* query<{ source: string; id: string }>(
-      sql,
-      `SELECT source, event_id AS id FROM payment_intent_transitions
-        WHERE (source, event_id) IN (SELECT k->>0, k->>1 FROM jsonb_array_elements($1::jsonb) k)`,
-      [JSON.stringify(events.map((e) => [e.source, e.id]))]
-    )
-    const existing = keysOf(seen)
+    const existing = new Set<string>()
+    const current = new Map<string, IntentRow>()
+    for (const row of read) {
+      if (row.kind === "seen") existing.add(eventKey(row))
+      else {
+        const { kind: _, ...intent } = row
+        current.set(intentKey(intent.gateway_id, intent.intent_id), normaliseRow(intent))
+      }
+    }
     const fresh: Array<IntentEvent> = events.flatMap((event) =>
       !existing.has(eventKey(event)) && event.known?.type === "PaymentIntent" ? [{ event, data: event.known.data }] : []
     )
     if (fresh.length === 0) return { inserted: new Set<string>() }
-    const ids = [...new Set(fresh.map((e) => JSON.stringify([e.data.gateway_id, e.data.intent_id])))].map((s) => JSON.parse(s))
-    const current = yield* query<IntentRow>(
-      sql,
-      `SELECT gateway_id, intent_id, agent_id, status, status_rank, amount::text, asset, network, method, route, tx_hash,
-              failure_reason, expires_at, created_at, updated_at, last_event_time, received_at
-         FROM payment_intents WHERE (gateway_id, intent_id) IN (
-           SELECT k->>0, k->>1 FROM jsonb_array_elements($1::jsonb) k)
-        ORDER BY gateway_id, intent_id FOR UPDATE`,
-      [JSON.stringify(ids)]
-    )
-    const { rows, transitions } = foldIntents(
-      new Map(current.map((row) => [intentKey(row.gateway_id, row.intent_id), normaliseRow(row)])),
-      fresh
-    )
-    const inserted = keysOf(yield* query<{ source: string; id: string }>(sql, INSERT_TRANSITIONS, [JSON.stringify(transitions)]))
-    yield* query(
-      sql,
-      `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RAW_COLUMNS})) ${RAW_INSERT} ON CONFLICT DO NOTHING`,
-      [rowsOf(fresh.filter((f) => inserted.has(eventKey(f.event))).map((f) => f.event))]
-    )
-    yield* query(sql, UPSERT_INTENTS, [JSON.stringify(rows)])
+    const folded = foldIntents(current, fresh)
+    // The raw log takes each event's row as encoded at admission (when given).
+    const rowOf = new Map(rows === undefined ? [] : events.map((event, i) => [event, rows[i]!] as const))
+    const inserted = keysOf(yield* query<{ source: string; id: string }>(sql, INTENT_WRITE, [
+      JSON.stringify(folded.transitions),
+      `[${fresh.map((f) => rowOf.get(f.event) ?? encodedRow(f.event)).join(",")}]`,
+      JSON.stringify(folded.rows)
+    ]))
     return { inserted }
   }).pipe(sql.withTransaction, Effect.catchTag("SqlError", (error) => Effect.fail(storeFailure(error))), sqlDefectsAsFailures)
 
@@ -202,24 +254,6 @@ const normaliseRow = (row: IntentRow): IntentRow => {
   }
 }
 
-const INTENT_COLUMNS = `gateway_id text, intent_id text, agent_id text, status text, status_rank smallint, amount numeric,
-  asset text, network text, method text, route text, tx_hash text, failure_reason text, expires_at timestamptz,
-  created_at timestamptz, updated_at timestamptz, last_event_time timestamptz, received_at timestamptz`
-const INTENT_NAMES = INTENT_COLUMNS.split(",").map((c) => c.trim().split(" ")[0] ?? "")
-
-const INSERT_TRANSITIONS = `INSERT INTO payment_intent_transitions
-  (gateway_id, intent_id, source, event_id, event_time, received_at, from_status, to_status, applied)
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(gateway_id text, intent_id text, source text, event_id text,
-    event_time timestamptz, received_at timestamptz, from_status text, to_status text, applied boolean)
-  ON CONFLICT DO NOTHING RETURNING source, event_id AS id`
-
-// The guard keeps status forward-only even if another process inserted the intent meanwhile.
-const UPSERT_INTENTS = `INSERT INTO payment_intents (${INTENT_NAMES.join(", ")})
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${INTENT_COLUMNS}) ORDER BY gateway_id, intent_id
-  ON CONFLICT (gateway_id, intent_id) DO UPDATE SET
-    ${INTENT_NAMES.filter((n) => n !== "gateway_id" && n !== "intent_id").map((n) => `${n} = EXCLUDED.${n}`).join(", ")}
-  WHERE payment_intents.status_rank <= EXCLUDED.status_rank`
-
 export const EventStorePg = Layer.effect(
   EventStore,
   Effect.gen(function*() {
@@ -227,7 +261,7 @@ export const EventStorePg = Layer.effect(
     return {
       write: (route, events, rows) => {
         if (events.length === 0) return Effect.succeed({ inserted: new Set<string>() })
-        if (route === "PaymentIntent") return writeIntents(sql, events)
+        if (route === "PaymentIntent") return writeIntents(sql, events, rows)
         return query<{ source: string; id: string }>(sql, route === "Other" ? RAW_ONLY : STATEMENTS[route], [rowsOf(events, rows)]).pipe(
           Effect.map((result) => ({ inserted: keysOf(result) }))
         )

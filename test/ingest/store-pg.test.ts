@@ -9,7 +9,7 @@ import { Effect, Either, Layer } from "effect"
 import { exampleEvents, gatewayTelemetryPacketData, paymentAuthorizedData, requestBlockedData } from "../../schema/examples.js"
 import { EventStore } from "../../src/ingest/EventStore.js"
 import { EventStorePg } from "../../src/ingest/EventStorePg.js"
-import { eventKey, type IngestEvent, type Route, routeOf } from "../../src/ingest/IngestEvent.js"
+import { encodedRow, eventKey, type IngestEvent, type Route, routeOf } from "../../src/ingest/IngestEvent.js"
 import { makeTestDatabase } from "../support/database.js"
 import { sourceOf, wireEvent, wireIntent, wirePacket, wireUnknown } from "../support/ingestEvents.js"
 import { GATEWAY, RECEIVED_AT, toIngestEvent } from "./support.js"
@@ -406,6 +406,30 @@ layer(StoreTest, { excludeTestServices: true })("EventStorePg", (it) => {
       const [oldPacket, newPacket] = ["mixp-0", "mixp-1"].map((id) => toIngestEvent(wirePacket({ id, time })))
       yield* write([oldPacket!])
       expect((yield* write([oldPacket!, newPacket!])).inserted).toEqual(keys([newPacket!]))
+    }))
+
+  it.effect("an intent batch mixing a duplicate with new events: only the new ones are logged, applied and reported", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const old = toIngestEvent(wireIntent({ id: "mixi-0", time: "2025-06-01T12:08:00Z" }, "int-mix-a", "pending"))
+      yield* write([old], "PaymentIntent")
+      const submitted = toIngestEvent(wireIntent({ id: "mixi-1", time: "2025-06-01T12:08:05Z" }, "int-mix-a", "submitted", { tx_hash: "0xdef" }))
+      const other = toIngestEvent(wireIntent({ id: "mixi-2", time: "2025-06-01T12:08:06Z" }, "int-mix-b", "pending"))
+      // With the rows as admission encodes them, in the batch's order.
+      const batch = [submitted, old, other]
+      const result = yield* Effect.flatMap(EventStore, (store) => store.write("PaymentIntent", batch, batch.map(encodedRow)))
+      expect(result.inserted).toEqual(keys([submitted, other]))
+      expect(yield* count("telemetry_events", "id LIKE 'mixi-%'")).toBe(3)
+      expect(yield* count("payment_intent_transitions", "event_id LIKE 'mixi-%'")).toBe(3)
+      const intents = yield* sql<{ intent_id: string; status: string; tx_hash: string | null }>`
+        SELECT intent_id, status, tx_hash FROM payment_intents WHERE intent_id LIKE 'int-mix-%' ORDER BY intent_id`
+      expect(intents).toEqual([
+        { intent_id: "int-mix-a", status: "submitted", tx_hash: "0xdef" },
+        { intent_id: "int-mix-b", status: "pending", tx_hash: null }
+      ])
+      // The whole batch again: nothing new anywhere.
+      expect((yield* write(batch, "PaymentIntent")).inserted.size).toBe(0)
+      expect(yield* count("telemetry_events", "id LIKE 'mixi-%'")).toBe(3)
     }))
 
   it.effect("an event without time is still a duplicate when retried (its time is the receive time)", () =>
