@@ -11,7 +11,7 @@
  *   --probes 2 (ticker streams)  --rate 0 (background events/s)  --batch 100  --gateways 50
  *   --agents 1000  --subscribers 0 (background streams: 70 % vendor, 30 % agent)  --duration 20
  *   --wait-commit (probes ask for Prefer: wait=commit; its answer time is printed too)
- *   --env KEY=VALUE (extra server environment, repeatable)
+ *   --env KEY=VALUE (extra server environment, repeatable)  --profile (CPU profile of the server → tmp/profiles)
  *   --split (a receiver process takes the POSTs, an api process serves the streams: the
  *            cross-process path — LISTEN/NOTIFY by default, JetStream with --env REALTIME_BUS=nats)
  *
@@ -44,7 +44,8 @@ const args = parseOptions({
   subscribers: 0,
   duration: 20,
   "wait-commit": false,
-  split: false
+  split: false,
+  profile: false
 }, ["env"])
 
 const options = {
@@ -59,6 +60,7 @@ const options = {
   duration: args.duration,
   waitCommit: args["wait-commit"],
   split: args.split,
+  profile: args.profile,
   env: envPairs(args.env)
 }
 
@@ -112,9 +114,10 @@ const main = async () => {
   const dbUrl = Object.assign(new URL(options.adminUrl), { pathname: `/${dbName}` }).toString()
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "machpay-live-"))
   const env = { DATABASE_URL: dbUrl, DATA_DIR: dataDir, JWT_SECRET: SECRET, SSE_MAX_STREAMS_PER_USER: "100000", ...options.env }
-  const server = await startServer(options.split ? { ...env, ROLES: "receiver" } : env, await freePort())
+  const nodeArgs = options.profile ? ["--cpu-prof", "--cpu-prof-dir=tmp/profiles"] : []
+  const server = await startServer(options.split ? { ...env, ROLES: "receiver" } : env, await freePort(), nodeArgs)
   const apiServer = options.split
-    ? await startServer({ ...env, ROLES: "api", DATA_DIR: path.join(dataDir, "api") }, await freePort())
+    ? await startServer({ ...env, ROLES: "api", DATA_DIR: path.join(dataDir, "api") }, await freePort(), nodeArgs)
     : server
   const url = new URL(server.url)
   const apiUrl = new URL(apiServer.url)
