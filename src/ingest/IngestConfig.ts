@@ -22,6 +22,7 @@ export interface IngestSettings {
   readonly queueCapacity: number
   /** Most events per flush statement; a route writes whatever queued during its last flush, up to this. */
   readonly batchSize: number
+  /** Flush statements running at once across all routes (write slots); a route waits for a free one. */
   readonly maxConcurrentFlushes: number
   /** Deepest nesting of objects/arrays accepted in an event's data or extensions. */
   readonly maxNestingDepth: number
