@@ -193,11 +193,13 @@ const INTENT_READ = `WITH locked AS (
 
 type IntentReadRow = { readonly kind: "seen"; readonly source: string; readonly id: string } | ({ readonly kind: "current" } & IntentRow)
 
-/** One write: the new transitions, the raw log of the events whose transition is new, the intents' rows. */
+/**
+ * One write: the new transitions, the raw log of the events ($2: the batch's rows) whose
+ * transition is new, the intents' rows.
+ */
 const INTENT_WRITE = `WITH transitions AS (${INSERT_TRANSITIONS_SQL}),
-  raw AS (INSERT INTO telemetry_events (event_time, source, id, type, gateway_id, subject, received_at, attributes, data)
-    SELECT i.event_time, i.source, i.id, i.type, i.gateway_id, i.subject, i.received_at, i.attributes, i.data
-      FROM jsonb_to_recordset($2::jsonb) AS i(${RAW_COLUMNS})
+  input AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(${RAW_COLUMNS})),
+  raw AS (${RAW_INSERT}
       JOIN transitions t ON t.source = i.source AND t.id = i.id
     ON CONFLICT DO NOTHING),
   intents AS (${UPSERT_INTENTS_SQL})
@@ -209,12 +211,15 @@ const INTENT_WRITE = `WITH transitions AS (${INSERT_TRANSITIONS_SQL}),
  */
 const writeIntents = (sql: SqlClient.SqlClient, events: ReadonlyArray<IngestEvent>, rows?: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const intentIds = [...new Set(events.flatMap((e) =>
-      e.known?.type === "PaymentIntent" ? [JSON.stringify([e.known.data.gateway_id, e.known.data.intent_id])] : []
-    ))].map((s) => JSON.parse(s))
+    const intentIds = new Map<string, readonly [string, string]>()
+    for (const { known } of events) {
+      if (known?.type === "PaymentIntent") {
+        intentIds.set(intentKey(known.data.gateway_id, known.data.intent_id), [known.data.gateway_id, known.data.intent_id])
+      }
+    }
     const read = yield* query<IntentReadRow>(sql, INTENT_READ, [
       JSON.stringify(events.map((e) => [e.source, e.id])),
-      JSON.stringify(intentIds)
+      JSON.stringify([...intentIds.values()])
     ])
     // Transitions are keyed by (source, event_id): the ones already there are duplicates.
     const existing = new Set<string>()
@@ -231,11 +236,10 @@ const writeIntents = (sql: SqlClient.SqlClient, events: ReadonlyArray<IngestEven
     )
     if (fresh.length === 0) return { inserted: new Set<string>() }
     const folded = foldIntents(current, fresh)
-    // The raw log takes each event's row as encoded at admission (when given).
-    const rowOf = new Map(rows === undefined ? [] : events.map((event, i) => [event, rows[i]!] as const))
+    // The whole batch's rows: the join with the new transitions keeps the raw log to fresh events.
     const inserted = keysOf(yield* query<{ source: string; id: string }>(sql, INTENT_WRITE, [
       JSON.stringify(folded.transitions),
-      `[${fresh.map((f) => rowOf.get(f.event) ?? encodedRow(f.event)).join(",")}]`,
+      rowsOf(events, rows),
       JSON.stringify(folded.rows)
     ]))
     return { inserted }
