@@ -7,7 +7,7 @@
  * and not yet committed, so a request is taken whole or refused whole. Where an admitted event
  * goes:
  * - `journal` durability: appended (fsynced, group commit) to the disk journal first; kept in
- *   memory too while there is room, otherwise only on disk until the drain fiber reads it back.
+ *   memory too while there is room, otherwise only on disk until the drain fiber (JournalDrain.ts) reads it back.
  * - `memory` durability: queued in memory; spilled to the journal when memory passes the spill
  *   threshold or the database is failing.
  * - `jetstream` durability: published to the JetStream ingest stream (stream/IngestStreamLive.ts)
@@ -26,12 +26,13 @@
 import { Clock, Context, Data, Deferred, Duration, Effect, Either, Layer, Metric, Option, Queue, Schedule } from "effect"
 import { HealthChecks } from "../health/HealthChecks.js"
 import { Journal, type JournalFull, type JournalUnavailable } from "../journal/Service.js"
-import { type AdmissionLimits, admitEvent, admitRecord } from "./Admission.js"
+import { type AdmissionLimits, admitEvent } from "./Admission.js"
 import { type Ack, defaultWriterSettings, type Flushed, type Item, type Outcome, startWriters } from "./Batcher.js"
 import { DeadLetters } from "./DeadLetters.js"
 import { EventStore } from "./EventStore.js"
 import { startGatewaySeen } from "./GatewaySeen.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
+import { startJournalDrain } from "./JournalDrain.js"
 import { traceparentLinks } from "../observability/Tracing.js"
 import { eventKey, type IngestEvent, type Route, routeOf, traceparentOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
@@ -189,41 +190,15 @@ export const IngestPipelineLive = Layer.scoped(
     const memoryLimit = Math.min(settings.spillThreshold, settings.queueCapacity)
     const roomInMemory = (n: number) => !writers.failing() && pending + n <= memoryLimit
 
-    // Drain: read spilled (and, at start, recovered) events back from disk when there is room.
-    // Records pass admission again: one this version cannot read or store is dead-lettered.
-    const drainOnce = Effect.gen(function*() {
-      const room = memoryLimit - pending
-      if (closed || writers.failing() || room <= 0) return false
-      const records = yield* journal.takeSpilled(Math.min(settings.batchSize, room))
-      if (records.length === 0) return false
-      const now = yield* Clock.currentTimeMillis
-      const items: Array<Item> = []
-      const unreadable: Array<typeof records[number]["ref"]> = []
-      for (const { payload, ref } of records) {
-        const result = admitRecord(payload, limits)
-        if (Either.isRight(result)) {
-          const { event, row } = result.right
-          items.push({ event, row, key: eventKey(event), index: 0, ack: undefined, ref })
-          continue
-        }
-        unreadable.push(ref)
-        yield* Metric.increment(Metrics.admissionRefused)
-        yield* deadLetters.record(undefined, [{
-          index: 0,
-          reason: `journal record refused on replay: ${result.left.reason}`,
-          field: result.left.field,
-          payload: result.left.text
-        }], now)
-      }
-      if (items.length > 0) yield* admit(items)
-      if (unreadable.length > 0) yield* journal.commit(unreadable)
-      yield* Metric.incrementBy(Metrics.replayed, records.length)
-      return true
-    }).pipe(Effect.catchAll((error) => Effect.logWarning("journal read-back failed").pipe(Effect.annotateLogs({ error: error.message }), Effect.as(false))))
-    yield* drainOnce.pipe(
-      Effect.repeat({ schedule: Schedule.spaced("50 millis"), while: () => !closed }),
-      Effect.forkScoped
-    )
+    yield* startJournalDrain({
+      journal,
+      deadLetters,
+      limits,
+      batchSize: settings.batchSize,
+      room: () => (writers.failing() ? 0 : memoryLimit - pending),
+      closed: () => closed,
+      admit
+    })
 
     const intake = ingestStream === undefined ? undefined : yield* startStreamIntake({
       stream: ingestStream,
