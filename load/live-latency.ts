@@ -32,6 +32,7 @@ import { Fleet, parseMix } from "../testkit/fleet.js"
 import { freePort, startServer } from "../testkit/server.js"
 import { fmt, summary } from "../testkit/stats.js"
 import { subscribe, type SubscriberSpec } from "./sse/subscribers.js"
+import { parseMetrics, quantileMs, valueOf } from "./lib/prometheus.js"
 
 const args = parseOptions({
   "admin-url": "postgres://postgres@127.0.0.1:5432/postgres",
@@ -205,6 +206,7 @@ const main = async () => {
   for (const s of streams) s.destroy()
   pool.close()
   agent.destroy()
+  const stages = await Promise.all([server, apiServer].map((s) => fetch(`${s.url}/metrics`).then((r) => r.text()).then(parseMetrics)))
   const rss = server.rssMb() + (options.split ? apiServer.rssMb() : 0)
   if (options.split) await apiServer.stop()
   await server.stop()
@@ -222,6 +224,10 @@ requests       ${[...statuses].map(([s, n]) => `${s}:${n}`).join(" ")}
 delivered      ${firstSeen.size}/${probeCount} probes on ${options.probes} ticker streams (${delivered.length} deliveries)
 POST → SSE     p50 ${fmt(live.p50)} ms  p99 ${fmt(live.p99)} ms  max ${fmt(live.max)} ms
 probe ack      p50 ${fmt(ack.p50)} ms  p99 ${fmt(ack.p99)} ms${options.waitCommit ? " (the commit, answered)" : ""}
+stages         accept → commit p50 ${quantileMs(stages[0]!, "ingest_commit_lag_seconds", 0.5)} ms p99 ${
+    quantileMs(stages[0]!, "ingest_commit_lag_seconds", 0.99)} ms; commit → socket write p50 ${
+    quantileMs(stages[1]!, "realtime_commit_to_send_seconds", 0.5)} ms p99 ${quantileMs(stages[1]!, "realtime_commit_to_send_seconds", 0.99)} ms (server histograms)
+gc             ${fmt(valueOf(stages[0]!, "nodejs_gc_pause_seconds_sum"), 2)} s of pauses in the server${options.split ? " taking the POSTs" : ""}
 server         RSS ${fmt(rss, 0)} MB
 `)
   if (firstSeen.size < probeCount) process.exitCode = 1

@@ -69,6 +69,17 @@ export const DatabaseLocationLive = Layer.catchAll(
 /** For one-shot commands (CLI, migrate): the running server's embedded PostgreSQL if there is one. */
 export const DatabaseLocationForCommand = embeddedLocation("command")
 
+/**
+ * A client handed back while its query is still running was interrupted (a write timeout, a
+ * request gone away): its connection may be hung, and the next query on it would wait behind
+ * the lost one. `end()` marks it ending, so the pool removes it, and destroys the socket
+ * (node-postgres does so when a query is active).
+ */
+const dropIfBusy = (error: unknown, client: pg.PoolClient): void => {
+  const busy = client as pg.PoolClient & { readonly _getActiveQuery?: () => unknown }
+  if (error === undefined && busy._getActiveQuery?.() != null) void client.end().catch(() => undefined)
+}
+
 const poolLayer = Layer.scoped(
   PgPool,
   Effect.gen(function*() {
@@ -85,6 +96,7 @@ const poolLayer = Layer.scoped(
         })
         // An idle client dies when the server restarts; the next checkout reconnects.
         pool.on("error", () => undefined)
+        pool.on("release", dropIfBusy)
         return pool
       }),
       (pool) => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption("5 seconds"))

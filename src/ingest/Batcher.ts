@@ -93,14 +93,24 @@ export interface WriterSettings {
   readonly transientAttempts: number
   readonly retryBase: Duration.Duration
   readonly retryMax: Duration.Duration
+  /**
+   * Longest one write attempt may take. A write still running then (its connection hung
+   * without an error) is abandoned as `unreachable` and retried: its slot is free again at once.
+   */
+  readonly writeTimeout: Duration.Duration
 }
 
-export const defaultWriterSettings = (batchSize: number, maxConcurrentFlushes = ROUTES.length): WriterSettings => ({
+export const defaultWriterSettings = (
+  batchSize: number,
+  maxConcurrentFlushes = ROUTES.length,
+  writeTimeout: Duration.DurationInput = Duration.seconds(30)
+): WriterSettings => ({
   batchSize,
   maxConcurrentFlushes,
   transientAttempts: 5,
   retryBase: Duration.millis(50),
-  retryMax: Duration.seconds(5)
+  retryMax: Duration.seconds(5),
+  writeTimeout: Duration.decode(writeTimeout)
 })
 
 const describe = (defect: unknown): string => (defect instanceof Error ? defect.message : String(defect))
@@ -123,6 +133,23 @@ export const startWriters = (
     const slots = yield* Effect.makeSemaphore(settings.maxConcurrentFlushes)
     const statuses = new Map<Route, MutableStatus>()
 
+    /**
+     * A write that outlives the timeout is interrupted in the background (`disconnect`): its
+     * clean-up (cancel, rollback) may itself hang on the dead connection, and the slot must not
+     * wait for it. The pool drops a connection released mid-query (Database.ts).
+     */
+    const timed = <A>(write: Effect.Effect<A, StoreError>) =>
+      Effect.disconnect(write).pipe(
+        Effect.timeoutFail({
+          duration: settings.writeTimeout,
+          onTimeout: () =>
+            new StoreError({
+              message: `the write did not finish within ${Duration.format(settings.writeTimeout)}; abandoned and retried`,
+              kind: "unreachable"
+            })
+        })
+      )
+
     const startWriter = (route: Route, queue: Queue.Dequeue<Item>, status: MutableStatus) => {
       const routeMetric = <T extends Metric.Metric<any, any, any>>(metric: T): T => Metric.tagged(metric, "route", route) as T
 
@@ -133,7 +160,7 @@ export const startWriters = (
           let transient = 0
           while (true) {
             // A slot per attempt: a route backing off from a failure does not hold one while it sleeps.
-            const attempt = yield* slots.withPermits(1)(store.write(route, events, rows)).pipe(
+            const attempt = yield* slots.withPermits(1)(timed(store.write(route, events, rows))).pipe(
               Effect.catchAllDefect((defect) =>
                 Effect.fail(new StoreError({ message: `internal error while writing: ${describe(defect)}`, kind: "permanent" }))
               ),

@@ -1,5 +1,5 @@
 import { Config, Duration } from "effect"
-import { positiveInt } from "../config/AppConfig.js"
+import { positiveDuration, positiveInt } from "../config/AppConfig.js"
 
 const duration = (name: string, fallback: Duration.DurationInput) =>
   Config.duration(name).pipe(Config.withDefault(Duration.decode(fallback)))
@@ -24,6 +24,8 @@ export interface IngestSettings {
   readonly batchSize: number
   /** Flush statements running at once across all routes (write slots); a route waits for a free one. */
   readonly maxConcurrentFlushes: number
+  /** Longest one write attempt may take before it is abandoned (a hung connection) and retried. */
+  readonly writeTimeout: Duration.Duration
   /** Deepest nesting of objects/arrays accepted in an event's data or extensions. */
   readonly maxNestingDepth: number
   /** Largest accepted event, in bytes of its stored row. */
@@ -50,6 +52,7 @@ export const IngestSettingsConfig: Config.Config<IngestSettings> = Config.all({
   queueCapacity: positiveInt("INGEST_QUEUE_CAPACITY", 100_000),
   batchSize: positiveInt("INGEST_BATCH_SIZE", 1000),
   maxConcurrentFlushes: positiveInt("INGEST_MAX_CONCURRENT_FLUSHES", 2),
+  writeTimeout: positiveDuration("INGEST_WRITE_TIMEOUT", "30 seconds"),
   maxNestingDepth: positiveInt("INGEST_MAX_NESTING_DEPTH", 64),
   maxEventBytes: positiveInt("INGEST_MAX_EVENT_BYTES", 1024 * 1024),
   maxBodyBytes: positiveInt("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024),

@@ -111,7 +111,7 @@ export const IngestPipelineLive = Layer.scoped(
     // Writers → settler → publisher, each a fiber of this layer's scope.
     const results = yield* Queue.unbounded<Flushed>()
     const toPublish = yield* Queue.unbounded<ReadonlyArray<IngestEvent>>()
-    const writers = yield* startWriters(defaultWriterSettings(settings.batchSize, settings.maxConcurrentFlushes), store, results)
+    const writers = yield* startWriters(defaultWriterSettings(settings.batchSize, settings.maxConcurrentFlushes, settings.writeTimeout), store, results)
 
     const refuse = (item: Item, reason: string, at: number) =>
       deadLetters.record(item.event.gatewayId, [{

@@ -25,6 +25,8 @@ interface FakeStore {
   started: number
   /** The next this-many writes fail with this kind. */
   failures: { count: number; kind: StoreErrorKind }
+  /** The next this-many writes never finish, nor does their clean-up (a connection hung without an error). */
+  hangs: number
   readonly gate: Effect.Latch
 }
 
@@ -35,11 +37,16 @@ const fakeStore = Effect.gen(function*() {
     writes: [],
     started: 0,
     failures: { count: 0, kind: "unreachable" },
+    hangs: 0,
     gate,
     store: {
       write: (_route, events: ReadonlyArray<IngestEvent>) =>
         Effect.sync(() => fake.started++).pipe(Effect.zipRight(gate.await), Effect.zipRight(Effect.suspend(() => {
           fake.writes.push(events.map((e) => e.id))
+          if (fake.hangs > 0) {
+            fake.hangs -= 1
+            return Effect.never.pipe(Effect.ensuring(Effect.never))
+          }
           if (fake.failures.count > 0) {
             fake.failures.count -= 1
             return Effect.fail(new StoreError({ message: "injected", kind: fake.failures.kind, code: "40001" }))
@@ -57,11 +64,11 @@ const fakeStore = Effect.gen(function*() {
   return fake
 })
 
-const setup = (batchSize: number, slots?: number) =>
+const setup = (batchSize: number, slots?: number, writeTimeout?: Duration.DurationInput) =>
   Effect.gen(function*() {
     const fake = yield* fakeStore
     const results = yield* Queue.unbounded<Flushed>()
-    const writers = yield* startWriters(defaultWriterSettings(batchSize, slots), fake.store, results)
+    const writers = yield* startWriters(defaultWriterSettings(batchSize, slots, writeTimeout), fake.store, results)
     return { fake, results, writers }
   })
 
@@ -239,4 +246,27 @@ describe("route writers (group commit)", () => {
         expect(second.inserted.size).toBe(1)
       })
   )
+
+  it.scoped("a write that hangs is abandoned at the write timeout and retried; its slot is free for the other routes", () =>
+    Effect.gen(function*() {
+      const { fake, results, writers } = yield* setup(10, 1, "30 seconds")
+      fake.hangs = 1
+      yield* writers.offer("PaymentAuthorized", [item("hung")])
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      yield* writers.offer("RequestBlocked", [blockedItem("behind")])
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      // The one slot is held by the hung write: the other route has not started.
+      expect(fake.started).toBe(1)
+      yield* TestClock.adjust(Duration.seconds(30))
+      const first = yield* Queue.take(results)
+      expect(first.route).toBe("RequestBlocked")
+      const status = (yield* writers.status).find((s) => s.route === "PaymentAuthorized")
+      expect(status?.failure?.error.kind).toBe("unreachable")
+      expect(status?.failure?.error.message).toMatch(/did not finish within 30s/)
+      yield* TestClock.adjust(Duration.millis(50))
+      const second = yield* Queue.take(results)
+      expect(second.route).toBe("PaymentAuthorized")
+      expect(second.inserted.size).toBe(1)
+      expect(writers.failing()).toBe(false)
+    }))
 })

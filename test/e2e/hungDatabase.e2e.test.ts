@@ -1,0 +1,93 @@
+/**
+ * The real server, its database connections frozen mid-run (a network black hole: no error,
+ * no answer). A write on a frozen connection is abandoned at INGEST_WRITE_TIMEOUT and retried
+ * on a fresh connection: a request waiting for the commit is answered once it is stored, and
+ * nothing acknowledged is lost. Without the timeout that request waited for as long as TCP takes.
+ */
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import pg from "pg"
+import { afterAll, describe, expect, inject, it } from "vitest"
+import { hashIngestKey } from "../../src/identity/IngestKey.js"
+import { freePort, startServerProcess, waitForStatus } from "../db/support/processes.js"
+import { wireEvent } from "../support/ingestEvents.js"
+import { startFreezableProxy, throughProxy } from "../support/freezableProxy.js"
+
+const cleanup: Array<() => Promise<unknown> | unknown> = []
+afterAll(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step()
+})
+
+const KEY = `mpk_live_${randomBytes(32).toString("base64url")}`
+
+describe("a database connection that hangs", { timeout: 120_000 }, () => {
+  it("a write on it is abandoned at the write timeout and retried: wait=commit answers, nothing is lost", async () => {
+    const adminUrl = inject("adminDatabaseUrl")
+    const admin = new pg.Client({ connectionString: adminUrl })
+    await admin.connect()
+    const name = `hung_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`
+    await admin.query(`CREATE DATABASE "${name}"`)
+    cleanup.push(async () => {
+      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+      await admin.end()
+    })
+    const databaseUrl = Object.assign(new URL(adminUrl), { pathname: `/${name}` }).toString()
+    const proxy = await startFreezableProxy(new URL(databaseUrl))
+    cleanup.push(proxy.close)
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "machpay-hung-"))
+    cleanup.push(() => fs.rm(dir, { recursive: true, force: true }))
+    const server = startServerProcess({
+      port: await freePort(),
+      env: { DATA_DIR: dir, DATABASE_URL: throughProxy(databaseUrl, proxy), INGEST_WRITE_TIMEOUT: "2 seconds", LOG_LEVEL: "Warning" }
+    })
+    cleanup.push(() => server.stop())
+    await waitForStatus(server, "/health/ready", 200)
+
+    const db = new pg.Client({ connectionString: databaseUrl })
+    await db.connect()
+    cleanup.push(() => db.end())
+    await db.query("INSERT INTO vendors (id, name) VALUES ('v-hung', 'Hung')")
+    await db.query("INSERT INTO gateways (id, vendor_id, name, ingest_key_hash) VALUES ('gw-hung', 'v-hung', 'gw-hung', $1)", [hashIngestKey(KEY)])
+
+    const post = async (id: string, wait: boolean) => {
+      const started = performance.now()
+      const response = await fetch(`${server.url}/v1/ingest`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${KEY}`,
+          "content-type": "application/cloudevents+json",
+          ...(wait ? { prefer: "wait=commit" } : {})
+        },
+        body: JSON.stringify(wireEvent("PaymentAuthorized", { id, time: new Date().toISOString(), gateway: "gw-hung" })),
+        signal: AbortSignal.timeout(30_000)
+      })
+      return { status: response.status, ms: performance.now() - started }
+    }
+
+    // Warm: the gateway's key is cached and the pool holds connections.
+    expect((await post("before-1", true)).status).toBe(200)
+    expect((await post("before-2", true)).status).toBe(200)
+    proxy.freeze()
+
+    const [waited, queuedA, queuedB] = await Promise.all([post("frozen-1", true), post("frozen-2", false), post("frozen-3", false)])
+    expect(queuedA.status).toBe(202)
+    expect(queuedB.status).toBe(202)
+    expect(waited.status, server.output()).toBe(200)
+    // Abandoned after 2 s, then committed on a new connection (well before any TCP timeout).
+    expect(waited.ms).toBeGreaterThanOrEqual(1_900)
+    expect(waited.ms).toBeLessThan(20_000)
+    expect((await post("after", true)).status).toBe(200)
+
+    const ids = ["before-1", "before-2", "frozen-1", "frozen-2", "frozen-3", "after"]
+    const deadline = Date.now() + 20_000
+    let stored: ReadonlyArray<string> = []
+    while (Date.now() < deadline) {
+      stored = (await db.query<{ event_id: string }>("SELECT event_id FROM payment_authorized ORDER BY event_id")).rows.map((r) => r.event_id)
+      if (stored.length >= ids.length) break
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    expect(stored).toEqual([...ids].sort())
+  })
+})
