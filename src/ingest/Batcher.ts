@@ -11,8 +11,9 @@
  * slot could not keep up); figures in docs/ingest.md. A database with more cores can take more.
  *
  * Writers never stop on a bad event and never die silently:
- * - a failed write is classified (`StoreError.kind`): unreachable → retried with backoff until
- *   the database is back; transient → retried a few times, then treated as permanent; permanent
+ * - a failed write is classified (`StoreError.kind`): unreachable (also a write still running
+ *   after `writeTimeout`: a hung connection) → retried with backoff until the database is back;
+ *   transient → retried a few times, then treated as permanent; permanent
  *   (or a defect) → the batch is split in halves until the offending events are alone, and those
  *   are handed back as refused (the rest is committed);
  * - a defect anywhere in an iteration is logged at ERROR, counted, and the items it held are
