@@ -5,12 +5,13 @@
  *   publishes into the local hub when this process serves streams (api role), and sends the
  *   batch to the other processes with `pg_notify` (see Notification.ts).
  * - `ListenerLive` (api role): a dedicated connection LISTENs, and republishes other processes'
- *   batches into the local hub, in order. When the connection drops it reconnects with backoff
- *   and marks a gap: notifications sent meanwhile are lost, so open streams get `event: reset`
- *   and older cursors stop resuming.
+ *   batches into the local hub, in order. When the connection drops (or stops answering the
+ *   probe sent on it every `SSE_LISTEN_PROBE_INTERVAL`) it reconnects with backoff and marks a
+ *   gap: notifications sent meanwhile are lost, so open streams get `event: reset` and older
+ *   cursors stop resuming.
  */
 import { SqlClient } from "@effect/sql"
-import { Cause, Chunk, Clock, Context, Deferred, Effect, Either, Exit, Layer, Metric, Queue, Schedule } from "effect"
+import { Cause, Chunk, Clock, Context, Deferred, Duration, Effect, Either, Exit, Layer, Metric, Queue, Schedule } from "effect"
 import pg from "pg"
 import { AppSettingsService } from "../config/AppConfig.js"
 import { PgPool } from "../db/Database.js"
@@ -18,6 +19,7 @@ import { HealthChecks } from "../health/HealthChecks.js"
 import { CommittedEvents } from "../ingest/Pipeline.js"
 import { RealtimeHub } from "./Hub.js"
 import * as Metrics from "./Metrics.js"
+import { RealtimeSettingsConfig } from "./RealtimeConfig.js"
 import {
   CHANNEL,
   decodeNotification,
@@ -131,8 +133,33 @@ const connectListener = async (options: pg.ClientConfig): Promise<pg.Client> => 
   }
 }
 
-/** Notifications in arrival order; fails when the connection is lost. */
-const listenOn = (client: pg.Client, handle: (payloads: ReadonlyArray<string>) => Effect.Effect<void>) =>
+/**
+ * A round trip on the listening connection every `interval`, which must answer within it: a
+ * connection that hangs without an error (a network black hole) delivers no notification and no
+ * error either, so without this the hub would wait for events that never come.
+ */
+const probeEvery = (client: pg.Client, interval: Duration.Duration) =>
+  Effect.sleep(interval).pipe(
+    Effect.zipRight(
+      Effect.tryPromise({
+        try: () => client.query("SELECT 1"),
+        catch: (cause) => (cause instanceof Error ? cause : new Error(String(cause)))
+      }).pipe(
+        Effect.timeoutFail({
+          duration: interval,
+          onTimeout: () => new Error(`the LISTEN connection did not answer a probe within ${Duration.format(interval)}`)
+        })
+      )
+    ),
+    Effect.forever
+  )
+
+/** Notifications in arrival order; fails when the connection is lost (or stops answering probes). */
+const listenOn = (
+  client: pg.Client,
+  probeInterval: Duration.Duration,
+  handle: (payloads: ReadonlyArray<string>) => Effect.Effect<void>
+) =>
   Effect.gen(function*() {
     const inbox = yield* Queue.unbounded<string>()
     const lost = yield* Deferred.make<never, Error>()
@@ -142,8 +169,9 @@ const listenOn = (client: pg.Client, handle: (payloads: ReadonlyArray<string>) =
     client.on("error", (error) => Deferred.unsafeDone(lost, Exit.fail(error)))
     client.on("end", () => Deferred.unsafeDone(lost, Exit.fail(new Error("LISTEN connection closed"))))
     // Whatever is waiting is handled together (a batch's keys arrive as several notifications).
+    // raceFirst: the first to end (a failure included) ends the session.
     return yield* Effect.raceFirst(
-      Deferred.await(lost),
+      Effect.raceFirst(Deferred.await(lost), probeEvery(client, probeInterval)),
       Effect.forever(Effect.flatMap(Queue.takeBetween(inbox, 1, 1024), (chunk) => handle(Chunk.toReadonlyArray(chunk))))
     )
   })
@@ -156,6 +184,7 @@ export const ListenerLive = Layer.scopedDiscard(
     const sql = yield* SqlClient.SqlClient
     const pool = yield* PgPool
     const state = yield* BridgeStateTag
+    const { listenProbe } = yield* RealtimeSettingsConfig
     const decodeAll = (payloads: ReadonlyArray<string>) =>
       Effect.forEach(
         // Our own notifications come back too: recognised by their header, never parsed.
@@ -227,7 +256,7 @@ export const ListenerLive = Layer.scopedDiscard(
       // Whatever was notified before this connection listened is lost for this hub.
       yield* hub.interrupted
       yield* Effect.logInfo("listening for committed events of other processes").pipe(Effect.annotateLogs({ channel: CHANNEL }))
-      yield* listenOn(client, handle)
+      yield* listenOn(client, listenProbe, handle)
     }).pipe(
       Effect.scoped,
       Effect.tapErrorCause((cause) =>

@@ -16,6 +16,8 @@ export interface RealtimeSettings {
   readonly sendBufferBytes: number
   readonly historySize: number
   readonly historyWindow: Duration.Duration
+  /** How often the LISTEN connection (other processes' events) is probed; it must answer within the same time. */
+  readonly listenProbe: Duration.Duration
   readonly ticketTtl: Duration.Duration
   readonly cookieName: string
   /** How long a vendor's list of gateways is trusted before it is read again. */
@@ -31,6 +33,7 @@ export const RealtimeSettingsConfig: Config.Config<RealtimeSettings> = Config.al
   sendBufferBytes: positiveInt("SSE_SEND_BUFFER_BYTES", 1024 * 1024),
   historySize: positiveInt("SSE_HISTORY_SIZE", 20_000),
   historyWindow: duration("SSE_HISTORY_WINDOW", "5 minutes"),
+  listenProbe: duration("SSE_LISTEN_PROBE_INTERVAL", "10 seconds"),
   ticketTtl: duration("SSE_TICKET_TTL", "30 seconds"),
   cookieName: checked(
     "SSE_AUTH_COOKIE",

@@ -7,11 +7,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
-import { createHash, randomBytes } from "node:crypto"
-import pg from "pg"
 import { claimsFor } from "../../src/identity/Jwt.js"
 import { signHs256 } from "../../testkit/jwt.js"
-import { createDatabase, databaseUrl } from "../support/database.js"
+import { createDatabase, databaseUrl, seedGateway } from "../support/database.js"
 import { wireEvent } from "../support/ingestEvents.js"
 import { startNatsCluster } from "../support/nats.js"
 import { startTestServer } from "../support/server.js"
@@ -40,16 +38,7 @@ describe("several api nodes on NATS JetStream", () => {
         startTestServer({ databaseUrl: url, env: { ...env, ROLES: "api" } })
       ], { concurrency: 3 })
 
-      const key = `mpk_live_${randomBytes(32).toString("base64url")}`
-      yield* Effect.promise(async () => {
-        const client = new pg.Client({ connectionString: url })
-        await client.connect()
-        await client.query("INSERT INTO vendors (id, name) VALUES ('v1', 'Vendor')")
-        await client.query("INSERT INTO gateways (id, vendor_id, name, ingest_key_hash) VALUES ('gw-mn', 'v1', 'gw', $1)", [
-          createHash("sha256").update(key).digest("hex")
-        ])
-        await client.end()
-      })
+      const key = yield* Effect.promise(() => seedGateway(url, "gw-mn"))
       const jwt = signHs256(claimsFor({ role: "vendor", vendorId: "v1" }, { now: Date.now() / 1000, ttlSeconds: 600 }), SECRET)
       const time = new Date().toISOString()
       const post = (ids: ReadonlyArray<string>) =>

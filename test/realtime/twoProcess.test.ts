@@ -7,17 +7,16 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import pg from "pg"
 import { serverArgs } from "../../scripts/build.js"
 import { claimsFor } from "../../src/identity/Jwt.js"
 import { signHs256 } from "../../testkit/jwt.js"
-import { createDatabase, databaseUrl } from "../support/database.js"
+import { createDatabase, databaseUrl, seedGateway } from "../support/database.js"
 import { freePort } from "../support/helpers.js"
 import { wireEvent } from "../support/ingestEvents.js"
+import { startFreezableProxy, throughProxy } from "../support/freezableProxy.js"
 import { openSse } from "./sse.js"
 
 const SECRET = "two-process-secret-two-process-secret!!"
@@ -29,7 +28,7 @@ interface Server {
 }
 
 /** Starts the real server; stops it (SIGTERM, then SIGKILL) when the scope closes. */
-const startServer = (roles: string, url: string, dataDir: string) =>
+const startServer = (roles: string, url: string, dataDir: string, env: Readonly<Record<string, string>> = {}) =>
   Effect.gen(function*() {
     const port = yield* Effect.promise(freePort)
     let output = ""
@@ -45,7 +44,8 @@ const startServer = (roles: string, url: string, dataDir: string) =>
             ROLES: roles,
             JWT_SECRET: SECRET,
             DATA_DIR: path.join(dataDir, roles),
-            LOG_LEVEL: "Warning"
+            LOG_LEVEL: "Warning",
+            ...env
           },
           stdio: ["ignore", "pipe", "pipe"]
         })
@@ -88,16 +88,7 @@ describe("two processes on one database", () => {
         concurrency: 2
       })
 
-      const key = `mpk_live_${randomBytes(32).toString("base64url")}`
-      yield* Effect.promise(async () => {
-        const client = new pg.Client({ connectionString: url })
-        await client.connect()
-        await client.query("INSERT INTO vendors (id, name) VALUES ('v1', 'Vendor')")
-        await client.query("INSERT INTO gateways (id, vendor_id, name, ingest_key_hash) VALUES ('gw-2p', 'v1', 'gw', $1)", [
-          createHash("sha256").update(key).digest("hex")
-        ])
-        await client.end()
-      })
+      const key = yield* Effect.promise(() => seedGateway(url, "gw-2p"))
 
       expect((yield* Effect.promise(() => fetch(`${receiver.base}/v1/telemetry/live?topics=ticker`))).status).toBe(404)
       const jwt = signHs256(claimsFor({ role: "vendor", vendorId: "v1" }, { now: Date.now() / 1000, ttlSeconds: 600 }), SECRET)
@@ -134,6 +125,52 @@ describe("two processes on one database", () => {
       yield* Effect.promise(() => stream.until((m) => m.length >= 61, 15_000))
       expect(stream.messages.slice(1).map((m) => JSON.parse(m.data).id)).toEqual(many.map((e) => e["id"]))
       expect(new Set(stream.messages.map((m) => m.id)).size).toBe(61)
+      stream.close()
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+
+  it.live("an api process whose LISTEN connection hangs notices it by its probe: streams get a reset, then events flow again", () =>
+    Effect.gen(function*() {
+      const name = yield* createDatabase("rt2h")
+      const url = databaseUrl(name)
+      const proxy = yield* Effect.acquireRelease(Effect.promise(() => startFreezableProxy(new URL(url))), (p) => Effect.sync(p.close))
+      const dataDir = yield* Effect.acquireRelease(
+        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "machpay-rt2h-"))),
+        (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+      )
+      const [receiver, api] = yield* Effect.all([
+        startServer("receiver", url, dataDir),
+        startServer("api", throughProxy(url, proxy), dataDir, { SSE_LISTEN_PROBE_INTERVAL: "1 second" })
+      ], { concurrency: 2 })
+
+      const key = yield* Effect.promise(() => seedGateway(url, "gw-2h"))
+      const jwt = signHs256(claimsFor({ role: "vendor", vendorId: "v1" }, { now: Date.now() / 1000, ttlSeconds: 600 }), SECRET)
+      const stream = yield* Effect.promise(() =>
+        openSse(`${api.base}/v1/telemetry/live?topics=vendor:gw-2h`, { authorization: `Bearer ${jwt}` })
+      )
+      expect(stream.status).toBe(200)
+      const post = (id: string) =>
+        Effect.promise(() =>
+          fetch(`${receiver.base}/v1/ingest`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${key}`, "content-type": "application/cloudevents+json", prefer: "wait=commit" },
+            body: JSON.stringify(wireEvent("PaymentAuthorized", { id, time: new Date().toISOString(), gateway: "gw-2h" }))
+          }).then((response) => response.status)
+        )
+
+      expect(yield* post("before-freeze")).toBe(200)
+      yield* Effect.promise(() => stream.until((m) => m.length >= 1, 15_000))
+      // Every connection the api process holds now hangs: no error, no answer.
+      proxy.freeze()
+      yield* Effect.promise(() => stream.until((m) => m.some((message) => message.event === "reset"), 15_000))
+      const reset = stream.messages.find((message) => message.event === "reset")
+      expect(JSON.parse(reset?.data ?? "{}")).toMatchObject({ reason: "stream_interrupted" })
+      // The new LISTEN connection carries what commits next, to the same open stream.
+      expect(yield* post("after-freeze")).toBe(200)
+      yield* Effect.promise(() => stream.until((m) => m.filter((message) => message.event === "PaymentAuthorized").length >= 2, 15_000))
+      expect(stream.messages.filter((m) => m.event === "PaymentAuthorized").map((m) => JSON.parse(m.data).id)).toEqual([
+        "before-freeze",
+        "after-freeze"
+      ])
       stream.close()
     }).pipe(Effect.scoped), { timeout: 120_000 })
 })

@@ -10,6 +10,7 @@ import pg from "pg"
 import { inject } from "vitest"
 import { PgPool } from "../../src/db/Database.js"
 import { migrate } from "../../src/db/Migrator.js"
+import { hashIngestKey } from "../../src/identity/IngestKey.js"
 
 export const adminUrl = (): string => inject("adminDatabaseUrl")
 
@@ -62,3 +63,20 @@ export const makeTestDatabase = (options: { readonly migrate: boolean } = { migr
   )
 
 export const TestDatabase = { layer: makeTestDatabase() }
+
+/** A vendor `v1` and one gateway of it in the database at `url`; returns the gateway's new ingest key. */
+export const seedGateway = async (url: string, gatewayId: string): Promise<string> => {
+  const key = `mpk_live_${randomBytes(32).toString("base64url")}`
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query("INSERT INTO vendors (id, name) VALUES ('v1', 'Vendor') ON CONFLICT DO NOTHING")
+    await client.query("INSERT INTO gateways (id, vendor_id, name, ingest_key_hash) VALUES ($1, 'v1', 'gw', $2)", [
+      gatewayId,
+      hashIngestKey(key)
+    ])
+  } finally {
+    await client.end()
+  }
+  return key
+}
