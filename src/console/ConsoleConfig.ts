@@ -5,8 +5,8 @@
  *   GATEWAY_SILENT_AFTER_SECONDS  … and "silent" after this long, or if never seen (default 900)
  *   GATEWAY_RECENT_WINDOW_SECONDS window of packets behind the admin view's rates (default 300)
  */
-import { Config, ConfigError, Context, Either, Layer } from "effect"
-import { positiveInt } from "../config/AppConfig.js"
+import { Config, ConfigError, Context, type Duration, Either, Layer } from "effect"
+import { positiveDuration, positiveInt } from "../config/AppConfig.js"
 
 export interface ConsoleSettings {
   readonly staleAfterSeconds: number
@@ -25,6 +25,13 @@ export const ConsoleSettingsConfig: Config.Config<ConsoleSettings> = Config.all(
       : Either.left(ConfigError.InvalidData(["GATEWAY_SILENT_AFTER_SECONDS"], "must be greater than GATEWAY_STALE_AFTER_SECONDS"))
   )
 )
+
+/**
+ * CONSOLE_REQUEST_TIMEOUT: longest a console request may take (default 30 s; console queries take
+ * milliseconds). One still running then — its database connection hung, or a runaway query — is
+ * answered 503 with Retry-After and its query abandoned (the pool drops that connection).
+ */
+export const ConsoleRequestTimeoutConfig: Config.Config<Duration.Duration> = positiveDuration("CONSOLE_REQUEST_TIMEOUT", "30 seconds")
 
 export class ConsoleSettingsService extends Context.Tag("Console/Settings")<ConsoleSettingsService, ConsoleSettings>() {
   static readonly Live = Layer.effect(ConsoleSettingsService, ConsoleSettingsConfig)

@@ -4,6 +4,8 @@
  * - The database away (refused, reset, timed out, shutting down, out of connections): a typed
  *   `Unavailable`, answered 503 with `Retry-After` — the client should come back, nothing is
  *   wrong with its request. Logged (warning) with the driver's error.
+ * - A request still running after CONSOLE_REQUEST_TIMEOUT (a hung connection, a runaway query):
+ *   `Unavailable` too.
  * - Anything else unexpected (a defect): 500 with a JSON body, logged with its full cause.
  *   The framework's default for a defect is an empty 500 and no log line.
  *
@@ -14,7 +16,8 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { SqlError } from "@effect/sql/SqlError"
-import { Cause, Effect, Option } from "effect"
+import { Cause, Duration, Effect, Option } from "effect"
+import { ConsoleRequestTimeoutConfig } from "./ConsoleConfig.js"
 import { Unavailable } from "./Errors.js"
 
 /** Seconds a client is asked to wait before retrying a 503. */
@@ -67,12 +70,37 @@ export const unavailableResponse = (message: string) =>
     { status: 503, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } }
   )
 
-/** Renders `Unavailable` (503 + Retry-After) and defects (500, logged) on the console paths. */
+/**
+ * A request still running after the timeout is answered 503 at once; its work is interrupted in
+ * the background (`disconnect`), since cancelling a query on a hung connection may hang too.
+ * - `interruptible`: the platform runs middleware uninterruptibly, which would make the timeout
+ *   wait for the request after all.
+ * - `exit`: the request runs in a child fiber, whose fiber refs (the 401 challenge header, set by
+ *   the bearer middleware) come back only when it succeeds; its failure is raised again here.
+ */
+const bounded = <E, R>(request: HttpServerRequest.HttpServerRequest, app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  Effect.flatMap(Effect.orDie(ConsoleRequestTimeoutConfig), (timeout) =>
+    Effect.interruptible(Effect.disconnect(Effect.exit(app))).pipe(
+      Effect.timeoutTo({
+        duration: timeout,
+        onSuccess: (exit): Effect.Effect<HttpServerResponse.HttpServerResponse, E> => exit,
+        onTimeout: () =>
+          Effect.logWarning(`console: ${request.method} ${request.url.split("?")[0]} answered 503 (timeout)`).pipe(
+            Effect.as(unavailableResponse(`the request did not finish within ${Duration.format(timeout)}; retry shortly`))
+          )
+      }),
+      Effect.flatten
+    ))
+
+/**
+ * Renders `Unavailable` (503 + Retry-After) and defects (500, logged) on the console paths, and
+ * bounds each console request by CONSOLE_REQUEST_TIMEOUT.
+ */
 export const ConsoleFailuresLive = HttpApiBuilder.middleware((app) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
     !isConsolePath(request.url)
       ? app
-      : Effect.catchAllCause(app, (cause) => {
+      : bounded(request, Effect.catchAllCause(app, (cause) => {
         const failure: Option.Option<unknown> = Cause.failureOption(cause)
         if (Option.isSome(failure)) {
           const error = failure.value
@@ -90,4 +118,4 @@ export const ConsoleFailuresLive = HttpApiBuilder.middleware((app) =>
             { status: 500 }
           ))
         )
-      })))
+      }))))

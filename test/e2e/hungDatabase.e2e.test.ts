@@ -2,7 +2,8 @@
  * The real server, its database connections frozen mid-run (a network black hole: no error,
  * no answer). A write on a frozen connection is abandoned at INGEST_WRITE_TIMEOUT and retried
  * on a fresh connection: a request waiting for the commit is answered once it is stored, and
- * nothing acknowledged is lost. Without the timeout that request waited for as long as TCP takes.
+ * nothing acknowledged is lost. A console request on a frozen connection is answered 503 at
+ * CONSOLE_REQUEST_TIMEOUT. Without the timeouts both waited for as long as TCP takes.
  */
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs/promises"
@@ -11,6 +12,8 @@ import * as path from "node:path"
 import pg from "pg"
 import { afterAll, describe, expect, inject, it } from "vitest"
 import { hashIngestKey } from "../../src/identity/IngestKey.js"
+import { claimsFor } from "../../src/identity/Jwt.js"
+import { signHs256 } from "../../testkit/jwt.js"
 import { freePort, startServerProcess, waitForStatus } from "../db/support/processes.js"
 import { wireEvent } from "../support/ingestEvents.js"
 import { startFreezableProxy, throughProxy } from "../support/freezableProxy.js"
@@ -21,9 +24,10 @@ afterAll(async () => {
 })
 
 const KEY = `mpk_live_${randomBytes(32).toString("base64url")}`
+const SECRET = "hung-e2e-secret-hung-e2e-secret-hung-e2e"
 
 describe("a database connection that hangs", { timeout: 120_000 }, () => {
-  it("a write on it is abandoned at the write timeout and retried: wait=commit answers, nothing is lost", async () => {
+  it("a write on it is abandoned at the write timeout and retried (nothing is lost); a console request on it answers 503", async () => {
     const adminUrl = inject("adminDatabaseUrl")
     const admin = new pg.Client({ connectionString: adminUrl })
     await admin.connect()
@@ -40,7 +44,14 @@ describe("a database connection that hangs", { timeout: 120_000 }, () => {
     cleanup.push(() => fs.rm(dir, { recursive: true, force: true }))
     const server = startServerProcess({
       port: await freePort(),
-      env: { DATA_DIR: dir, DATABASE_URL: throughProxy(databaseUrl, proxy), INGEST_WRITE_TIMEOUT: "2 seconds", LOG_LEVEL: "Warning" }
+      env: {
+        DATA_DIR: dir,
+        DATABASE_URL: throughProxy(databaseUrl, proxy),
+        INGEST_WRITE_TIMEOUT: "2 seconds",
+        CONSOLE_REQUEST_TIMEOUT: "2 seconds",
+        JWT_SECRET: SECRET,
+        LOG_LEVEL: "Warning"
+      }
     })
     cleanup.push(() => server.stop())
     await waitForStatus(server, "/health/ready", 200)
@@ -66,7 +77,17 @@ describe("a database connection that hangs", { timeout: 120_000 }, () => {
       return { status: response.status, ms: performance.now() - started }
     }
 
-    // Warm: the gateway's key is cached and the pool holds connections.
+    const jwt = signHs256(claimsFor({ role: "vendor", vendorId: "v-hung" }, { now: Date.now() / 1000, ttlSeconds: 600 }), SECRET)
+    const consoleGet = async () => {
+      const started = performance.now()
+      const response = await fetch(`${server.url}/v1/vendor/payments`, {
+        headers: { authorization: `Bearer ${jwt}` },
+        signal: AbortSignal.timeout(30_000)
+      })
+      return { status: response.status, retryAfter: response.headers.get("retry-after"), body: await response.text(), ms: performance.now() - started }
+    }
+
+    // Warm: the gateway's key is cached and the pool holds idle connections (which the freeze hangs).
     expect((await post("before-1", true)).status).toBe(200)
     expect((await post("before-2", true)).status).toBe(200)
     proxy.freeze()
@@ -89,5 +110,23 @@ describe("a database connection that hangs", { timeout: 120_000 }, () => {
       await new Promise((r) => setTimeout(r, 200))
     }
     expect(stored).toEqual([...ids].sort())
+
+    // The console: once it answers (hung connections are dropped as they are found), freeze again.
+    const answering = async () => {
+      let last = await consoleGet()
+      while (last.status !== 200 && Date.now() < deadline + 20_000) last = await consoleGet()
+      expect(last.status, last.body).toBe(200)
+      expect((JSON.parse(last.body) as { items: ReadonlyArray<unknown> }).items.length).toBe(ids.length)
+    }
+    await answering()
+    proxy.freeze()
+    // A console query on a hung connection: 503 + Retry-After at CONSOLE_REQUEST_TIMEOUT, not a hang.
+    const hungConsole = await consoleGet()
+    expect(hungConsole.status, hungConsole.body).toBe(503)
+    expect(Number(hungConsole.retryAfter)).toBeGreaterThanOrEqual(1)
+    expect(JSON.parse(hungConsole.body)).toMatchObject({ _tag: "Unavailable" })
+    expect(hungConsole.ms).toBeGreaterThanOrEqual(1_900)
+    expect(hungConsole.ms).toBeLessThan(10_000)
+    await answering()
   })
 })
