@@ -24,7 +24,7 @@
  */
 import { Cause, Chunk, Clock, type Deferred, Duration, Effect, Metric, Queue } from "effect"
 import type { RecordRef } from "../journal/Service.js"
-import { type EventStore, StoreError } from "./EventStore.js"
+import { abandonAfter, type EventStore, StoreError } from "./EventStore.js"
 import { traceparentLinks } from "../observability/Tracing.js"
 import { type IngestEvent, type Route, ROUTES, traceparentOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
@@ -134,22 +134,8 @@ export const startWriters = (
     const slots = yield* Effect.makeSemaphore(settings.maxConcurrentFlushes)
     const statuses = new Map<Route, MutableStatus>()
 
-    /**
-     * A write that outlives the timeout is interrupted in the background (`disconnect`): its
-     * clean-up (cancel, rollback) may itself hang on the dead connection, and the slot must not
-     * wait for it. The pool drops a connection released mid-query (Database.ts).
-     */
-    const timed = <A>(write: Effect.Effect<A, StoreError>) =>
-      Effect.disconnect(write).pipe(
-        Effect.timeoutFail({
-          duration: settings.writeTimeout,
-          onTimeout: () =>
-            new StoreError({
-              message: `the write did not finish within ${Duration.format(settings.writeTimeout)}; abandoned and retried`,
-              kind: "unreachable"
-            })
-        })
-      )
+    /** A write that outlives the timeout is abandoned at once: the slot does not wait for its clean-up. */
+    const timed = abandonAfter(settings.writeTimeout)
 
     const startWriter = (route: Route, queue: Queue.Dequeue<Item>, status: MutableStatus) => {
       const routeMetric = <T extends Metric.Metric<any, any, any>>(metric: T): T => Metric.tagged(metric, "route", route) as T

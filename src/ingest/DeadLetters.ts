@@ -5,7 +5,7 @@
  */
 import { Chunk, Context, Effect, Layer, Metric, Queue, Schedule, Stream } from "effect"
 import type { Rejection } from "./Decode.js"
-import { type DeadLetter, EventStore } from "./EventStore.js"
+import { abandonAfter, type DeadLetter, EventStore } from "./EventStore.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
 
 const dropped = Metric.counter("ingest_dead_letters_dropped_total", {
@@ -52,6 +52,7 @@ export const DeadLettersLive = Layer.scoped(
       Stream.groupedWithin(500, "1 second"),
       Stream.mapEffect((rows) =>
         store.deadLetter(Chunk.toReadonlyArray(rows)).pipe(
+          abandonAfter(settings.writeTimeout),
           Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds"))))
         )
       ),
@@ -61,7 +62,7 @@ export const DeadLettersLive = Layer.scoped(
     // Flush what is buffered on shutdown (bounded: the database may be the reason we stop).
     yield* Effect.addFinalizer(() =>
       Queue.takeAll(queue).pipe(
-        Effect.flatMap((rows) => store.deadLetter(Chunk.toReadonlyArray(rows))),
+        Effect.flatMap((rows) => abandonAfter(settings.writeTimeout)(store.deadLetter(Chunk.toReadonlyArray(rows)))),
         Effect.interruptible,
         Effect.timeoutOption("5 seconds"),
         Effect.ignore

@@ -2,7 +2,7 @@
  * The port the pipeline writes through. `EventStorePg` is the real one; `EventStoreInMemory`
  * (beside it) backs the unit tests of routing, outcomes, deduplication and the intent machine.
  */
-import { Context, Data, type Effect } from "effect"
+import { Context, Data, Duration, Effect } from "effect"
 import type { IngestEvent, Route } from "./IngestEvent.js"
 
 /** Keys (see `eventKey`) of the events this write stored; the others were duplicates. */
@@ -80,6 +80,21 @@ export const storeErrorOf = (cause: unknown, what = "database write failed"): St
     : "permanent"
   return new StoreError({ message, cause, kind, code })
 }
+
+/**
+ * Bounds one store call: still running after `timeout` (its connection hung without an error),
+ * it fails as `unreachable`, to be retried. The call is interrupted in the background, since its
+ * clean-up (a cancel request, a rollback) may hang on the same connection; the pool then drops
+ * that connection (src/db/Database.ts). `interruptible`: a caller's region may not be.
+ */
+export const abandonAfter = (timeout: Duration.Duration) => <A>(call: Effect.Effect<A, StoreError>): Effect.Effect<A, StoreError> =>
+  Effect.interruptible(Effect.disconnect(call)).pipe(
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () =>
+        new StoreError({ message: `the write did not finish within ${Duration.format(timeout)}; abandoned`, kind: "unreachable" })
+    })
+  )
 
 /** What `/health` may say about a store error: its class, never the server's text. */
 export const describeStoreError = (error: StoreError): string =>

@@ -2,11 +2,12 @@
  * Last-seen time (and software version) per gateway, coalesced in memory and written once a
  * second outside the flush transactions — one small statement instead of a row lock per flush.
  */
-import { Effect, Schedule } from "effect"
-import type { EventStore, GatewaySeen } from "./EventStore.js"
+import { type Duration, Effect, Schedule } from "effect"
+import { abandonAfter, type EventStore, type GatewaySeen } from "./EventStore.js"
 import type { IngestEvent } from "./IngestEvent.js"
 
-export const startGatewaySeen = (store: EventStore["Type"]) =>
+/** `writeTimeout`: a last-seen write on a hung connection is abandoned (and its values kept for the next). */
+export const startGatewaySeen = (store: EventStore["Type"], writeTimeout: Duration.Duration) =>
   Effect.gen(function*() {
     let seen = new Map<string, GatewaySeen>()
     const track = (event: IngestEvent) => {
@@ -22,6 +23,7 @@ export const startGatewaySeen = (store: EventStore["Type"]) =>
       const batch = seen
       seen = new Map()
       return store.touchGateways(batch).pipe(
+        abandonAfter(writeTimeout),
         Effect.catchAll((error) =>
           Effect.sync(() => {
             for (const [id, value] of batch) if (!seen.has(id)) seen.set(id, value)

@@ -103,7 +103,7 @@ export const IngestPipelineLive = Layer.scoped(
     let closed = false
     /** Items held only in memory (not journaled): written to the journal if shutdown times out. */
     const volatile = new Set<Item>()
-    const seen = yield* startGatewaySeen(store)
+    const seen = yield* startGatewaySeen(store, settings.writeTimeout)
     // Dashboards plot their rates from the start, not from the first spill.
     yield* Metric.incrementBy(Metrics.spilled, 0)
     yield* Metric.incrementBy(Metrics.replayed, 0)
