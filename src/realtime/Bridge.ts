@@ -4,20 +4,20 @@
  * - `CommittedEventsLive` (every process; called by the receiver's pipeline after each commit):
  *   publishes into the local hub when this process serves streams (api role), and sends the
  *   batch to the other processes with `pg_notify` (see Notification.ts).
- * - `ListenerLive` (api role): a dedicated connection LISTENs, and republishes other processes'
- *   batches into the local hub, in order. When the connection drops (or stops answering the
- *   probe sent on it every `SSE_LISTEN_PROBE_INTERVAL`) it reconnects with backoff and marks a
- *   gap: notifications sent meanwhile are lost, so open streams get `event: reset` and older
- *   cursors stop resuming.
+ * - `ListenerLive` (api role): a dedicated connection LISTENs (ListenConnection.ts), and
+ *   republishes other processes' batches into the local hub, in order. When the connection drops
+ *   (or stops answering the probe sent on it every `SSE_LISTEN_PROBE_INTERVAL`) it reconnects
+ *   with backoff and marks a gap: notifications sent meanwhile are lost, so open streams get
+ *   `event: reset` and older cursors stop resuming.
  */
 import { SqlClient } from "@effect/sql"
-import { Cause, Chunk, Clock, Context, Deferred, Duration, Effect, Either, Exit, Layer, Metric, Queue, Schedule } from "effect"
-import pg from "pg"
+import { Cause, Clock, Context, Effect, Either, Layer, Metric, Schedule } from "effect"
 import { AppSettingsService } from "../config/AppConfig.js"
 import { PgPool } from "../db/Database.js"
 import { HealthChecks } from "../health/HealthChecks.js"
 import { CommittedEvents } from "../ingest/Pipeline.js"
 import { RealtimeHub } from "./Hub.js"
+import { asError, connectListener, listenOn } from "./ListenConnection.js"
 import * as Metrics from "./Metrics.js"
 import { RealtimeSettingsConfig } from "./RealtimeConfig.js"
 import {
@@ -119,63 +119,6 @@ const readBack = (sql: SqlClient.SqlClient, keys: ReadonlyArray<EventKey>) =>
     })
   })
 
-/** A dedicated connection (not from the pool: LISTEN belongs to a session), listening on the channel. */
-const connectListener = async (options: pg.ClientConfig): Promise<pg.Client> => {
-  const client = new pg.Client({ ...options, application_name: "machpay-telemetry-listen" })
-  client.on("error", () => undefined)
-  try {
-    await client.connect()
-    await client.query(`LISTEN ${CHANNEL}`)
-    return client
-  } catch (error) {
-    await client.end().catch(() => undefined)
-    throw error
-  }
-}
-
-/**
- * A round trip on the listening connection every `interval`, which must answer within it: a
- * connection that hangs without an error (a network black hole) delivers no notification and no
- * error either, so without this the hub would wait for events that never come.
- */
-const probeEvery = (client: pg.Client, interval: Duration.Duration) =>
-  Effect.sleep(interval).pipe(
-    Effect.zipRight(
-      Effect.tryPromise({
-        try: () => client.query("SELECT 1"),
-        catch: (cause) => (cause instanceof Error ? cause : new Error(String(cause)))
-      }).pipe(
-        Effect.timeoutFail({
-          duration: interval,
-          onTimeout: () => new Error(`the LISTEN connection did not answer a probe within ${Duration.format(interval)}`)
-        })
-      )
-    ),
-    Effect.forever
-  )
-
-/** Notifications in arrival order; fails when the connection is lost (or stops answering probes). */
-const listenOn = (
-  client: pg.Client,
-  probeInterval: Duration.Duration,
-  handle: (payloads: ReadonlyArray<string>) => Effect.Effect<void>
-) =>
-  Effect.gen(function*() {
-    const inbox = yield* Queue.unbounded<string>()
-    const lost = yield* Deferred.make<never, Error>()
-    client.on("notification", (message) => {
-      if (message.channel === CHANNEL && message.payload !== undefined) inbox.unsafeOffer(message.payload)
-    })
-    client.on("error", (error) => Deferred.unsafeDone(lost, Exit.fail(error)))
-    client.on("end", () => Deferred.unsafeDone(lost, Exit.fail(new Error("LISTEN connection closed"))))
-    // Whatever is waiting is handled together (a batch's keys arrive as several notifications).
-    // raceFirst: the first to end (a failure included) ends the session.
-    return yield* Effect.raceFirst(
-      Effect.raceFirst(Deferred.await(lost), probeEvery(client, probeInterval)),
-      Effect.forever(Effect.flatMap(Queue.takeBetween(inbox, 1, 1024), (chunk) => handle(Chunk.toReadonlyArray(chunk))))
-    )
-  })
-
 export const ListenerLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const { roles } = yield* AppSettingsService
@@ -247,7 +190,7 @@ export const ListenerLive = Layer.scopedDiscard(
       const client = yield* Effect.acquireRelease(
         Effect.tryPromise({
           try: () => connectListener(pool.options),
-          catch: (cause) => (cause instanceof Error ? cause : new Error(String(cause)))
+          catch: asError
         }),
         (client) => Effect.promise(() => client.end().catch(() => undefined)).pipe(Effect.timeoutOption("2 seconds"))
       )
