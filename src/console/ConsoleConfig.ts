@@ -4,6 +4,7 @@
  *   GATEWAY_STALE_AFTER_SECONDS   a gateway not seen for longer is "stale" (default 180: three missed packets)
  *   GATEWAY_SILENT_AFTER_SECONDS  … and "silent" after this long, or if never seen (default 900)
  *   GATEWAY_RECENT_WINDOW_SECONDS window of packets behind the admin view's rates (default 300)
+ *   CONSOLE_REQUEST_TIMEOUT       longest a console request may take before it is answered 503 (default 30 s)
  */
 import { Config, ConfigError, Context, type Duration, Either, Layer } from "effect"
 import { positiveDuration, positiveInt } from "../config/AppConfig.js"
@@ -12,12 +13,19 @@ export interface ConsoleSettings {
   readonly staleAfterSeconds: number
   readonly silentAfterSeconds: number
   readonly recentWindowSeconds: number
+  /**
+   * Longest a console request may take (console queries take milliseconds). One still running
+   * then — its database connection hung, or a runaway query — is answered 503 with Retry-After
+   * and its query abandoned (the pool drops that connection).
+   */
+  readonly requestTimeout: Duration.Duration
 }
 
 export const ConsoleSettingsConfig: Config.Config<ConsoleSettings> = Config.all({
   staleAfterSeconds: positiveInt("GATEWAY_STALE_AFTER_SECONDS", 180),
   silentAfterSeconds: positiveInt("GATEWAY_SILENT_AFTER_SECONDS", 900),
-  recentWindowSeconds: positiveInt("GATEWAY_RECENT_WINDOW_SECONDS", 300)
+  recentWindowSeconds: positiveInt("GATEWAY_RECENT_WINDOW_SECONDS", 300),
+  requestTimeout: positiveDuration("CONSOLE_REQUEST_TIMEOUT", "30 seconds")
 }).pipe(
   Config.mapOrFail((s) =>
     s.silentAfterSeconds > s.staleAfterSeconds
@@ -25,13 +33,6 @@ export const ConsoleSettingsConfig: Config.Config<ConsoleSettings> = Config.all(
       : Either.left(ConfigError.InvalidData(["GATEWAY_SILENT_AFTER_SECONDS"], "must be greater than GATEWAY_STALE_AFTER_SECONDS"))
   )
 )
-
-/**
- * CONSOLE_REQUEST_TIMEOUT: longest a console request may take (default 30 s; console queries take
- * milliseconds). One still running then — its database connection hung, or a runaway query — is
- * answered 503 with Retry-After and its query abandoned (the pool drops that connection).
- */
-export const ConsoleRequestTimeoutConfig: Config.Config<Duration.Duration> = positiveDuration("CONSOLE_REQUEST_TIMEOUT", "30 seconds")
 
 export class ConsoleSettingsService extends Context.Tag("Console/Settings")<ConsoleSettingsService, ConsoleSettings>() {
   static readonly Live = Layer.effect(ConsoleSettingsService, ConsoleSettingsConfig)

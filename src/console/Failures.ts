@@ -17,7 +17,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { SqlError } from "@effect/sql/SqlError"
 import { Cause, Duration, Effect, Option } from "effect"
-import { ConsoleRequestTimeoutConfig } from "./ConsoleConfig.js"
+import { ConsoleSettingsConfig } from "./ConsoleConfig.js"
 import { Unavailable } from "./Errors.js"
 
 /** Seconds a client is asked to wait before retrying a 503. */
@@ -78,29 +78,33 @@ export const unavailableResponse = (message: string) =>
  * - `exit`: the request runs in a child fiber, whose fiber refs (the 401 challenge header, set by
  *   the bearer middleware) come back only when it succeeds; its failure is raised again here.
  */
-const bounded = <E, R>(request: HttpServerRequest.HttpServerRequest, app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-  Effect.flatMap(Effect.orDie(ConsoleRequestTimeoutConfig), (timeout) =>
-    Effect.interruptible(Effect.disconnect(Effect.exit(app))).pipe(
-      Effect.timeoutTo({
-        duration: timeout,
-        onSuccess: (exit): Effect.Effect<HttpServerResponse.HttpServerResponse, E> => exit,
-        onTimeout: () =>
-          Effect.logWarning(`console: ${request.method} ${request.url.split("?")[0]} answered 503 (timeout)`).pipe(
-            Effect.as(unavailableResponse(`the request did not finish within ${Duration.format(timeout)}; retry shortly`))
-          )
-      }),
-      Effect.flatten
-    ))
+const bounded = <E, R>(
+  timeout: Duration.Duration,
+  request: HttpServerRequest.HttpServerRequest,
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+) =>
+  Effect.interruptible(Effect.disconnect(Effect.exit(app))).pipe(
+    Effect.timeoutTo({
+      duration: timeout,
+      onSuccess: (exit): Effect.Effect<HttpServerResponse.HttpServerResponse, E> => exit,
+      onTimeout: () =>
+        Effect.logWarning(`console: ${request.method} ${request.url.split("?")[0]} answered 503 (timeout)`).pipe(
+          Effect.as(unavailableResponse(`the request did not finish within ${Duration.format(timeout)}; retry shortly`))
+        )
+    }),
+    Effect.flatten
+  )
 
 /**
  * Renders `Unavailable` (503 + Retry-After) and defects (500, logged) on the console paths, and
- * bounds each console request by CONSOLE_REQUEST_TIMEOUT.
+ * bounds each console request by CONSOLE_REQUEST_TIMEOUT (read once; checked at start-up with
+ * the other console settings).
  */
-export const ConsoleFailuresLive = HttpApiBuilder.middleware((app) =>
+export const ConsoleFailuresLive = HttpApiBuilder.middleware(Effect.map(Effect.orDie(ConsoleSettingsConfig), ({ requestTimeout }) => (app) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
     !isConsolePath(request.url)
       ? app
-      : bounded(request, Effect.catchAllCause(app, (cause) => {
+      : bounded(requestTimeout, request, Effect.catchAllCause(app, (cause) => {
         const failure: Option.Option<unknown> = Cause.failureOption(cause)
         if (Option.isSome(failure)) {
           const error = failure.value
@@ -118,4 +122,4 @@ export const ConsoleFailuresLive = HttpApiBuilder.middleware((app) =>
             { status: 500 }
           ))
         )
-      }))))
+      })))))
