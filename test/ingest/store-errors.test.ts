@@ -4,10 +4,7 @@
  */
 import { describe, expect, it } from "vitest"
 import pg from "pg"
-import { SqlError } from "@effect/sql/SqlError"
-import { Cause, Effect, Exit, Option } from "effect"
 import { storeErrorOf } from "../../src/ingest/EventStore.js"
-import { sqlDefectsAsFailures } from "../../src/ingest/EventStorePg.js"
 
 const databaseError = (code: string) => Object.assign(new pg.DatabaseError("from the server", 0, "error"), { code, severity: "ERROR" })
 const systemError = (code: string, syscall: string) => Object.assign(new Error(`${syscall} ${code}`), { code, errno: -32, syscall })
@@ -43,27 +40,5 @@ describe("storeErrorOf", () => {
   it("an error without a code (connection terminated, client closed) is unreachable", () => {
     expect(storeErrorOf(new Error("Connection terminated unexpectedly")).kind).toBe("unreachable")
     expect(storeErrorOf(undefined).kind).toBe("unreachable")
-  })
-})
-
-describe("sqlDefectsAsFailures", () => {
-  // @effect/sql dies when COMMIT or ROLLBACK fails; with PostgreSQL stopping mid-transaction the
-  // batch must be retried, not dead-lettered as a refusal (an acknowledged event was lost so).
-  it("a failed COMMIT (a SqlError defect) becomes an unreachable StoreError, retried by the writer", () => {
-    const commitLost = Effect.die(new SqlError({ cause: new Error("Connection terminated unexpectedly"), message: "Failed to execute statement" }))
-    const exit = Effect.runSyncExit(sqlDefectsAsFailures(commitLost))
-    expect(Exit.isFailure(exit) && Cause.failureOption(exit.cause).pipe(Option.map((e) => e.kind), Option.getOrUndefined)).toBe("unreachable")
-  })
-
-  it("a server refusal at COMMIT keeps its SQLSTATE class", () => {
-    const refused = Effect.die(new SqlError({ cause: databaseError("40001"), message: "Failed to execute statement" }))
-    const exit = Effect.runSyncExit(sqlDefectsAsFailures(refused))
-    expect(Exit.isFailure(exit) && Cause.failureOption(exit.cause).pipe(Option.map((e) => e.kind), Option.getOrUndefined)).toBe("transient")
-  })
-
-  it("any other defect stays a defect", () => {
-    const exit = Effect.runSyncExit(sqlDefectsAsFailures(Effect.die(new TypeError("a bug"))))
-    expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
-    expect(Exit.isFailure(exit) && Option.isNone(Cause.failureOption(exit.cause))).toBe(true)
   })
 })

@@ -9,6 +9,7 @@ import { Effect, Either, Layer } from "effect"
 import { exampleEvents, gatewayTelemetryPacketData, paymentAuthorizedData, requestBlockedData } from "../../schema/examples.js"
 import { EventStore } from "../../src/ingest/EventStore.js"
 import { EventStorePg } from "../../src/ingest/EventStorePg.js"
+import { readIntents, writeFolded } from "../../src/ingest/IntentStorePg.js"
 import { encodedRow, eventKey, type IngestEvent, type Route, routeOf } from "../../src/ingest/IngestEvent.js"
 import { makeTestDatabase } from "../support/database.js"
 import { sourceOf, wireEvent, wireIntent, wirePacket, wireUnknown } from "../support/ingestEvents.js"
@@ -354,6 +355,46 @@ layer(StoreTest, { excludeTestServices: true })("EventStorePg", (it) => {
       expect((yield* write([pending, submitted])).inserted.size).toBe(0)
       expect(yield* count("payment_intent_transitions", "intent_id = 'int-ooo'")).toBe(4)
       expect(yield* count("telemetry_events", "id LIKE 'ooo-%'")).toBe(4)
+    }))
+
+  it.effect("an intent changed by another writer between read and write: nothing written, and the flush folds again", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const at = (id: string, time: string, status: "pending" | "submitted" | "settled") =>
+        toIngestEvent(wireIntent({ id, time }, "int-race", status))
+      const pending = at("race-pending", "2025-06-01T12:01:00Z", "pending")
+      const submitted = at("race-submitted", "2025-06-01T12:01:10Z", "submitted")
+      const settled = at("race-settled", "2025-06-01T12:01:20Z", "settled")
+      yield* write([pending])
+
+      // This flush reads the pending intent; another writer settles it before this one writes.
+      const read = yield* readIntents(sql, [submitted])
+      expect([...read.current.values()].map((c) => c.row.status)).toEqual(["pending"])
+      yield* write([settled])
+      expect(yield* writeFolded(sql, read, [submitted])).toBe("stale")
+      expect(yield* count("payment_intent_transitions", "event_id = 'race-submitted'")).toBe(0)
+      expect(yield* count("telemetry_events", "id = 'race-submitted'")).toBe(0)
+
+      // An intent absent at the read and inserted meanwhile is a change too.
+      const first = toIngestEvent(wireIntent({ id: "race-new-1", time: "2025-06-01T12:02:00Z" }, "int-race-new", "pending"))
+      const second = toIngestEvent(wireIntent({ id: "race-new-2", time: "2025-06-01T12:02:05Z" }, "int-race-new", "submitted"))
+      const readNew = yield* readIntents(sql, [second])
+      expect(readNew.current.size).toBe(0)
+      yield* write([first])
+      expect(yield* writeFolded(sql, readNew, [second])).toBe("stale")
+
+      // The store's own write reads again: the late submitted event is recorded against "settled".
+      expect((yield* write([submitted])).inserted).toEqual(keys([submitted]))
+      const transitions = yield* sql<{ event_id: string; from_status: string | null; to_status: string; applied: boolean }>`
+        SELECT event_id, from_status, to_status, applied FROM payment_intent_transitions
+         WHERE intent_id = 'int-race' ORDER BY seq`
+      expect(transitions).toEqual([
+        { event_id: "race-pending", from_status: null, to_status: "pending", applied: true },
+        { event_id: "race-settled", from_status: "pending", to_status: "settled", applied: true },
+        { event_id: "race-submitted", from_status: "settled", to_status: "submitted", applied: false }
+      ])
+      const [row] = yield* sql<{ status: string }>`SELECT status FROM payment_intents WHERE intent_id = 'int-race'`
+      expect(row?.status).toBe("settled")
     }))
 
   it.effect("an unknown type goes to the raw log only", () =>

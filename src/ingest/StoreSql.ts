@@ -1,0 +1,28 @@
+/**
+ * What the PostgreSQL store's statements share: the batch parameter (the events' rows as one
+ * JSON array, read back with `jsonb_to_recordset`), the raw-log insert, and how a query's failure
+ * becomes a classified `StoreError`.
+ */
+import type { SqlClient, SqlError } from "@effect/sql"
+import { Effect } from "effect"
+import { storeErrorOf } from "./EventStore.js"
+import type { IngestEvent } from "./IngestEvent.js"
+import { encodedRow, eventKey } from "./IngestEvent.js"
+
+export const RAW_COLUMNS = `event_time timestamptz, source text, id text, type text, gateway_id text, subject text,
+  received_at timestamptz, attributes jsonb, data jsonb`
+
+export const RAW_INSERT = `INSERT INTO telemetry_events (event_time, source, id, type, gateway_id, subject, received_at, attributes, data)
+    SELECT i.event_time, i.source, i.id, i.type, i.gateway_id, i.subject, i.received_at, i.attributes, i.data FROM input i`
+
+/** The batch parameter: the events' rows (encoded at admission when given) as one JSON array. */
+export const rowsOf = (events: ReadonlyArray<IngestEvent>, rows?: ReadonlyArray<string>): string =>
+  `[${(rows ?? events.map(encodedRow)).join(",")}]`
+
+/** The database's own error (SQLSTATE, socket error) decides the class, not the client's wrapper. */
+export const storeFailure = (error: SqlError.SqlError) => storeErrorOf(error.cause)
+
+export const query = <R extends object>(sql: SqlClient.SqlClient, text: string, values: ReadonlyArray<unknown>) =>
+  sql.unsafe<R>(text, values).pipe(Effect.mapError(storeFailure))
+
+export const keysOf = (rows: ReadonlyArray<{ source: string; id: string }>) => new Set(rows.map(eventKey))
