@@ -43,6 +43,13 @@ const rawRows = (ids: ReadonlyArray<string>) =>
 
 const iso = (value: Date) => value.toISOString()
 
+/** An intent's transitions in the order they were recorded. */
+const transitionsOf = (intentId: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ event_id: string; from_status: string | null; to_status: string; applied: boolean }>`
+      SELECT event_id, from_status, to_status, applied FROM payment_intent_transitions
+       WHERE intent_id = ${intentId} ORDER BY seq`)
+
 layer(StoreTest, { excludeTestServices: true })("EventStorePg", (it) => {
   it.effect("PaymentAuthorized → payment_authorized row and the raw log", () =>
     Effect.gen(function*() {
@@ -341,10 +348,7 @@ layer(StoreTest, { excludeTestServices: true })("EventStorePg", (it) => {
         received_at: new Date(RECEIVED_AT + 1000),
         failure_reason: null
       })
-      const transitions = yield* sql<{ event_id: string; from_status: string | null; to_status: string; applied: boolean }>`
-        SELECT event_id, from_status, to_status, applied FROM payment_intent_transitions
-         WHERE intent_id = 'int-ooo' ORDER BY seq`
-      expect(transitions).toEqual([
+      expect(yield* transitionsOf("int-ooo")).toEqual([
         { event_id: "ooo-settled", from_status: null, to_status: "settled", applied: true },
         { event_id: "ooo-pending", from_status: "settled", to_status: "pending", applied: false },
         { event_id: "ooo-submitted", from_status: "settled", to_status: "submitted", applied: false },
@@ -385,10 +389,7 @@ layer(StoreTest, { excludeTestServices: true })("EventStorePg", (it) => {
 
       // The store's own write reads again: the late submitted event is recorded against "settled".
       expect((yield* write([submitted])).inserted).toEqual(keys([submitted]))
-      const transitions = yield* sql<{ event_id: string; from_status: string | null; to_status: string; applied: boolean }>`
-        SELECT event_id, from_status, to_status, applied FROM payment_intent_transitions
-         WHERE intent_id = 'int-race' ORDER BY seq`
-      expect(transitions).toEqual([
+      expect(yield* transitionsOf("int-race")).toEqual([
         { event_id: "race-pending", from_status: null, to_status: "pending", applied: true },
         { event_id: "race-settled", from_status: "pending", to_status: "settled", applied: true },
         { event_id: "race-submitted", from_status: "settled", to_status: "submitted", applied: false }
