@@ -125,6 +125,39 @@ interface RunResult {
   readonly zeroLoss: boolean
 }
 
+/**
+ * What PostgreSQL did besides our statements, server-wide: checkpoints (a run with one in it writes
+ * full pages to the WAL again and is slower: the main source of run-to-run spread here), buffers
+ * the backends had to write themselves, and WAL volume.
+ */
+interface PostgresActivity {
+  readonly timed: number
+  readonly requested: number
+  readonly backendBuffers: number
+  readonly walLsn: string
+}
+
+const postgresActivity = async (db: pg.Pool): Promise<PostgresActivity> => {
+  const { rows } = await db.query<{ timed: string; requested: string; backend: string; lsn: string }>(
+    `SELECT checkpoints_timed AS timed, checkpoints_req AS requested, buffers_backend AS backend,
+            pg_current_wal_lsn()::text AS lsn FROM pg_stat_bgwriter`
+  )
+  const row = rows[0]!
+  return { timed: Number(row.timed), requested: Number(row.requested), backendBuffers: Number(row.backend), walLsn: row.lsn }
+}
+
+const lsnBytes = (lsn: string): bigint => {
+  const [high, low] = lsn.split("/")
+  return (BigInt(`0x${high}`) << 32n) + BigInt(`0x${low}`)
+}
+
+const activityBetween = (before: PostgresActivity, after: PostgresActivity): string => {
+  const checkpoints = after.timed - before.timed + after.requested - before.requested
+  const walMb = Number(lsnBytes(after.walLsn) - lsnBytes(before.walLsn)) / 1024 / 1024
+  return `checkpoints ${checkpoints} (${after.requested - before.requested} requested), buffers written by backends ${
+    after.backendBuffers - before.backendBuffers}, WAL ${fmt(walMb, 0)} MB`
+}
+
 /** One full run against a fresh server and database; `mode` picks the durability. */
 const runOnce = (mode: Mode) => Effect.gen(function*() {
   const waitCommit = options.waitCommit || mode === "commit"
@@ -244,6 +277,7 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
     if (job.retry) duplicatesExpected += job.count
   }
 
+  const pgBefore = yield* Effect.promise(() => postgresActivity(db))
   const start = performance.now()
   steadyFrom = start + options.warmup * 1000
   let behind = 0
@@ -317,6 +351,7 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
     }
   })
   const commitSeconds = (committedAt - start) / 1000
+  const pgDuring = activityBetween(pgBefore, yield* Effect.promise(() => postgresActivity(db)))
   const metrics = parseMetrics(yield* Effect.promise(() => fetch(`${server.url}/metrics`).then((r) => r.text())))
   const buckets = bucketsOf(metrics, "ingest_commit_lag_seconds")
   const flushes = flushSummary(metrics)
@@ -346,6 +381,7 @@ journal        append p50 ${quantileMs(metrics, "journal_append_duration_seconds
   quantileMs(metrics, "journal_fsync_duration_seconds", 0.5)} ms p99 ${quantileMs(metrics, "journal_fsync_duration_seconds", 0.99)} ms
 server loop    event-loop delay: worst 5 s p99 ${fmt(loop.p99 * 1000)} ms, max ${fmt(loop.max * 1000)} ms; GC pauses ${gcSummary(metrics)}
 server memory  max RSS ${fmt(maxRss, 0)} MB; exit code ${exitCode}
+postgres       ${pgDuring} (whole server, from the first send to the last commit)
 zero loss      ${verification.ok ? "OK" : "FAILED"} — ${verification.lines.join("; ")}
 COPY ceiling   ${fmt(ceiling.eventsPerSecond, 0)} events/s (${ceiling.rows} rows in ${fmt(ceiling.seconds, 2)}s); ours = ${fmt((100 * committedRate) / ceiling.eventsPerSecond)}% of it
 `)
