@@ -91,12 +91,12 @@ const normaliseRow = (row: IntentRow): IntentRow => {
   }
 }
 
-/** What a flush read: duplicates, and each intent's current row with its version. */
+/** What a flush read: duplicates, each intent's current row, and the versions the write must find. */
 export interface IntentsRead {
   readonly existing: ReadonlySet<string>
-  readonly current: ReadonlyMap<string, { readonly row: IntentRow; readonly version: string }>
-  /** Every intent of the batch, present or not. */
-  readonly intents: ReadonlyArray<readonly [gatewayId: string, intentId: string]>
+  readonly current: ReadonlyMap<string, IntentRow>
+  /** Every intent of the batch with its row version, or null when it is absent ($4 of the write). */
+  readonly expected: ReadonlyArray<readonly [gatewayId: string, intentId: string, version: string | null]>
 }
 
 export const readIntents = (sql: SqlClient.SqlClient, events: ReadonlyArray<IngestEvent>) =>
@@ -113,15 +113,19 @@ export const readIntents = (sql: SqlClient.SqlClient, events: ReadonlyArray<Inge
     ])
     // Transitions are keyed by (source, event_id): the ones already there are duplicates.
     const existing = new Set<string>()
-    const current = new Map<string, { row: IntentRow; version: string }>()
+    const current = new Map<string, IntentRow>()
+    const versions = new Map<string, string>()
     for (const row of read) {
       if (row.kind === "seen") existing.add(eventKey(row))
       else {
         const { kind: _, version, ...intent } = row
-        current.set(intentKey(intent.gateway_id, intent.intent_id), { row: normaliseRow(intent), version })
+        const key = intentKey(intent.gateway_id, intent.intent_id)
+        current.set(key, normaliseRow(intent))
+        versions.set(key, version)
       }
     }
-    return { existing, current, intents: [...intentIds.values()] } satisfies IntentsRead
+    const expected = [...intentIds].map(([key, [gatewayId, intentId]]) => [gatewayId, intentId, versions.get(key) ?? null] as const)
+    return { existing, current, expected } satisfies IntentsRead
   })
 
 /** Writes the fold of `events` over what was read; `stale` when an intent changed since the read. */
@@ -136,13 +140,13 @@ export const writeFolded = (
       !read.existing.has(eventKey(event)) && event.known?.type === "PaymentIntent" ? [{ event, data: event.known.data }] : []
     )
     if (fresh.length === 0) return { inserted: new Set<string>() }
-    const folded = foldIntents(new Map([...read.current].map(([key, { row }]) => [key, row])), fresh)
+    const folded = foldIntents(read.current, fresh)
     const written = yield* query<{ source: string | null; id: string | null; stale: boolean }>(sql, INTENT_WRITE, [
       JSON.stringify(folded.transitions),
       // The whole batch's rows: the join with the new transitions keeps the raw log to fresh events.
       rowsOf(events, rows),
       JSON.stringify(folded.rows),
-      JSON.stringify(read.intents.map(([g, i]) => [g, i, read.current.get(intentKey(g, i))?.version ?? null]))
+      JSON.stringify(read.expected)
     ])
     if (written.some((row) => row.stale)) return "stale" as const
     return { inserted: keysOf(written as ReadonlyArray<{ source: string; id: string }>) }

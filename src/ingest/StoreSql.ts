@@ -20,7 +20,7 @@ export const rowsOf = (events: ReadonlyArray<IngestEvent>, rows?: ReadonlyArray<
   `[${(rows ?? events.map(encodedRow)).join(",")}]`
 
 /** The database's own error (SQLSTATE, socket error) decides the class, not the client's wrapper. */
-export const storeFailure = (error: SqlError.SqlError) => storeErrorOf(error.cause)
+const storeFailure = (error: SqlError.SqlError) => storeErrorOf(error.cause)
 
 export const query = <R extends object>(sql: SqlClient.SqlClient, text: string, values: ReadonlyArray<unknown>) =>
   sql.unsafe<R>(text, values).pipe(Effect.mapError(storeFailure))

@@ -373,7 +373,7 @@ layer(StoreTest, { excludeTestServices: true })("EventStorePg", (it) => {
 
       // This flush reads the pending intent; another writer settles it before this one writes.
       const read = yield* readIntents(sql, [submitted])
-      expect([...read.current.values()].map((c) => c.row.status)).toEqual(["pending"])
+      expect([...read.current.values()].map((row) => row.status)).toEqual(["pending"])
       yield* write([settled])
       expect(yield* writeFolded(sql, read, [submitted])).toBe("stale")
       expect(yield* count("payment_intent_transitions", "event_id = 'race-submitted'")).toBe(0)
