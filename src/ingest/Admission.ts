@@ -13,7 +13,8 @@
  * is iterative, an explicit stack, so the check itself cannot overflow the stack) to name the field.
  */
 import { Either } from "effect"
-import { decodeEvent, encodedRow, type IngestEvent } from "./IngestEvent.js"
+import type { Outcome } from "./Batcher.js"
+import { decodeEvent, encodedRow, eventKey, type IngestEvent } from "./IngestEvent.js"
 
 export interface AdmissionLimits {
   /** Deepest nesting of objects/arrays allowed in `data` and in extension values. */
@@ -134,4 +135,48 @@ export const admitRecord = (
     onLeft: (refusal) => Either.left({ ...refusal, text: Buffer.from(payload).toString("utf8") }),
     onRight: (row) => Either.right({ event, row })
   })
+}
+
+/** An event that passed the door: its key and its row, encoded once. */
+export interface Admitted {
+  readonly index: number
+  readonly event: IngestEvent
+  readonly key: string
+  readonly row: string
+}
+
+/**
+ * One request's events at the door, in order: a repeat of an earlier event of the same request
+ * (or, unless the caller waits for the commit, of a recently admitted one) is a duplicate; an
+ * event `admitEvent` refuses is rejected (and listed, to be dead-lettered); the rest is admitted.
+ * `outcomes` is provisional: "accepted" means queued.
+ */
+export const sortAtDoor = (
+  events: ReadonlyArray<IngestEvent>,
+  options: { readonly limits: AdmissionLimits; readonly isRecent: (key: string) => boolean }
+): {
+  readonly outcomes: Array<Outcome>
+  readonly admitted: ReadonlyArray<Admitted>
+  readonly refused: ReadonlyArray<{ readonly index: number; readonly event: IngestEvent } & Refusal>
+} => {
+  const outcomes: Array<Outcome> = events.map(() => "accepted")
+  const admitted: Array<Admitted> = []
+  const refused: Array<{ readonly index: number; readonly event: IngestEvent } & Refusal> = []
+  const inRequest = new Set<string>()
+  events.forEach((event, index) => {
+    const key = eventKey(event)
+    if (inRequest.has(key) || options.isRecent(key)) {
+      outcomes[index] = "duplicate"
+      return
+    }
+    const verdict = admitEvent(event, options.limits)
+    if (Either.isLeft(verdict)) {
+      outcomes[index] = { status: "rejected", ...verdict.left }
+      refused.push({ index, event, ...verdict.left })
+      return
+    }
+    inRequest.add(key)
+    admitted.push({ index, event, key, row: verdict.right })
+  })
+  return { outcomes, admitted, refused }
 }

@@ -31,7 +31,7 @@ import { IngestSettingsConfig } from "./IngestConfig.js"
 import type { IngestEvent } from "./IngestEvent.js"
 import { fieldLabel, typeLabel } from "./Labels.js"
 import * as Metrics from "./Metrics.js"
-import { IngestPipeline, type Outcome } from "./Pipeline.js"
+import { IngestPipeline, type Outcome } from "./PipelineService.js"
 import { RateLimiter } from "./RateLimiter.js"
 
 type ProblemStatus = 400 | 401 | 403 | 413 | 415 | 429 | 503

@@ -23,60 +23,43 @@
  * On shutdown: stop admitting, drain to PostgreSQL within the deadline, and write what is left
  * only in memory to the journal for the next start.
  */
-import { Clock, Context, Data, Deferred, Duration, Effect, Either, Layer, Metric, Option, Queue, Schedule } from "effect"
+import { Clock, Deferred, Duration, Effect, Layer, Metric, Option, Queue, Schedule } from "effect"
 import { HealthChecks } from "../health/HealthChecks.js"
 import { Journal, type JournalFull, type JournalUnavailable } from "../journal/Service.js"
-import { type AdmissionLimits, admitEvent } from "./Admission.js"
-import { type Ack, defaultWriterSettings, type Flushed, type Item, type Outcome, startWriters } from "./Batcher.js"
+import { type AdmissionLimits, sortAtDoor } from "./Admission.js"
+import { type Ack, defaultWriterSettings, type Flushed, type Item, startWriters } from "./Batcher.js"
+import type { Rejection } from "./Decode.js"
 import { DeadLetters } from "./DeadLetters.js"
 import { EventStore } from "./EventStore.js"
 import { startGatewaySeen } from "./GatewaySeen.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
 import { startJournalDrain } from "./JournalDrain.js"
 import { traceparentLinks } from "../observability/Tracing.js"
-import { eventKey, type IngestEvent, type Route, routeOf, traceparentOf } from "./IngestEvent.js"
+import { type IngestEvent, type Route, routeOf, traceparentOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 import { RecentKeys } from "./RecentKeys.js"
 import { routeHealth } from "./RouteHealth.js"
-import { completeAcks, countOutcomes, settleFlushed } from "./Settle.js"
+import { completeAcks, countOutcomes, settleFlushed, startPublisher } from "./Settle.js"
+import { CommittedEvents, IngestPipeline, PipelineClosed, PipelineFull } from "./PipelineService.js"
 import { IngestStream } from "./stream/IngestStream.js"
 import { startStreamIntake } from "./stream/StreamIntake.js"
-
-export type { Outcome, Rejected } from "./Batcher.js"
-
-export interface Submitted {
-  /** One per submitted event, in order. Provisional ("accepted" = queued) unless `committed`. */
-  readonly outcomes: ReadonlyArray<Outcome>
-  readonly committed: boolean
-}
-
-export class PipelineFull extends Data.TaggedError("PipelineFull")<{
-  readonly retryAfterSeconds: number
-  readonly reason: string
-}> {}
-export class PipelineClosed extends Data.TaggedError("PipelineClosed")<{}> {}
-
-/** Receives every batch after it committed (the realtime hub subscribes here). */
-export class CommittedEvents extends Context.Tag("Ingest/CommittedEvents")<CommittedEvents, {
-  readonly publish: (events: ReadonlyArray<IngestEvent>) => Effect.Effect<void>
-}>() {
-  static readonly None = Layer.succeed(CommittedEvents, { publish: () => Effect.void })
-}
-
-export class IngestPipeline extends Context.Tag("Ingest/Pipeline")<IngestPipeline, {
-  readonly submit: (
-    events: ReadonlyArray<IngestEvent>,
-    options: { readonly waitForCommit: boolean }
-  ) => Effect.Effect<Submitted, PipelineFull | PipelineClosed>
-  /** Events admitted and not yet committed (in memory, not counting spilled ones on disk). */
-  readonly pending: Effect.Effect<number>
-}>() {}
 
 const journalRefused = (error: JournalFull | JournalUnavailable) =>
   new PipelineFull({
     retryAfterSeconds: error._tag === "JournalFull" ? 5 : 10,
     reason: error._tag === "JournalFull" ? "the spill journal is full" : `the spill journal is unavailable (${error.message})`
   })
+
+/** An event's dead-letter entry. */
+const rejectionOf = (event: IngestEvent, index: number, field: string, reason: string, payload: unknown): Rejection => ({
+  index,
+  id: event.id,
+  source: event.source,
+  type: event.type,
+  reason,
+  field,
+  payload
+})
 
 export const IngestPipelineLive = Layer.scoped(
   IngestPipeline,
@@ -114,15 +97,7 @@ export const IngestPipelineLive = Layer.scoped(
     const writers = yield* startWriters(defaultWriterSettings(settings.batchSize, settings.maxConcurrentFlushes, settings.writeTimeout), store, results)
 
     const refuse = (item: Item, reason: string, at: number) =>
-      deadLetters.record(item.event.gatewayId, [{
-        index: item.index,
-        id: item.event.id,
-        source: item.event.source,
-        type: item.event.type,
-        reason: `refused by the database: ${reason}`,
-        field: "event",
-        payload: item.event
-      }], at)
+      deadLetters.record(item.event.gatewayId, [rejectionOf(item.event, item.index, "event", `refused by the database: ${reason}`, item.event)], at)
 
     const settleFlush = (flushed: Flushed) =>
       Effect.gen(function*() {
@@ -158,18 +133,7 @@ export const IngestPipelineLive = Layer.scoped(
       Effect.forever,
       Effect.forkScoped
     )
-    // Publication coalesces whatever committed meanwhile into one call.
-    yield* Queue.takeBetween(toPublish, 1, Number.MAX_SAFE_INTEGER).pipe(
-      Effect.flatMap((batches) => {
-        const events = [...batches].flat()
-        return committed.publish(events).pipe(
-          Effect.withSpan("Ingest.publish", { attributes: { events: events.length }, links: traceparentLinks(events.map(traceparentOf)) })
-        )
-      }),
-      Effect.catchAllCause((cause) => Effect.logError("publishing committed events failed").pipe(Effect.annotateLogs({ cause: String(cause) }))),
-      Effect.forever,
-      Effect.forkScoped
-    )
+    yield* startPublisher(toPublish, committed.publish)
 
     /** `held`: the items are kept elsewhere until committed (the ingest stream): nothing to save on shutdown. */
     const admit = (items: ReadonlyArray<Item>, held = false) =>
@@ -259,38 +223,15 @@ export const IngestPipelineLive = Layer.scoped(
     const submit = (events: ReadonlyArray<IngestEvent>, options: { readonly waitForCommit: boolean }) =>
       Effect.gen(function*() {
         if (closed) return yield* Effect.fail(new PipelineClosed())
-        const outcomes: Array<Outcome> = events.map(() => "accepted")
-        const admitted: Array<{ readonly index: number; readonly event: IngestEvent; readonly key: string; readonly row: string }> = []
-        const inRequest = new Set<string>()
-        const refusedAtDoor: Array<{ readonly index: number; readonly event: IngestEvent; readonly field: string; readonly reason: string }> = []
-        events.forEach((event, index) => {
-          const key = eventKey(event)
-          if (inRequest.has(key) || (!options.waitForCommit && recent.has(key))) {
-            outcomes[index] = "duplicate"
-            return
-          }
-          const verdict = admitEvent(event, limits)
-          if (Either.isLeft(verdict)) {
-            outcomes[index] = { status: "rejected", ...verdict.left }
-            refusedAtDoor.push({ index, event, ...verdict.left })
-            return
-          }
-          inRequest.add(key)
-          admitted.push({ index, event, key, row: verdict.right })
+        const { admitted, outcomes, refused: refusedAtDoor } = sortAtDoor(events, {
+          limits,
+          isRecent: (key) => !options.waitForCommit && recent.has(key)
         })
         if (refusedAtDoor.length > 0) {
           yield* Metric.incrementBy(Metrics.admissionRefused, refusedAtDoor.length)
           yield* deadLetters.record(
             refusedAtDoor[0]!.event.gatewayId,
-            refusedAtDoor.map((r) => ({
-              index: r.index,
-              id: r.event.id,
-              source: r.event.source,
-              type: r.event.type,
-              reason: r.reason,
-              field: r.field,
-              payload: r.event.data
-            })),
+            refusedAtDoor.map((r) => rejectionOf(r.event, r.index, r.field, r.reason, r.event.data)),
             refusedAtDoor[0]!.event.receivedAt
           )
         }

@@ -2,12 +2,14 @@
  * What one flush means for each of its items: the store's verdict turned into per-event
  * outcomes, the waiting requests it completes, the events to publish and the outcome counts.
  * Pure apart from writing each outcome into its request's `Ack`; the pipeline's settler fiber
- * does the effects (dead letters, journal release, metrics, publication).
+ * does the effects (dead letters, journal release, metrics) and queues the stored events for the
+ * publisher fiber (`startPublisher`, here too).
  */
-import { Deferred, Effect, Metric, MetricLabel } from "effect"
+import { Deferred, Effect, Metric, MetricLabel, Queue } from "effect"
 import type { Ack, Flushed, Item, Outcome } from "./Batcher.js"
-import type { IngestEvent } from "./IngestEvent.js"
+import { type IngestEvent, traceparentOf } from "./IngestEvent.js"
 import { typeLabel } from "./Labels.js"
+import { traceparentLinks } from "../observability/Tracing.js"
 import * as Metrics from "./Metrics.js"
 
 export interface Settled {
@@ -71,3 +73,24 @@ export const countOutcomes = (counts: ReadonlyMap<readonly [type: string, outcom
       Metric.taggedWithLabels(Metrics.eventsOutcome, [MetricLabel.make("type", type), MetricLabel.make("outcome", outcome)]),
       n
     ), { discard: true })
+
+/**
+ * The publisher fiber (in the caller's scope): takes what the settler queued and publishes it,
+ * whatever committed meanwhile coalesced into one call, so a slow publication never holds up a
+ * flush. A failed publication is logged; the next one goes on.
+ */
+export const startPublisher = (
+  toPublish: Queue.Dequeue<ReadonlyArray<IngestEvent>>,
+  publish: (events: ReadonlyArray<IngestEvent>) => Effect.Effect<void>
+) =>
+  Queue.takeBetween(toPublish, 1, Number.MAX_SAFE_INTEGER).pipe(
+    Effect.flatMap((batches) => {
+      const events = [...batches].flat()
+      return publish(events).pipe(
+        Effect.withSpan("Ingest.publish", { attributes: { events: events.length }, links: traceparentLinks(events.map(traceparentOf)) })
+      )
+    }),
+    Effect.catchAllCause((cause) => Effect.logError("publishing committed events failed").pipe(Effect.annotateLogs({ cause: String(cause) }))),
+    Effect.forever,
+    Effect.forkScoped
+  )
