@@ -16,7 +16,7 @@
  *   --mix payment=60,blocked=10,solvency=5,intent=15,telemetry=5,unknown=5  --duplicates 0.01
  *   --port (default: a free one)  --wait-commit (ask for Prefer: wait=commit)  --keep (keep the database)
  *   --modes journal,memory,commit (durability modes to run in turn, printed side by side)
- *   --env KEY=VALUE (extra server environment, repeatable)  --profile (CPU profile of the server → tmp/profiles)
+ *   --env KEY=VALUE (extra server environment, repeatable)  --node-arg=--flag (extra node option for the server, repeatable)  --profile (CPU profile of the server → tmp/profiles)
  *   --warmup 10 (s: requests scheduled in the first seconds — JIT, pool and heap growing — are
  *   reported apart; "steady" percentiles are over the rest)
  */
@@ -52,7 +52,7 @@ const args = parseOptions({
   keep: false,
   profile: false,
   warmup: 10
-}, ["env"])
+}, ["env", "node-arg"])
 
 const options = {
   adminUrl: args["admin-url"],
@@ -70,7 +70,8 @@ const options = {
   keep: args.keep,
   profile: args.profile,
   warmup: args.warmup,
-  env: envPairs(args.env)
+  env: envPairs(args.env),
+  nodeArgs: args["node-arg"]
 }
 
 const admin = async <A>(f: (client: pg.Client) => Promise<A>) => {
@@ -178,7 +179,7 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
       ...options.env
     },
     port,
-    options.profile ? ["--cpu-prof", "--cpu-prof-dir=tmp/profiles"] : []
+    [...(options.profile ? ["--cpu-prof", "--cpu-prof-dir=tmp/profiles"] : []), ...options.nodeArgs]
   ))
   const db = new pg.Pool({ connectionString: dbUrl, max: 4 })
   db.on("error", () => undefined) // idle clients are terminated when the database is dropped
