@@ -3,6 +3,7 @@
  * ENOSPC/EIO or short writes without a real full disk. `JournalFsLive` is `node:fs/promises`.
  */
 import { Context, Data, Effect, Layer } from "effect"
+import { constants } from "node:fs"
 import * as fs from "node:fs/promises"
 
 export class FsError extends Data.TaggedError("FsError")<{
@@ -14,6 +15,11 @@ export class FsError extends Data.TaggedError("FsError")<{
 }> {}
 
 export interface JournalFile {
+  /**
+   * Opened with `durableWrites`: every write returns only once its bytes are on disk (O_DSYNC),
+   * so a write is its own fdatasync and an I/O error of the sync is the write's error.
+   */
+  readonly durableWrites: boolean
   /** Positional write; may write fewer bytes than asked (the caller loops). */
   readonly write: (bytes: Uint8Array, offset: number, length: number, position: number) => Effect.Effect<number, FsError>
   readonly read: (into: Uint8Array, offset: number, length: number, position: number) => Effect.Effect<number, FsError>
@@ -29,8 +35,15 @@ export interface DirectoryEntry {
 }
 
 export class JournalFs extends Context.Tag("Journal/FileSystem")<JournalFs, {
-  /** `create`: new file, fails if it exists; `update`: existing file, read+write; `read`: read only. */
-  readonly open: (path: string, mode: "create" | "update" | "read") => Effect.Effect<JournalFile, FsError>
+  /**
+   * `create`: new file, fails if it exists; `update`: existing file, read+write; `read`: read only.
+   * `durableWrites` (for `create`): see `JournalFile.durableWrites`.
+   */
+  readonly open: (
+    path: string,
+    mode: "create" | "update" | "read",
+    options?: { readonly durableWrites?: boolean }
+  ) => Effect.Effect<JournalFile, FsError>
   readonly makeDirectory: (path: string) => Effect.Effect<void, FsError>
   readonly readDirectory: (path: string) => Effect.Effect<ReadonlyArray<DirectoryEntry>, FsError>
   readonly rename: (from: string, to: string) => Effect.Effect<void, FsError>
@@ -54,8 +67,11 @@ const attempt = <A>(op: string, path: string, run: () => Promise<A>): Effect.Eff
   })
 
 const FLAGS = { create: "wx", update: "r+", read: "r" } as const
+/** `wx` with O_DSYNC: one system call writes and syncs, instead of a write and an fdatasync. */
+const CREATE_DURABLE = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_DSYNC
 
-const wrap = (path: string, handle: fs.FileHandle): JournalFile => ({
+const wrap = (path: string, handle: fs.FileHandle, durableWrites: boolean): JournalFile => ({
+  durableWrites,
   write: (bytes, offset, length, position) =>
     attempt("write", path, () => handle.write(bytes, offset, length, position)).pipe(Effect.map((r) => r.bytesWritten)),
   read: (into, offset, length, position) =>
@@ -67,7 +83,12 @@ const wrap = (path: string, handle: fs.FileHandle): JournalFile => ({
 })
 
 export const JournalFsLive: Layer.Layer<JournalFs> = Layer.succeed(JournalFs, {
-  open: (path, mode) => attempt("open", path, () => fs.open(path, FLAGS[mode])).pipe(Effect.map((h) => wrap(path, h))),
+  open: (path, mode, options) => {
+    const durable = mode === "create" && options?.durableWrites === true
+    return attempt("open", path, () => fs.open(path, durable ? CREATE_DURABLE : FLAGS[mode])).pipe(
+      Effect.map((h) => wrap(path, h, durable))
+    )
+  },
   makeDirectory: (path) => attempt("mkdir", path, () => fs.mkdir(path, { recursive: true })).pipe(Effect.asVoid),
   readDirectory: (path) =>
     attempt("readdir", path, () => fs.readdir(path, { withFileTypes: true })).pipe(

@@ -3,8 +3,9 @@
  * group commit: `Writer.ts`).
  *
  * `append` encodes its records in the caller's fiber and queues them for the single writer,
- * which answers it once its bytes are written and — with `fsync: "always"` — fdatasync'd,
- * sharing each fsync with every append that queued meanwhile. With `interval` a timer fsyncs
+ * which answers it once its bytes are written and — with `fsync: "always"` — on disk, sharing
+ * each sync with every append that queued meanwhile (the active segment is opened with O_DSYNC,
+ * so the group's one write is also its sync). With `interval` a timer fsyncs
  * (a crash may lose up to one interval of acknowledged appends); with `never` only rolls and
  * shutdown fsync (a crash may lose whatever the OS had not written back).
  *
@@ -62,7 +63,7 @@ export const makeJournal = (options: JournalOptions) =>
       for (const r of s.records) ledger.addRecord(s.segment, r.offset, r.length, s.modifiedAt)
       ledger.pushSpill(s.records.map((r) => ({ segment: s.segment, offset: r.offset })))
     }
-    const segments = yield* makeSegments(options.directory, ledger, recovered.nextSegment)
+    const segments = yield* makeSegments(options.directory, ledger, recovered.nextSegment, policy === "always")
     const counts = { appended: 0, replayed: 0, corrupt: recovered.report.corrupt.length }
     yield* Metric.incrementBy(Metrics.corruptRecords, counts.corrupt)
     yield* Metric.incrementBy(Metrics.writeErrors, 0)

@@ -2,7 +2,7 @@
  * The single writer: the only fiber that touches segment files for writing. It takes every
  * queued command at once — appends, and housekeeping tasks (idle roll, interval fsync, segment
  * deletion) — so appends that arrived during the previous fsync are written together with one
- * `write` + one `fdatasync` (group commit), and housekeeping waits its turn in FIFO order
+ * durable write (group commit; `Segments.ts`), and housekeeping waits its turn in FIFO order
  * instead of contending for a lock (an unfair lock starved the interval fsync under load).
  */
 import { Clock, Deferred, Effect, Metric } from "effect"

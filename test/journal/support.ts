@@ -14,6 +14,7 @@ export const tempDir = Effect.acquireRelease(
 
 /** Knobs a test turns to make the next file operations fail, and counters it reads. */
 export interface Faults {
+  /** Syncs: fdatasyncs, and writes to a file opened with durable writes (O_DSYNC, fsync `always`). */
   datasyncs: number
   writes: number
   /** The next writes fail with this errno code, after writing `partialBytes` of what was asked. */
@@ -21,7 +22,7 @@ export interface Faults {
   datasync: string | undefined
   truncate: string | undefined
   open: string | undefined
-  /** Runs before every fdatasync (a test can hold a write in flight with it). */
+  /** Runs before every sync (a test can hold a write in flight with it). */
   beforeDatasync: Effect.Effect<void>
 }
 
@@ -44,13 +45,20 @@ export const faultyFs = (faults: Faults): Effect.Effect<Context.Tag.Service<Jour
     const real = yield* JournalFs
     const service: Context.Tag.Service<JournalFs> = {
       ...real,
-      open: (file, mode) =>
+      open: (file, mode, options) =>
         faults.open && mode === "create"
           ? Effect.fail(injected("open", file, faults.open))
-          : real.open(file, mode).pipe(
-            Effect.map((handle) => ({
-              ...handle,
-              write: (bytes, offset, length, position) =>
+          : real.open(file, mode, options).pipe(
+            Effect.map((handle) => {
+              /** Counts a sync and fails it if the test says so: an fdatasync, or a durable (O_DSYNC) write. */
+              const sync = <A>(run: Effect.Effect<A, FsError>) =>
+                Effect.suspend(() => {
+                  faults.datasyncs++
+                  return faults.beforeDatasync.pipe(
+                    Effect.zipRight(faults.datasync ? Effect.fail(injected("fdatasync", file, faults.datasync)) : run)
+                  )
+                })
+              const write = (bytes: Uint8Array, offset: number, length: number, position: number) =>
                 Effect.suspend(() => {
                   faults.writes++
                   const fault = faults.write
@@ -59,18 +67,18 @@ export const faultyFs = (faults: Faults): Effect.Effect<Context.Tag.Service<Jour
                   return (partial > 0 ? handle.write(bytes, offset, partial, position) : Effect.succeed(0)).pipe(
                     Effect.zipRight(Effect.fail(injected("write", file, fault.code)))
                   )
-                }),
-              datasync: Effect.suspend(() => {
-                faults.datasyncs++
-                return faults.beforeDatasync.pipe(
-                  Effect.zipRight(
-                    faults.datasync ? Effect.fail(injected("fdatasync", file, faults.datasync)) : handle.datasync
-                  )
-                )
-              }),
-              truncate: (length) =>
-                faults.truncate ? Effect.fail(injected("ftruncate", file, faults.truncate)) : handle.truncate(length)
-            }))
+                })
+              return {
+                ...handle,
+                write: handle.durableWrites
+                  ? (bytes: Uint8Array, offset: number, length: number, position: number) =>
+                    sync(write(bytes, offset, length, position))
+                  : write,
+                datasync: sync(handle.datasync),
+                truncate: (length: number) =>
+                  faults.truncate ? Effect.fail(injected("ftruncate", file, faults.truncate)) : handle.truncate(length)
+              }
+            })
           )
     }
     return service
