@@ -29,6 +29,7 @@ import * as path from "node:path"
 import pg from "pg"
 import { hashIngestKey } from "../src/identity/IngestKey.js"
 import { envPairs, parseOptions } from "./lib/args.js"
+import { type CpuSample, sampleCpu } from "./lib/cpu.js"
 import { copyCeiling, verifyStored } from "./lib/verify.js"
 import { Fleet, parseMix } from "../testkit/fleet.js"
 import { freePort, startServer } from "../testkit/server.js"
@@ -279,6 +280,7 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
   }
 
   const pgBefore = yield* Effect.promise(() => postgresActivity(db))
+  const cpuBefore = sampleCpu(server.child.pid)
   const start = performance.now()
   steadyFrom = start + options.warmup * 1000
   let behind = 0
@@ -352,6 +354,7 @@ const runOnce = (mode: Mode) => Effect.gen(function*() {
     }
   })
   const commitSeconds = (committedAt - start) / 1000
+  const cpuAfter = sampleCpu(server.child.pid)
   const pgDuring = activityBetween(pgBefore, yield* Effect.promise(() => postgresActivity(db)))
   const metrics = parseMetrics(yield* Effect.promise(() => fetch(`${server.url}/metrics`).then((r) => r.text())))
   const buckets = bucketsOf(metrics, "ingest_commit_lag_seconds")
@@ -383,6 +386,7 @@ journal        append p50 ${quantileMs(metrics, "journal_append_duration_seconds
 server loop    event-loop delay: worst 5 s p99 ${fmt(loop.p99 * 1000)} ms, max ${fmt(loop.max * 1000)} ms; GC pauses ${gcSummary(metrics)}
 server memory  max RSS ${fmt(maxRss, 0)} MB; exit code ${exitCode}
 postgres       ${pgDuring} (whole server, from the first send to the last commit)
+cpu            ${cpuSummary(cpuBefore, cpuAfter, totalAccepted, ceiling)}
 zero loss      ${verification.ok ? "OK" : "FAILED"} — ${verification.lines.join("; ")}
 COPY ceiling   ${fmt(ceiling.eventsPerSecond, 0)} events/s (${ceiling.rows} rows in ${fmt(ceiling.seconds, 2)}s); ours = ${fmt((100 * committedRate) / ceiling.eventsPerSecond)}% of it
 `)
@@ -399,6 +403,29 @@ COPY ceiling   ${fmt(ceiling.eventsPerSecond, 0)} events/s (${ceiling.rows} rows
   }
   return result
 })
+
+/**
+ * What one event cost in CPU (receiver, PostgreSQL) from the first send to the last commit, and
+ * the most this machine's cores could commit at that cost — the bound on "% of the COPY ceiling"
+ * whatever the scheduling, since the receiver and PostgreSQL share the cores.
+ */
+const cpuSummary = (
+  before: CpuSample,
+  after: CpuSample,
+  events: number,
+  ceiling: { readonly eventsPerSecond: number; readonly postgresMicrosPerEvent: number }
+) => {
+  const seconds = (after.at - before.at) / 1000
+  const micros = (cpu: number) => (1e6 * cpu) / events
+  const server = micros(after.server - before.server)
+  const postgres = micros(after.postgres - before.postgres)
+  const cores = os.cpus().length
+  const bound = (cores * 1e6) / (server + postgres)
+  return `receiver ${fmt(server, 1)} µs/event (${fmt((after.server - before.server) / seconds, 2)} cores), PostgreSQL ${
+    fmt(postgres, 1)} µs/event (${fmt((after.postgres - before.postgres) / seconds, 2)} cores), generator ${
+    fmt((after.generator - before.generator) / seconds, 2)} cores; COPY: PostgreSQL ${fmt(ceiling.postgresMicrosPerEvent, 1)} µs/event. At this cost ${cores} cores commit at most ${
+    fmt(bound, 0)} events/s = ${fmt((100 * bound) / ceiling.eventsPerSecond)}% of the COPY ceiling`
+}
 
 /** `--modes journal,memory,commit` runs each durability mode in turn and compares them. */
 const main = Effect.gen(function*() {

@@ -1,6 +1,7 @@
 /** Zero-loss verification and the raw COPY ceiling, for the ingest benchmark. */
 import pg from "pg"
 import { from as copyFrom, to as copyTo } from "pg-copy-streams"
+import { postgresCpuSeconds } from "./cpu.js"
 import { pipeline } from "node:stream/promises"
 import { Readable, Writable } from "node:stream"
 
@@ -79,6 +80,7 @@ export const copyCeiling = async (db: pg.Pool, events: number) => {
     }
   }))
   const rows = exports.reduce((n, e) => n + e.data.toString().split("\n").length - 1, 0)
+  const cpuBefore = postgresCpuSeconds()
   const started = performance.now()
   await Promise.all(exports.map(async ({ table, columns, data }) => {
     const client = await db.connect()
@@ -89,6 +91,7 @@ export const copyCeiling = async (db: pg.Pool, events: number) => {
     }
   }))
   const seconds = (performance.now() - started) / 1000
+  const postgresCpu = postgresCpuSeconds() - cpuBefore
   await Promise.all(COPIES.map(([table]) => db.query(`DROP TABLE IF EXISTS ceiling_${table}`)))
-  return { rows, seconds, eventsPerSecond: events / seconds }
+  return { rows, seconds, eventsPerSecond: events / seconds, postgresMicrosPerEvent: (1e6 * postgresCpu) / events }
 }
