@@ -9,7 +9,8 @@
  *   text goes to the journal and to the flush, so the flush never meets an encoding failure.
  * - Size: the encoded row is bounded in bytes.
  *
- * Depth is read off the encoded text in one pass; only an event found too deep is walked (the walk
+ * Depth is read off the encoded text (most events have too few brackets to need even that one
+ * pass); only an event found too deep is walked (the walk
  * is iterative, an explicit stack, so the check itself cannot overflow the stack) to name the field.
  */
 import { Either } from "effect"
@@ -47,6 +48,21 @@ export const tooDeepAt = (value: unknown, maxDepth: number, root: string): strin
     }
   }
   return undefined
+}
+
+/**
+ * At least the nesting of JSON text: its count of `{` and `[` (inside strings too), found with
+ * `indexOf`, which is far faster than a character loop. An event with no more brackets than the
+ * limit cannot nest deeper, so most events skip the exact scan below.
+ */
+export const bracketCount = (text: string, atMost: number): number => {
+  let count = 0
+  for (const bracket of ["{", "["]) {
+    for (let at = text.indexOf(bracket); at !== -1; at = text.indexOf(bracket, at + 1)) {
+      if (++count > atMost) return count
+    }
+  }
+  return count
 }
 
 /** Deepest object/array nesting of JSON text, strings skipped: one pass, no allocation. */
@@ -96,7 +112,8 @@ export const admitEvent = (event: IngestEvent, limits: AdmissionLimits): Either.
     )
   }
   // The row wraps `data` in one object (and extensions in two): deeper text means look closer.
-  if (jsonDepth(row) > limits.maxDepth + 1) {
+  const rowLimit = limits.maxDepth + 1
+  if (bracketCount(row, rowLimit) > rowLimit && jsonDepth(row) > rowLimit) {
     const refusal = deepField(event, limits)
     if (refusal !== undefined) return Either.left(refusal)
   }

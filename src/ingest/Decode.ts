@@ -215,36 +215,44 @@ const str = (value: unknown, key: string): string | undefined => {
   return typeof field === "string" ? field : undefined
 }
 
+/** A candidate's rejection, naming what it could of the event (made only when one is refused). */
+const rejection = (
+  candidate: Candidate,
+  field: string,
+  reason: string,
+  extra: Partial<Rejection> = {}
+): Either.Either<IngestEvent, Rejection> => {
+  const identity: { index: number; id?: string; source?: string; type?: string } = { index: candidate.index }
+  for (const key of ["id", "source", "type"] as const) {
+    const found = str(candidate.value, key)
+    if (found !== undefined) identity[key] = found
+  }
+  return Either.left({
+    ...identity,
+    field: candidate.bare && field === "time" ? "data.window_start" : field,
+    reason,
+    payload: candidate.value,
+    ...extra
+  })
+}
+
 /** One candidate → a validated event, or a rejection naming the field. */
 export const validateCandidate = (
   candidate: Candidate,
   context: ValidationContext
 ): Either.Either<IngestEvent, Rejection> => {
-  const { index, value } = candidate
-  const identity: { index: number; id?: string; source?: string; type?: string } = { index }
-  for (const key of ["id", "source", "type"] as const) {
-    const found = str(value, key)
-    if (found !== undefined) identity[key] = found
-  }
-  const reject = (field: string, reason: string, extra: Partial<Rejection> = {}): Either.Either<IngestEvent, Rejection> =>
-    Either.left({
-      ...identity,
-      field: candidate.bare && field === "time" ? "data.window_start" : field,
-      reason,
-      payload: value,
-      ...extra
-    })
+  const { value } = candidate
 
   const badText = candidate.storable === true ? undefined : unstorableTextAt(value)
-  if (badText !== undefined) return reject(badText, "contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored")
+  if (badText !== undefined) return rejection(candidate, badText, "contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored")
   const envelope = decodeCloudEvent(value)
   if (Either.isLeft(envelope)) {
     const issue = describeParseError(envelope.left)
-    return reject(issue.field, issue.reason)
+    return rejection(candidate, issue.field, issue.reason)
   }
   const event = envelope.right
   if (!isOwnSource(event.source, context.gatewayId)) {
-    return reject(
+    return rejection(candidate, 
       "source",
       `source "${event.source}" is not this gateway's: an event of gateway "${context.gatewayId}" must have source ` +
         `"${gatewaySource(context.gatewayId)}" or a sub-path of it ("${gatewaySource(context.gatewayId)}/...")`,
@@ -254,11 +262,11 @@ export const validateCandidate = (
   const known = validateKnownEvent(event)
   if (Either.isLeft(known)) {
     const issue = describeParseError(known.left)
-    return reject(issue.field, issue.reason)
+    return rejection(candidate, issue.field, issue.reason)
   }
   const typed = Option.getOrUndefined(known.right)
   if (typed && typed.data.gateway_id !== context.gatewayId) {
-    return reject(
+    return rejection(candidate, 
       "data.gateway_id",
       `gateway_id "${typed.data.gateway_id}" does not match the gateway of the ingest key ("${context.gatewayId}")`,
       { foreignGateway: true }
@@ -267,12 +275,12 @@ export const validateCandidate = (
   const time = event.time ?? new Date(context.now).toISOString()
   const timeMs = Date.parse(time)
   const late = outsideWindow(timeMs, context)
-  if (late !== undefined) return reject("time", late)
+  if (late !== undefined) return rejection(candidate, "time", late)
   // A packet's window, not its envelope time, decides its partition and rollup bucket: a window
   // in 1970 or 9999 would land in the default partition (never dropped) and a bucket of its own.
   if (typed?.type === "GatewayTelemetryPacket") {
     const windowIssue = outsideWindow(rfc3339ToEpochMillis(typed.data.window_start), context)
-    if (windowIssue !== undefined) return reject("data.window_start", windowIssue)
+    if (windowIssue !== undefined) return rejection(candidate, "data.window_start", windowIssue)
   }
   const { data, data_base64, extensions, ...attributes } = event
   return Either.right({

@@ -4,8 +4,8 @@
  * records that can no longer be read.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
-import { admitEvent, admitRecord, jsonDepth } from "../../src/ingest/Admission.js"
+import { Either, FastCheck as fc } from "effect"
+import { admitEvent, admitRecord, bracketCount, jsonDepth } from "../../src/ingest/Admission.js"
 import { encodedRow, type IngestEvent } from "../../src/ingest/IngestEvent.js"
 import { wireEvent } from "../support/ingestEvents.js"
 import { toIngestEvent } from "./support.js"
@@ -28,6 +28,20 @@ describe("admission", () => {
     expect(jsonDepth('{"a":[1,{"b":2}]}')).toBe(3)
     expect(jsonDepth('{"a":"[[[{{{\\"]]]"}')).toBe(1)
     expect(jsonDepth(JSON.stringify(nested(40)))).toBe(40)
+  })
+
+  it("bracketCount never says less than the nesting (so skipping the scan is safe), and stops past its bound", () => {
+    fc.assert(fc.property(fc.jsonValue({ maxDepth: 12 }), (value) => {
+      const text = JSON.stringify(value)
+      expect(bracketCount(text, Number.MAX_SAFE_INTEGER)).toBeGreaterThanOrEqual(jsonDepth(text))
+    }), { numRuns: 500 })
+    expect(bracketCount('{"a":[1,{"b":"[x"}]}', 100)).toBe(4)
+    expect(bracketCount("[".repeat(1000), 10)).toBe(11)
+  })
+
+  it("an event with many brackets but shallow nesting is admitted (the exact scan decides)", () => {
+    const verdict = admitEvent(withData({ rows: Array.from({ length: 50 }, (_, i) => [i, { i }]) }), LIMITS)
+    expect(Either.isRight(verdict)).toBe(true)
   })
 
   it("accepts an ordinary event and returns its row, the same text the journal and the flush get", () => {
