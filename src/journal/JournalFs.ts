@@ -68,7 +68,7 @@ const attempt = <A>(op: string, path: string, run: () => Promise<A>): Effect.Eff
 
 const FLAGS = { create: "wx", update: "r+", read: "r" } as const
 /** `wx` with O_DSYNC: one system call writes and syncs, instead of a write and an fdatasync. */
-const CREATE_DURABLE = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_DSYNC
+const CREATE_DURABLE = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | (constants.O_DSYNC ?? 0)
 
 const wrap = (path: string, handle: fs.FileHandle, durableWrites: boolean): JournalFile => ({
   durableWrites,
@@ -84,7 +84,8 @@ const wrap = (path: string, handle: fs.FileHandle, durableWrites: boolean): Jour
 
 export const JournalFsLive: Layer.Layer<JournalFs> = Layer.succeed(JournalFs, {
   open: (path, mode, options) => {
-    const durable = mode === "create" && options?.durableWrites === true
+    // Where the platform has no O_DSYNC the segment is a plain file, synced with fdatasync.
+    const durable = mode === "create" && options?.durableWrites === true && typeof constants.O_DSYNC === "number"
     return attempt("open", path, () => fs.open(path, durable ? CREATE_DURABLE : FLAGS[mode])).pipe(
       Effect.map((h) => wrap(path, h, durable))
     )
