@@ -242,9 +242,10 @@ export const validateCandidate = (
   context: ValidationContext
 ): Either.Either<IngestEvent, Rejection> => {
   const { value } = candidate
-
   const badText = candidate.storable === true ? undefined : unstorableTextAt(value)
-  if (badText !== undefined) return rejection(candidate, badText, "contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored")
+  if (badText !== undefined) {
+    return rejection(candidate, badText, "contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored")
+  }
   const envelope = decodeCloudEvent(value)
   if (Either.isLeft(envelope)) {
     const issue = describeParseError(envelope.left)
@@ -252,7 +253,8 @@ export const validateCandidate = (
   }
   const event = envelope.right
   if (!isOwnSource(event.source, context.gatewayId)) {
-    return rejection(candidate, 
+    return rejection(
+      candidate,
       "source",
       `source "${event.source}" is not this gateway's: an event of gateway "${context.gatewayId}" must have source ` +
         `"${gatewaySource(context.gatewayId)}" or a sub-path of it ("${gatewaySource(context.gatewayId)}/...")`,
@@ -266,7 +268,8 @@ export const validateCandidate = (
   }
   const typed = Option.getOrUndefined(known.right)
   if (typed && typed.data.gateway_id !== context.gatewayId) {
-    return rejection(candidate, 
+    return rejection(
+      candidate,
       "data.gateway_id",
       `gateway_id "${typed.data.gateway_id}" does not match the gateway of the ingest key ("${context.gatewayId}")`,
       { foreignGateway: true }
