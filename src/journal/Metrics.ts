@@ -34,7 +34,7 @@ export const oldestUncommittedAge = Metric.gauge("journal_oldest_uncommitted_age
 })
 
 export const fsyncs = Metric.counter("journal_fsyncs_total", {
-  description: "fdatasync calls on journal segments (group commit makes this far lower than appends)",
+  description: "Syncs of journal segments: fdatasync calls, or writes to an O_DSYNC segment with fsync always (group commit makes this far lower than appends)",
   incremental: true
 })
 
@@ -45,7 +45,7 @@ export const writeErrors = Metric.counter("journal_write_errors_total", {
 
 const latency = MetricBoundaries.fromIterable([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1])
 
-export const fsyncDuration = Metric.histogram("journal_fsync_duration_seconds", latency, "Duration of one fdatasync")
+export const fsyncDuration = Metric.histogram("journal_fsync_duration_seconds", latency, "Duration of one sync: an fdatasync, or a write to an O_DSYNC segment")
 
 export const appendDuration = Metric.histogram(
   "journal_append_duration_seconds",
