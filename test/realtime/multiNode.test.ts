@@ -62,6 +62,7 @@ describe("several api nodes on NATS JetStream", () => {
       expect(first.status, first.errorBody).toBe(200)
       expect((yield* post(["mn-1"])).status).toBe(200)
       yield* wait(first, 1)
+      expect(idsOf(first)).toEqual(["mn-1"])
       const cursor = first.messages[0]?.id ?? ""
       first.close()
       // … missed while away …
@@ -72,7 +73,8 @@ describe("several api nodes on NATS JetStream", () => {
       yield* wait(second, 2)
       expect((yield* post(["mn-4"])).status).toBe(200)
       yield* wait(second, 3)
-      expect(idsOf(second)).toEqual(["mn-2", "mn-3", "mn-4"])
+      // What the cursor was and what each node sent, should this ever fail again (once, in CI, under load).
+      expect(idsOf(second), JSON.stringify({ cursor, first: first.messages, second: second.messages })).toEqual(["mn-2", "mn-3", "mn-4"])
 
       // A ticket from node 1, redeemed on node 2, is refused on node 1.
       const ticket = yield* Effect.promise(() =>
