@@ -25,7 +25,8 @@ import {
   IngestUnsupportedMedia,
   statusOf
 } from "./Errors.js"
-import { candidatesOf, type ContentMode, contentModeOf, type Rejection, type RequestProblem, validateCandidate } from "./Decode.js"
+import { candidatesOf, type ContentMode, contentModeOf, type Rejection, type RequestProblem } from "./Decode.js"
+import { validateCandidate } from "./Validate.js"
 import { type GatewayIdentity, makeKeyCache } from "./GatewayAuth.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
 import type { IngestEvent } from "./IngestEvent.js"

@@ -12,10 +12,10 @@ import {
   contentModeOf,
   type Rejection,
   type RequestProblem,
-  validateCandidate,
   wrapTelemetryPacket
 } from "../../src/ingest/Decode.js"
 import type { IngestEvent } from "../../src/ingest/IngestEvent.js"
+import { validateCandidate } from "../../src/ingest/Validate.js"
 import { jsonMayHoldUnstorable, unstorableTextAt } from "../../src/ingest/Text.js"
 
 const GATEWAY = "gw-eu-1"

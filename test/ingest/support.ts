@@ -3,7 +3,7 @@
  * makes them (`validateCandidate`), with a fixed receive time and no time window.
  */
 import { Either } from "effect"
-import { validateCandidate } from "../../src/ingest/Decode.js"
+import { validateCandidate } from "../../src/ingest/Validate.js"
 import type { IngestEvent } from "../../src/ingest/IngestEvent.js"
 import type { IntentEvent } from "../../src/ingest/IntentStateMachine.js"
 
