@@ -46,7 +46,7 @@ export interface Sink {
 
 type HubMessage =
   | { readonly _tag: "Batch"; readonly entries: ReadonlyArray<Entry> }
-  | { readonly _tag: "Gap"; readonly id: string }
+  | { readonly _tag: "Gap"; readonly id: string; readonly seq: number }
 
 /** What a shared log holds after a cursor: its events up to `lastSeq`, or why it cannot say. */
 export type BackfillResult =
@@ -141,9 +141,15 @@ const makeHub = (options: HubOptions) =>
 
     const dispatch = (message: HubMessage): void => {
       if (message._tag === "Gap") {
+        // A stream that registered after the gap was marked started past it: nothing was missed.
         const reset = resetFrame("stream_interrupted", message.id)
-        for (const connection of connections) deliver(connection, reset)
-        Metrics.resets.pipe(Metric.tagged("reason", "stream_interrupted")).unsafeUpdate(connections.size, [])
+        let affected = 0
+        for (const connection of connections) {
+          if (connection.afterSeq >= message.seq) continue
+          deliver(connection, reset)
+          affected += 1
+        }
+        Metrics.resets.pipe(Metric.tagged("reason", "stream_interrupted")).unsafeUpdate(affected, [])
         return
       }
       if (connections.size === 0) return
@@ -190,7 +196,10 @@ const makeHub = (options: HubOptions) =>
       )
 
     const interrupted = lock.withPermits(1)(
-      Effect.flatMap(Clock.currentTimeMillis, (now) => PubSub.publish(pubsub, { _tag: "Gap", id: history.markGap(now) }))
+      Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.suspend(() => {
+        const id = history.markGap(now)
+        return PubSub.publish(pubsub, { _tag: "Gap", id, seq: history.lastSeq })
+      }))
     )
 
     /**

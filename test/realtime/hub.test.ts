@@ -254,6 +254,20 @@ describe("realtime hub", () => {
       yield* hub.publish([payment("gw_1", "a1", "p3")], 3_000)
       expect((yield* take(fromAfter, 1)).map((m) => json(m)["id"])).toEqual(["p3"])
     }))
+
+  it.scoped("a stream that connects after the gap was marked is not reset by it", () =>
+    Effect.gen(function*() {
+      const hub = yield* hubWith()
+      const before = yield* connect(hub, ["ticker"])
+      // Marked and queued for dispatch; the next stream registers before the dispatcher runs.
+      yield* hub.interrupted
+      const after = yield* connect(hub, ["ticker"])
+      yield* hub.publish([payment("gw_1", "a1", "p1")], 1_000)
+      expect((yield* take(before, 2)).map((m) => m.event)).toEqual(["reset", "PaymentAuthorized"])
+      expect((yield* take(after, 1)).map((m) => m.event)).toEqual(["PaymentAuthorized"])
+      yield* settle
+      expect(after.messages.map((m) => m.event)).toEqual(["PaymentAuthorized"])
+    }))
 })
 
 describe("topics and limits", () => {

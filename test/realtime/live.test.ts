@@ -49,7 +49,7 @@ const App = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.api(TestApi).pipe(Layer.provide(RealtimeHttpFeature))),
   Layer.provideMerge(RealtimeLive),
   Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-  Layer.provide(HealthChecks.Live),
+  Layer.provideMerge(HealthChecks.Live),
   Layer.provide(Layer.succeed(AppSettingsService, {
     host: "127.0.0.1",
     port: 0,
@@ -85,8 +85,15 @@ const publish = (...batches: ReadonlyArray<ReadonlyArray<LiveEventInput>>) =>
 const bearer = (jwt: string) => ({ authorization: `Bearer ${jwt}` })
 
 layer(App, { excludeTestServices: true })("live stream over HTTP", (it) => {
-  it.effect("fixtures: vendor v1 owns gw_1 and gw_2", () =>
+  it.effect("fixtures: vendor v1 owns gw_1 and gw_2; the bridge listens for other processes", () =>
     Effect.gen(function*() {
+      // A stream opened before the LISTEN connection is up is reset when it comes up (it may have
+      // missed other processes' events); the tests below expect none, so they start after it.
+      const health = yield* HealthChecks
+      yield* health.snapshot.pipe(
+        Effect.filterOrFail((s) => s["realtime"]?.status === "ok", () => "not listening yet"),
+        Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("20 seconds")))
+      )
       const sql = yield* SqlClient.SqlClient
       yield* sql`INSERT INTO vendors (id, name) VALUES ('v1', 'Vendor 1'), ('v2', 'Vendor 2')`
       yield* sql`INSERT INTO gateways (id, vendor_id, name, ingest_key_hash) VALUES
