@@ -13,6 +13,12 @@ const loopDelayMax = Metric.gauge("process_event_loop_delay_max_seconds", {
 })
 const residentMemory = Metric.gauge("process_resident_memory_bytes", { description: "Resident set size" })
 const heapUsed = Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use" })
+const heapTotal = Metric.gauge("nodejs_heap_total_bytes", {
+  description: "V8 heap reserved (in use plus what the collector keeps for new objects)"
+})
+const external = Metric.gauge("nodejs_external_bytes", {
+  description: "Memory of objects outside the V8 heap (buffers, strings of native modules)"
+})
 const gcPause = Metric.histogram(
   "nodejs_gc_pause_seconds",
   MetricBoundaries.fromIterable([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]),
@@ -42,6 +48,8 @@ export const RuntimeMetricsLive = Layer.scopedDiscard(
       yield* Metric.set(loopDelayMax, delay.max / 1e9)
       yield* Metric.set(residentMemory, memory.rss)
       yield* Metric.set(heapUsed, memory.heapUsed)
+      yield* Metric.set(heapTotal, memory.heapTotal)
+      yield* Metric.set(external, memory.external)
       delay.reset()
     })
     yield* sample.pipe(Effect.repeat(Schedule.spaced("5 seconds")), Effect.forkScoped)
