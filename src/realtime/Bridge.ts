@@ -3,22 +3,24 @@
  *
  * - `CommittedEventsLive` (every process; called by the receiver's pipeline after each commit):
  *   publishes into the local hub when this process serves streams (api role), and sends the
- *   batch to the other processes with `pg_notify` (see Notification.ts).
- * - `ListenerLive` (api role): a dedicated connection LISTENs (ListenConnection.ts), and
- *   republishes other processes' batches into the local hub, in order. When the connection drops
- *   (or stops answering the probe sent on it every `SSE_LISTEN_PROBE_INTERVAL`) it reconnects
- *   with backoff and marks a gap: notifications sent meanwhile are lost, so open streams get
- *   `event: reset` and older cursors stop resuming.
+ *   batch to the other processes with `pg_notify` (see Notification.ts) while another process
+ *   listens (Presence.ts).
+ * - `ListenerLive` (api role): a dedicated connection LISTENs (ListenConnection.ts), announces
+ *   itself (Presence.ts), and republishes other processes' batches into the local hub, in order.
+ *   When the connection drops (or stops answering the probe sent on it every
+ *   `SSE_LISTEN_PROBE_INTERVAL`) it reconnects with backoff and marks a gap: notifications sent
+ *   meanwhile are lost, so open streams get `event: reset` and older cursors stop resuming.
  */
 import { SqlClient } from "@effect/sql"
-import { Cause, Clock, Context, Effect, Either, Layer, Metric, Schedule } from "effect"
+import { Cause, Clock, Context, Effect, Either, Layer, Metric, Option, Schedule } from "effect"
 import { AppSettingsService } from "../config/AppConfig.js"
-import { PgPool } from "../db/Database.js"
+import { DatabaseStatus, PgPool } from "../db/Database.js"
 import { HealthChecks } from "../health/HealthChecks.js"
 import { CommittedEvents } from "../ingest/PipelineService.js"
 import { RealtimeHub } from "./Hub.js"
 import { asError, connectListener, listenOn } from "./ListenConnection.js"
 import * as Metrics from "./Metrics.js"
+import { announce, presenceTiming, watchListeners } from "./Presence.js"
 import { RealtimeSettingsConfig } from "./RealtimeConfig.js"
 import {
   CHANNEL,
@@ -45,7 +47,7 @@ interface BridgeState {
 
 class BridgeStateTag extends Context.Tag("Realtime/BridgeState")<BridgeStateTag, BridgeState>() {}
 
-export const CommittedEventsLive = Layer.effect(
+export const CommittedEventsLive = Layer.scoped(
   CommittedEvents,
   Effect.gen(function*() {
     const hub = yield* RealtimeHub
@@ -53,6 +55,8 @@ export const CommittedEventsLive = Layer.effect(
     const { roles } = yield* AppSettingsService
     const state = yield* BridgeStateTag
     const local = roles.has("api")
+    const { presenceCheck } = yield* RealtimeSettingsConfig
+    const listeners = yield* watchListeners(hub.instanceId, presenceTiming(presenceCheck))
 
     const notify = (events: ReadonlyArray<LiveEventInput>, commitMs: number) =>
       Effect.gen(function*() {
@@ -81,7 +85,8 @@ export const CommittedEventsLive = Layer.effect(
         events.length === 0 ? Effect.void : Effect.gen(function*() {
           const commitMs = yield* Clock.currentTimeMillis
           if (local) yield* hub.publish(events, commitMs)
-          yield* notify(events, commitMs)
+          if (listeners.othersListening()) yield* notify(events, commitMs)
+          else yield* Metric.increment(Metrics.bridgeUnsent)
         })
     })
   })
@@ -127,7 +132,8 @@ export const ListenerLive = Layer.scopedDiscard(
     const sql = yield* SqlClient.SqlClient
     const pool = yield* PgPool
     const state = yield* BridgeStateTag
-    const { listenProbe } = yield* RealtimeSettingsConfig
+    const { listenProbe, presenceCheck } = yield* RealtimeSettingsConfig
+    const { grace } = presenceTiming(presenceCheck)
     const decodeAll = (payloads: ReadonlyArray<string>) =>
       Effect.forEach(
         // Our own notifications come back too: recognised by their header, never parsed.
@@ -194,12 +200,21 @@ export const ListenerLive = Layer.scopedDiscard(
         }),
         (client) => Effect.promise(() => client.end().catch(() => undefined)).pipe(Effect.timeoutOption("2 seconds"))
       )
-      state.listening = true
-      state.listenError = undefined
-      // Whatever was notified before this connection listened is lost for this hub.
-      yield* hub.interrupted
-      yield* Effect.logInfo("listening for committed events of other processes").pipe(Effect.annotateLogs({ channel: CHANNEL }))
-      yield* listenOn(client, listenProbe, handle)
+      const refresh = yield* announce(client, hub.instanceId)
+      // Receivers see the announcement within the grace; until then one may have skipped a batch.
+      // So only then does this count as listening, and whatever came before is a gap for this hub.
+      const listening = Effect.sleep(grace).pipe(
+        Effect.zipRight(Effect.suspend(() => {
+          state.listening = true
+          state.listenError = undefined
+          return hub.interrupted
+        })),
+        Effect.zipRight(
+          Effect.logInfo("listening for committed events of other processes").pipe(Effect.annotateLogs({ channel: CHANNEL }))
+        ),
+        Effect.zipRight(Effect.never)
+      )
+      yield* Effect.all([listenOn(client, listenProbe, handle), refresh, listening], { concurrency: "unbounded", discard: true })
     }).pipe(
       Effect.scoped,
       Effect.tapErrorCause((cause) =>
@@ -213,8 +228,12 @@ export const ListenerLive = Layer.scopedDiscard(
       )
     )
 
-    yield* session.pipe(
-      Effect.retry(Schedule.exponential("100 millis", 2).pipe(Schedule.either(Schedule.spaced("5 seconds")))),
+    // The announcement needs the schema: the first session waits for the migrations.
+    const database = yield* Effect.serviceOption(DatabaseStatus)
+    yield* Option.match(database, { onNone: () => Effect.void, onSome: (status) => status.ready }).pipe(
+      Effect.zipRight(session.pipe(
+        Effect.retry(Schedule.exponential("100 millis", 2).pipe(Schedule.either(Schedule.spaced("5 seconds"))))
+      )),
       Effect.forkScoped
     )
   })
@@ -230,6 +249,7 @@ const BridgeStateLive = Layer.effect(
     // Counters that alerts watch exist at 0 from the start (rate() needs a series before the first event).
     yield* Metric.incrementBy(Metrics.bridgeErrors, 0)
     yield* Metric.incrementBy(Metrics.slowConsumerDrops, 0)
+    yield* Metric.incrementBy(Metrics.bridgeUnsent, 0)
     yield* health.register("realtime", Effect.sync(() =>
       roles.has("api") && state.listening !== true
         ? { status: "degraded" as const, reason: `not listening for other processes' events: ${state.listenError ?? "connecting"}` }

@@ -40,6 +40,15 @@ export const bridgeNotifications = Metric.counter("realtime_bridge_notifications
   incremental: true
 })
 
+export const bridgeUnsent = Metric.counter("realtime_bridge_unsent_batches_total", {
+  description: "Committed batches not sent to other processes because none listens",
+  incremental: true
+})
+
+export const bridgeListeners = Metric.gauge("realtime_bridge_listeners", {
+  description: "Other processes listening for this receiver's committed events, as last read"
+})
+
 export const bridgeErrors = Metric.counter("realtime_bridge_errors_total", {
   description: "Failed NOTIFY sends, undecodable notifications and LISTEN reconnects",
   incremental: true

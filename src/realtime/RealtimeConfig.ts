@@ -18,6 +18,8 @@ export interface RealtimeSettings {
   readonly historyWindow: Duration.Duration
   /** How often the LISTEN connection (other processes' events) is probed; it must answer within the same time. */
   readonly listenProbe: Duration.Duration
+  /** How often a receiver reads whether another process listens (Presence.ts). */
+  readonly presenceCheck: Duration.Duration
   readonly ticketTtl: Duration.Duration
   readonly cookieName: string
   /** How long a vendor's list of gateways is trusted before it is read again. */
@@ -34,6 +36,7 @@ export const RealtimeSettingsConfig: Config.Config<RealtimeSettings> = Config.al
   historySize: positiveInt("SSE_HISTORY_SIZE", 20_000),
   historyWindow: duration("SSE_HISTORY_WINDOW", "5 minutes"),
   listenProbe: duration("SSE_LISTEN_PROBE_INTERVAL", "10 seconds"),
+  presenceCheck: duration("SSE_PRESENCE_CHECK_INTERVAL", "250 millis"),
   ticketTtl: duration("SSE_TICKET_TTL", "30 seconds"),
   cookieName: checked(
     "SSE_AUTH_COOKIE",

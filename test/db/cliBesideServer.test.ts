@@ -34,6 +34,14 @@ describe("the CLI beside a running server on the embedded PostgreSQL", { timeout
     env = { DATA_DIR: path.join(dir, "data"), EMBEDDED_PG_PORT: String(await freePort()), INGEST_BATCH_WINDOW: "50 millis" }
     server = startServerProcess({ port: await freePort(), env })
     await waitForStatus(server, "/health/ready", 200)
+    // Ready (migrated) comes a moment before ok: the live feed counts as listening only once
+    // receivers have seen it (src/realtime/Presence.ts). From ok on, it must stay ok.
+    const deadline = Date.now() + 30_000
+    while (Date.now() < deadline) {
+      const reply = await fetch(`${server.url}/health`).then((r) => r.json() as Promise<{ status: string }>, () => ({ status: "down" }))
+      if (reply.status === "ok") break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
     const running = server
     // /health is sampled all the time the CLI runs, not only before and after.
     watcher = (async () => {

@@ -18,6 +18,17 @@ import { freePort } from "../support/helpers.js"
 import { wireEvent } from "../support/ingestEvents.js"
 import { startFreezableProxy, throughProxy } from "../support/freezableProxy.js"
 import { openSse } from "./sse.js"
+import pg from "pg"
+
+const query = async (url: string, text: string): Promise<Array<unknown>> => {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query(text)).rows
+  } finally {
+    await client.end()
+  }
+}
 
 const SECRET = "two-process-secret-two-process-secret!!"
 
@@ -72,8 +83,44 @@ const startServer = (roles: string, url: string, dataDir: string, env: Readonly<
       Effect.mapError(() => new Error(`${roles} server did not become ready:\n${output}`)),
       Effect.orDie
     )
+    // An api process counts as listening once receivers have seen it (Presence.ts): streams opened
+    // before then get a reset, so the tests start theirs after it.
+    if (roles.split(",").includes("api")) yield* listening(base, () => output)
     return { base, output: () => output, pid: child.pid } satisfies Server & { pid: number | undefined }
   })
+
+const listening = (base: string, output: () => string) =>
+  Effect.tryPromise(() =>
+    fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) }).then((r) =>
+      r.json() as Promise<{ components?: Record<string, { status: string }> }>
+    )
+  ).pipe(
+    Effect.filterOrFail((health) => health.components?.["realtime"]?.status === "ok"),
+    Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 300 }),
+    Effect.mapError(() => new Error(`the api process did not start listening:\n${output()}`)),
+    Effect.orDie
+  )
+
+const metric = (base: string, pattern: RegExp) =>
+  Effect.promise(() => fetch(`${base}/metrics`).then((r) => r.text())).pipe(
+    Effect.map((text) => Number(pattern.exec(text)?.[1] ?? 0))
+  )
+/** Until the receiver's last reading of how many other processes listen is `n`. */
+const listenersSeen = (base: string, n: number) =>
+  Effect.promise(() => fetch(`${base}/metrics`).then((r) => r.text())).pipe(
+    Effect.filterOrFail((text) => /^realtime_bridge_listeners(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] === String(n)),
+    Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 }),
+    Effect.orDie
+  )
+/** Counted after the commit is acknowledged (the batch is published after it): read until it is `n`. */
+const reaches = (base: string, pattern: RegExp, n: number) =>
+  metric(base, pattern).pipe(
+    Effect.filterOrFail((value) => value >= n, (value) => value),
+    Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 100 }),
+    Effect.catchAll((value) => Effect.succeed(value))
+  )
+const SENT = /^realtime_bridge_notifications_total\{[^}]*direction="sent"[^}]*\} (\d+)/m
+const UNSENT = /^realtime_bridge_unsent_batches_total(?:\{[^}]*\})? (\d+)/m
 
 describe("two processes on one database", () => {
   it.live("events ingested by a receiver process reach SSE clients of an api process", () =>
@@ -172,5 +219,57 @@ describe("two processes on one database", () => {
         "after-freeze"
       ])
       stream.close()
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+
+  it.live("a receiver sends notifications only while an api process listens", () =>
+    Effect.gen(function*() {
+      const name = yield* createDatabase("rt2n")
+      const url = databaseUrl(name)
+      const dataDir = yield* Effect.acquireRelease(
+        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "machpay-rt2n-"))),
+        (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+      )
+      const receiver = yield* startServer("receiver", url, dataDir)
+      const key = yield* Effect.promise(() => seedGateway(url, "gw-2n"))
+      const post = (id: string) =>
+        Effect.promise(() =>
+          fetch(`${receiver.base}/v1/ingest`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${key}`, "content-type": "application/cloudevents+json", prefer: "wait=commit" },
+            body: JSON.stringify(wireEvent("PaymentAuthorized", { id, time: new Date().toISOString(), gateway: "gw-2n" }))
+          }).then((response) => response.status)
+        )
+
+      // Nobody listens: committed, not notified.
+      yield* listenersSeen(receiver.base, 0)
+      expect(yield* post("alone-1")).toBe(200)
+      expect(yield* reaches(receiver.base, UNSENT, 1)).toBe(1)
+      expect(yield* metric(receiver.base, SENT)).toBe(0)
+
+      // An api process listens: the next commit reaches its stream.
+      yield* Effect.gen(function*() {
+        const api = yield* startServer("api", url, dataDir)
+        const jwt = signHs256(claimsFor({ role: "vendor", vendorId: "v1" }, { now: Date.now() / 1000, ttlSeconds: 600 }), SECRET)
+        const stream = yield* Effect.promise(() =>
+          openSse(`${api.base}/v1/telemetry/live?topics=vendor:gw-2n`, { authorization: `Bearer ${jwt}` })
+        )
+        expect(stream.status).toBe(200)
+        expect(yield* post("heard-1")).toBe(200)
+        yield* Effect.promise(() => stream.until((m) => m.length >= 1, 15_000))
+        expect(stream.messages.map((m) => [m.event, JSON.parse(m.data).id])).toEqual([["PaymentAuthorized", "heard-1"]])
+        expect(yield* reaches(receiver.base, SENT, 1)).toBeGreaterThanOrEqual(1)
+        yield* listenersSeen(receiver.base, 1)
+        stream.close()
+      }).pipe(Effect.scoped)
+
+      // The api process stopped and took its row with it: the receiver stops notifying.
+      const rows = yield* Effect.promise(() => query(url, "SELECT count(*)::int AS n FROM realtime_listeners"))
+      expect(rows).toEqual([{ n: 0 }])
+      yield* listenersSeen(receiver.base, 0)
+      const unsentBefore = yield* metric(receiver.base, UNSENT)
+      const sentBefore = yield* metric(receiver.base, SENT)
+      expect(yield* post("alone-2")).toBe(200)
+      expect(yield* reaches(receiver.base, UNSENT, unsentBefore + 1)).toBe(unsentBefore + 1)
+      expect(yield* metric(receiver.base, SENT)).toBe(sentBefore)
     }).pipe(Effect.scoped), { timeout: 120_000 })
 })
