@@ -28,6 +28,25 @@ export interface RunningServer {
 
 let built = false
 
+/**
+ * An api process counts as listening for other processes' events a moment after it is ready
+ * (src/realtime/Presence.ts); streams opened before then get a `reset`. Waited for here, so that
+ * what a benchmark or test opens next starts clean. A process that stays degraded (a fault
+ * scenario) is not held up beyond 15 s.
+ */
+const listening = async (url: string): Promise<void> => {
+  const deadline = Date.now() + 15_000
+  while (Date.now() < deadline) {
+    const health = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.json() as Promise<{ components?: Record<string, { status: string }> }>,
+      () => undefined
+    )
+    const realtime = health?.components?.["realtime"]
+    if (health !== undefined && (realtime === undefined || realtime.status === "ok")) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
 /** Starts what `npm start` starts: the bundle, built once per benchmark process. */
 export const startServer = async (
   env: Record<string, string>,
@@ -57,6 +76,7 @@ export const startServer = async (
     }
     await new Promise((r) => setTimeout(r, 200))
   }
+  await listening(url)
   return {
     url,
     child,

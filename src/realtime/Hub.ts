@@ -113,6 +113,8 @@ const makeHub = (options: HubOptions) =>
       yield* Clock.currentTimeMillis
     )
     const pubsub = yield* PubSub.unbounded<HubMessage>()
+    // The resets alert and dashboard read these series: they exist at 0 from the start.
+    for (const reason of Object.keys(RESET_MESSAGES)) yield* Metric.incrementBy(Metrics.resets.pipe(Metric.tagged("reason", reason)), 0)
     const connections = new Set<Connection>()
     // History order and PubSub order must agree: a stream skips what it already replayed by seq.
     const lock = yield* Effect.makeSemaphore(1)
