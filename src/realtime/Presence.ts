@@ -63,6 +63,9 @@ export const watchListeners = (self: string, timing: PresenceTiming) =>
       askedAt = asked
       yield* Metric.set(Metrics.bridgeListeners, others)
     }).pipe(
+      // A hung connection must not stop the polling: the query is abandoned (and its connection
+      // dropped by the pool) after `trust`, by when its answer would be too old anyway.
+      Effect.timeout(timing.trust),
       // Unknown means notify: the answer simply ages out.
       Effect.catchAllCause((cause) => Effect.logDebug("could not read which processes listen", cause))
     )

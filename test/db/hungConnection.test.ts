@@ -15,6 +15,7 @@ import { adminUrl, createDatabase, databaseUrl } from "../support/database.js"
 import { type FreezableProxy, startFreezableProxy, throughProxy } from "../support/freezableProxy.js"
 import { wireEvent, wireIntent } from "../support/ingestEvents.js"
 import { toIngestEvent } from "../ingest/support.js"
+import { presenceTiming, watchListeners } from "../../src/realtime/Presence.js"
 
 /** The pool of one connection to `url` through `proxy`, as the server builds it. */
 const poolThrough = (url: string, proxy: FreezableProxy) =>
@@ -78,5 +79,30 @@ describe("a hung database connection", () => {
         const retried = yield* store.write("PaymentIntent", [intent("hung-2", "settled")])
         expect(retried.inserted.size).toBe(1)
       }).pipe(Effect.provide(layer))
+    }), 30_000)
+
+  it.scopedLive("the receiver's poll of who listens is abandoned on it and goes on with a fresh connection", () =>
+    Effect.gen(function*() {
+      const name = yield* createDatabase("hung")
+      const proxy = yield* Effect.acquireRelease(
+        Effect.promise(() => startFreezableProxy(new URL(databaseUrl(name)))),
+        (p) => Effect.sync(p.close)
+      )
+      yield* Effect.gen(function*() {
+        yield* migrate()
+        const watch = yield* watchListeners("me", presenceTiming(Duration.millis(50)))
+        const until = (wanted: boolean) =>
+          Effect.suspend(() => (watch.othersListening() === wanted ? Effect.void : Effect.fail("not yet"))).pipe(
+            Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("8 seconds"))),
+            Effect.orDie
+          )
+        yield* until(false)
+        proxy.freeze()
+        // The hung poll's "nobody" ages out into "notify" ...
+        yield* until(true)
+        // ... and the next poll, on a new connection, can tell again (a poll without a deadline
+        // would wait for as long as TCP takes, and the receiver would notify all that time).
+        yield* until(false)
+      }).pipe(Effect.provide(poolThrough(databaseUrl(name), proxy)))
     }), 30_000)
 })
