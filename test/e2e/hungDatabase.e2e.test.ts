@@ -119,7 +119,9 @@ describe("a database connection that hangs", { timeout: 120_000 }, () => {
       expect((JSON.parse(last.body) as { items: ReadonlyArray<unknown> }).items.length).toBe(ids.length)
     }
     await answering()
-    proxy.freeze()
+    // Every connection hangs, new ones too: a background query (the presence poll) may hold the
+    // only idle connection at the freeze, and the console query would then open a fresh one.
+    proxy.blackHole()
     // A console query on a hung connection: 503 + Retry-After at CONSOLE_REQUEST_TIMEOUT, not a hang.
     const hungConsole = await consoleGet()
     expect(hungConsole.status, hungConsole.body).toBe(503)
@@ -127,6 +129,7 @@ describe("a database connection that hangs", { timeout: 120_000 }, () => {
     expect(JSON.parse(hungConsole.body)).toMatchObject({ _tag: "Unavailable" })
     expect(hungConsole.ms).toBeGreaterThanOrEqual(1_900)
     expect(hungConsole.ms).toBeLessThan(10_000)
+    proxy.thaw()
     await answering()
   })
 })

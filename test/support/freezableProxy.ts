@@ -1,13 +1,16 @@
 /**
  * A TCP proxy to PostgreSQL that can make the connections it carries hang: after `freeze()` no
  * byte flows either way on them and nothing is closed (a network black hole); connections
- * opened after the freeze flow normally.
+ * opened after the freeze flow normally. `blackHole()` freezes them and also holds every new
+ * connection unanswered until `thaw()` (a client cannot dodge the hang by opening a new one).
  */
 import * as net from "node:net"
 
 export interface FreezableProxy {
   readonly port: number
   readonly freeze: () => void
+  readonly blackHole: () => void
+  readonly thaw: () => void
   readonly close: () => void
 }
 
@@ -15,7 +18,14 @@ export const startFreezableProxy = (target: URL): Promise<FreezableProxy> =>
   new Promise((resolve) => {
     const live = new Set<readonly [net.Socket, net.Socket]>()
     const all = new Set<net.Socket>()
+    let holding = false
     const server = net.createServer((client) => {
+      if (holding) {
+        all.add(client)
+        client.pause()
+        client.on("error", () => undefined).on("close", () => all.delete(client))
+        return
+      }
       const upstream = net.connect(Number(target.port || 5432), target.hostname)
       client.pipe(upstream)
       upstream.pipe(client)
@@ -29,17 +39,25 @@ export const startFreezableProxy = (target: URL): Promise<FreezableProxy> =>
         })
       }
     })
+    const freeze = () => {
+      for (const [client, upstream] of live) {
+        client.unpipe(upstream)
+        upstream.unpipe(client)
+        client.pause()
+        upstream.pause()
+      }
+      live.clear()
+    }
     server.listen(0, "127.0.0.1", () =>
       resolve({
         port: (server.address() as net.AddressInfo).port,
-        freeze: () => {
-          for (const [client, upstream] of live) {
-            client.unpipe(upstream)
-            upstream.unpipe(client)
-            client.pause()
-            upstream.pause()
-          }
-          live.clear()
+        freeze,
+        blackHole: () => {
+          holding = true
+          freeze()
+        },
+        thaw: () => {
+          holding = false
         },
         close: () => {
           server.close()
