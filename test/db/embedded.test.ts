@@ -9,19 +9,9 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import pg from "pg"
 import { EmbeddedInUseError, startServer } from "../../src/db/embedded/postgresProcess.js"
+import { queryOnce as query } from "../support/database.js"
 import { freePort, ROOT } from "./support/processes.js"
-
-const query = async (url: string, text: string) => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return (await client.query(text)).rows
-  } finally {
-    await client.end()
-  }
-}
 
 const alive = (pid: number) => {
   try {

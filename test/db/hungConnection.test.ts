@@ -28,6 +28,16 @@ const poolThrough = (url: string, proxy: FreezableProxy) =>
     Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["DB_POOL_MAX", "1"], ["DB_CONNECT_TIMEOUT_MS", "500"]]))))
   )
 
+/** A new database, reached through a freezable proxy (closed with the scope). */
+const proxiedDatabase = Effect.gen(function*() {
+  const name = yield* createDatabase("hung")
+  const proxy = yield* Effect.acquireRelease(
+    Effect.promise(() => startFreezableProxy(new URL(databaseUrl(name)))),
+    (p) => Effect.sync(p.close)
+  )
+  return { name, proxy }
+})
+
 describe("a hung database connection", () => {
   it.scopedLive("a query abandoned on it does not return the connection to the pool; the next query gets a fresh one", () =>
     Effect.gen(function*() {
@@ -51,11 +61,7 @@ describe("a hung database connection", () => {
 
   it.scopedLive("an intent write abandoned on it holds no transaction open: the next write gets a fresh connection", () =>
     Effect.gen(function*() {
-      const name = yield* createDatabase("hung")
-      const proxy = yield* Effect.acquireRelease(
-        Effect.promise(() => startFreezableProxy(new URL(databaseUrl(name)))),
-        (p) => Effect.sync(p.close)
-      )
+      const { name, proxy } = yield* proxiedDatabase
       const layer = EventStorePg.pipe(Layer.provideMerge(poolThrough(databaseUrl(name), proxy)))
       yield* Effect.gen(function*() {
         yield* migrate()
@@ -83,11 +89,7 @@ describe("a hung database connection", () => {
 
   it.scopedLive("the receiver's poll of who listens is abandoned on it and goes on with a fresh connection", () =>
     Effect.gen(function*() {
-      const name = yield* createDatabase("hung")
-      const proxy = yield* Effect.acquireRelease(
-        Effect.promise(() => startFreezableProxy(new URL(databaseUrl(name)))),
-        (p) => Effect.sync(p.close)
-      )
+      const { name, proxy } = yield* proxiedDatabase
       yield* Effect.gen(function*() {
         yield* migrate()
         const watch = yield* watchListeners("me", presenceTiming(Duration.millis(50)))

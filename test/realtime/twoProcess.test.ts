@@ -13,22 +13,11 @@ import * as path from "node:path"
 import { serverArgs } from "../../scripts/build.js"
 import { claimsFor } from "../../src/identity/Jwt.js"
 import { signHs256 } from "../../testkit/jwt.js"
-import { createDatabase, databaseUrl, seedGateway } from "../support/database.js"
+import { createDatabase, databaseUrl, queryOnce as query, seedGateway } from "../support/database.js"
 import { freePort } from "../support/helpers.js"
 import { wireEvent } from "../support/ingestEvents.js"
 import { startFreezableProxy, throughProxy } from "../support/freezableProxy.js"
 import { openSse } from "./sse.js"
-import pg from "pg"
-
-const query = async (url: string, text: string): Promise<Array<unknown>> => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return (await client.query(text)).rows
-  } finally {
-    await client.end()
-  }
-}
 
 const SECRET = "two-process-secret-two-process-secret!!"
 
@@ -122,15 +111,31 @@ const reaches = (base: string, pattern: RegExp, n: number) =>
 const SENT = /^realtime_bridge_notifications_total\{[^}]*direction="sent"[^}]*\} (\d+)/m
 const UNSENT = /^realtime_bridge_unsent_batches_total(?:\{[^}]*\})? (\d+)/m
 
+/** A new database and a data directory (removed with the scope) for the processes of one test. */
+const databaseAndDataDir = (prefix: string) =>
+  Effect.gen(function*() {
+    const url = databaseUrl(yield* createDatabase(prefix))
+    const dataDir = yield* Effect.acquireRelease(
+      Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), `machpay-${prefix}-`))),
+      (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+    )
+    return { url, dataDir }
+  })
+
+/** Posts one payment of `gateway` to `base`, waiting for the commit; the status. */
+const postWaiting = (base: string, key: string, gateway: string) => (id: string) =>
+  Effect.promise(() =>
+    fetch(`${base}/v1/ingest`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/cloudevents+json", prefer: "wait=commit" },
+      body: JSON.stringify(wireEvent("PaymentAuthorized", { id, time: new Date().toISOString(), gateway }))
+    }).then((response) => response.status)
+  )
+
 describe("two processes on one database", () => {
   it.live("events ingested by a receiver process reach SSE clients of an api process", () =>
     Effect.gen(function*() {
-      const name = yield* createDatabase("rt2p")
-      const url = databaseUrl(name)
-      const dataDir = yield* Effect.acquireRelease(
-        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "machpay-rt2p-"))),
-        (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
-      )
+      const { url, dataDir } = yield* databaseAndDataDir("rt2p")
       const [receiver, api] = yield* Effect.all([startServer("receiver", url, dataDir), startServer("api", url, dataDir)], {
         concurrency: 2
       })
@@ -177,13 +182,8 @@ describe("two processes on one database", () => {
 
   it.live("an api process whose LISTEN connection hangs notices it by its probe: streams get a reset, then events flow again", () =>
     Effect.gen(function*() {
-      const name = yield* createDatabase("rt2h")
-      const url = databaseUrl(name)
+      const { url, dataDir } = yield* databaseAndDataDir("rt2h")
       const proxy = yield* Effect.acquireRelease(Effect.promise(() => startFreezableProxy(new URL(url))), (p) => Effect.sync(p.close))
-      const dataDir = yield* Effect.acquireRelease(
-        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "machpay-rt2h-"))),
-        (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
-      )
       const [receiver, api] = yield* Effect.all([
         startServer("receiver", url, dataDir),
         startServer("api", throughProxy(url, proxy), dataDir, { SSE_LISTEN_PROBE_INTERVAL: "1 second" })
@@ -195,14 +195,7 @@ describe("two processes on one database", () => {
         openSse(`${api.base}/v1/telemetry/live?topics=vendor:gw-2h`, { authorization: `Bearer ${jwt}` })
       )
       expect(stream.status).toBe(200)
-      const post = (id: string) =>
-        Effect.promise(() =>
-          fetch(`${receiver.base}/v1/ingest`, {
-            method: "POST",
-            headers: { authorization: `Bearer ${key}`, "content-type": "application/cloudevents+json", prefer: "wait=commit" },
-            body: JSON.stringify(wireEvent("PaymentAuthorized", { id, time: new Date().toISOString(), gateway: "gw-2h" }))
-          }).then((response) => response.status)
-        )
+      const post = postWaiting(receiver.base, key, "gw-2h")
 
       expect(yield* post("before-freeze")).toBe(200)
       yield* Effect.promise(() => stream.until((m) => m.length >= 1, 15_000))
@@ -223,22 +216,10 @@ describe("two processes on one database", () => {
 
   it.live("a receiver sends notifications only while an api process listens", () =>
     Effect.gen(function*() {
-      const name = yield* createDatabase("rt2n")
-      const url = databaseUrl(name)
-      const dataDir = yield* Effect.acquireRelease(
-        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "machpay-rt2n-"))),
-        (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
-      )
+      const { url, dataDir } = yield* databaseAndDataDir("rt2n")
       const receiver = yield* startServer("receiver", url, dataDir)
       const key = yield* Effect.promise(() => seedGateway(url, "gw-2n"))
-      const post = (id: string) =>
-        Effect.promise(() =>
-          fetch(`${receiver.base}/v1/ingest`, {
-            method: "POST",
-            headers: { authorization: `Bearer ${key}`, "content-type": "application/cloudevents+json", prefer: "wait=commit" },
-            body: JSON.stringify(wireEvent("PaymentAuthorized", { id, time: new Date().toISOString(), gateway: "gw-2n" }))
-          }).then((response) => response.status)
-        )
+      const post = postWaiting(receiver.base, key, "gw-2n")
 
       // Nobody listens: committed, not notified.
       yield* listenersSeen(receiver.base, 0)

@@ -14,6 +14,17 @@ import { hashIngestKey } from "../../src/identity/IngestKey.js"
 
 export const adminUrl = (): string => inject("adminDatabaseUrl")
 
+/** One query on a connection of its own, opened and closed around it. */
+export const queryOnce = async (url: string, text: string): Promise<Array<unknown>> => {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query(text)).rows
+  } finally {
+    await client.end()
+  }
+}
+
 export const databaseUrl = (name: string): string => {
   const url = new URL(adminUrl())
   url.pathname = `/${name}`
