@@ -90,9 +90,14 @@ describe("a database connection that hangs", { timeout: 120_000 }, () => {
     // Warm: the gateway's key is cached and the pool holds idle connections (which the freeze hangs).
     expect((await post("before-1", true)).status).toBe(200)
     expect((await post("before-2", true)).status).toBe(200)
-    proxy.freeze()
-
-    const [waited, queuedA, queuedB] = await Promise.all([post("frozen-1", true), post("frozen-2", false), post("frozen-3", false)])
+    // New connections hang too for a moment: a background query (the presence poll) may hold the
+    // only idle connection at the freeze, and the write would then open a fresh one and never
+    // meet the hang (CI failure at d7cdcb1: committed in 64 ms).
+    proxy.blackHole()
+    const sent = Promise.all([post("frozen-1", true), post("frozen-2", false), post("frozen-3", false)])
+    await new Promise((r) => setTimeout(r, 500))
+    proxy.thaw()
+    const [waited, queuedA, queuedB] = await sent
     expect(queuedA.status).toBe(202)
     expect(queuedB.status).toBe(202)
     expect(waited.status, server.output()).toBe(200)
