@@ -8,6 +8,9 @@ import { Schema } from "effect"
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/
 
+/** The largest UTC offset's hours PostgreSQL's timestamptz accepts. */
+const MAX_OFFSET_HOURS = 15
+
 const daysInMonth = (year: number, month: number): number =>
   month === 2
     ? (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28
@@ -16,8 +19,10 @@ const daysInMonth = (year: number, month: number): number =>
 /**
  * Parses an RFC 3339 date-time (`YYYY-MM-DDTHH:MM:SS(.fraction)?(Z|±HH:MM)`) to
  * epoch milliseconds, or `NaN` when it is malformed or not a real calendar
- * instant (Feb 30, hour 24…). Leap seconds (`:60`) are rejected. Sub-millisecond
- * digits are truncated.
+ * instant (Feb 30, hour 24…). Leap seconds (`:60`) are rejected, and so are offsets
+ * beyond ±15:59, which RFC 3339's grammar allows but PostgreSQL cannot store (SQLSTATE 22009:
+ * such an event was acknowledged and then refused by the database). Real offsets span −12:00
+ * to +14:00. Sub-millisecond digits are truncated.
  */
 export const rfc3339ToEpochMillis = (value: string): number => {
   const m = RFC3339.exec(value)
@@ -35,7 +40,7 @@ export const rfc3339ToEpochMillis = (value: string): number => {
   if (m[8] === undefined) {
     const oh = Number(m[10])
     const om = Number(m[11])
-    if (oh > 23 || om > 59) return Number.NaN
+    if (oh > MAX_OFFSET_HOURS || om > 59) return Number.NaN
     offsetMinutes = (m[9] === "-" ? -1 : 1) * (oh * 60 + om)
   }
   const millis = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, "0"))
@@ -51,7 +56,7 @@ export const isRfc3339 = (value: string): boolean => !Number.isNaN(rfc3339ToEpoc
 /** An RFC 3339 date-time string, e.g. "2025-06-01T12:00:00Z". */
 export const Rfc3339 = Schema.String.annotations({ message: () => "must be an RFC 3339 date-time string" }).pipe(
   Schema.filter(isRfc3339, {
-    message: () => "must be a valid RFC 3339 date-time such as \"2025-06-01T12:00:00Z\"",
+    message: () => "must be a valid RFC 3339 date-time such as \"2025-06-01T12:00:00Z\" (UTC offset at most ±15:59)",
     jsonSchema: { format: "date-time" },
     // For property tests (`Arbitrary.make`): random strings would almost never pass the filter.
     arbitrary: () => (fc) =>

@@ -17,8 +17,22 @@ import { Rfc3339 } from "../Time.js"
 export const MAX_ROUTES_PER_PACKET = 500
 export const DEFAULT_WINDOW_SECONDS = 60
 
-const count = (description: string) => NonNegativeInt.annotations({ description })
-const millis = (description: string) => NonNegativeNumber.annotations({ description })
+/**
+ * Bounds that keep every sum the rollups and the fleet view make in range (bigint, float8, a safe
+ * integer in JSON): without them one packet of 1e308 ms latencies, or about a thousand packets
+ * of 2^53−1 requests, made the hourly rollup fail for every tenant. A billion requests in one
+ * packet's window and a day of latency are far beyond any real gateway.
+ */
+export const MAX_PACKET_COUNT = 1_000_000_000
+export const MAX_LATENCY_MS = 86_400_000
+
+const count = (description: string) =>
+  NonNegativeInt.pipe(Schema.lessThanOrEqualTo(MAX_PACKET_COUNT, { message: () => `must be at most ${MAX_PACKET_COUNT}` }))
+    .annotations({ description })
+const millis = (description: string) =>
+  NonNegativeNumber.pipe(
+    Schema.lessThanOrEqualTo(MAX_LATENCY_MS, { message: () => `must be at most ${MAX_LATENCY_MS} ms (one day)` })
+  ).annotations({ description })
 
 type Issue = Schema.FilterIssue
 
@@ -150,16 +164,21 @@ export const GatewayTelemetryPacket = Packet.pipe(
     return issues.length === 0 ? undefined : issues
   }, {
     arbitrary: () => () =>
-      Arbitrary.make(Packet).map((p) => ({
-        ...p,
-        requests_total: Math.max(
-          p.requests_total,
-          p.requests_paid,
-          p.requests_blocked,
-          p.requests_error,
-          p.routes.reduce((sum, r) => sum + r.requests, 0)
-        )
-      }))
+      Arbitrary.make(Packet).map((p) => {
+        // The first routes whose requests fit in one packet's count together.
+        const routes: Array<RouteStats> = []
+        let routed = 0
+        for (const r of p.routes) {
+          if (routed + r.requests > MAX_PACKET_COUNT) break
+          routes.push(r)
+          routed += r.requests
+        }
+        return {
+          ...p,
+          routes,
+          requests_total: Math.max(p.requests_total, p.requests_paid, p.requests_blocked, p.requests_error, routed)
+        }
+      })
   })
 ).annotations({
   title: "GatewayTelemetryPacket",

@@ -54,6 +54,8 @@ const table: ReadonlyArray<readonly [name: string, input: unknown, field: string
   ["missing type", event("PaymentAuthorized", (e) => delete e.type), "type", "is missing"],
   ["time Feb 30", event("PaymentAuthorized", (e) => (e.time = "2024-02-30T00:00:00Z")), "time", "RFC 3339"],
   ["time nope", event("PaymentAuthorized", (e) => (e.time = "nope")), "time", "RFC 3339"],
+  // RFC 3339 allows it; PostgreSQL does not store it (SQLSTATE 22009, after the acknowledgement).
+  ["time offset +16:00", event("PaymentAuthorized", (e) => (e.time = "2025-06-01T12:00:00+16:00")), "time", "±15:59"],
   ["time without offset", event("PaymentAuthorized", (e) => (e.time = "2025-06-01T12:00:00")), "time"],
   ["time as epoch number", event("PaymentAuthorized", (e) => (e.time = 1748779200000)), "time"],
   ["known type without time", event("PaymentAuthorized", (e) => delete e.time), "time", "is missing"],
@@ -108,6 +110,25 @@ const table: ReadonlyArray<readonly [name: string, input: unknown, field: string
   ["window_seconds 90.5", withData("GatewayTelemetryPacket", (d) => (d.window_seconds = 90.5)), "data.window_seconds", "integer"],
   ["negative count", withData("GatewayTelemetryPacket", (d) => (d.unique_agents = -1)), "data.unique_agents", "≥ 0"],
   ["fractional count", withData("GatewayTelemetryPacket", (d) => (d.requests_total = 1.5)), "data.requests_total", "integer"],
+  // Values whose sums would overflow the rollups (bigint, float8) for every tenant.
+  [
+    "count above a billion",
+    withData("GatewayTelemetryPacket", (d) => (d.requests_total = Number.MAX_SAFE_INTEGER)),
+    "data.requests_total",
+    "at most 1000000000"
+  ],
+  [
+    "latency of 1e308 ms",
+    withData("GatewayTelemetryPacket", (d) => (d.latency_ms = { p50: 1e308, p90: 1e308, p95: 1e308, p99: 1e308, max: 1e308 })),
+    "data.latency_ms.p50",
+    "at most 86400000"
+  ],
+  [
+    "route latency above a day",
+    withData("GatewayTelemetryPacket", (d) => (d.routes = [{ ...route, latency_p99_ms: 1e9 }])),
+    "data.routes.0.latency_p99_ms",
+    "at most 86400000"
+  ],
   ["latency p50 > p90", withData("GatewayTelemetryPacket", (d) => (d.latency_ms = { ...packet.latency_ms, p50: 50 })), "data.latency_ms.p50", "p90"],
   ["latency missing max", withData("GatewayTelemetryPacket", (d) => (d.latency_ms = { p50: 1, p90: 2, p95: 3, p99: 4 })), "data.latency_ms.max", "is missing"],
   ["window_start nope", withData("GatewayTelemetryPacket", (d) => (d.window_start = "nope")), "data.window_start", "RFC 3339"],
