@@ -155,4 +155,13 @@ describe("metric labels from bounded sets (finding 6)", () => {
     expect(fieldLabel("Region")).toBe("extension")
     expect(new Set(Array.from({ length: 1000 }, (_, i) => fieldLabel(`Ext${i}`))).size).toBe(1)
   })
+
+  it("field: a path through a key the sender made up inside data is data.other, NULs and all", () => {
+    expect(fieldLabel("data.amount")).toBe("data.amount")
+    expect(fieldLabel("data.latency_ms.p99")).toBe("data.latency_ms.p99")
+    expect(fieldLabel("data.config.settings")).toBe("data.config.settings")
+    expect(fieldLabel("data.k\u0000x")).toBe("data.other")
+    expect(fieldLabel("data.extra.0.0.0")).toBe("data.other")
+    expect(new Set(Array.from({ length: 1000 }, (_, i) => fieldLabel(`data.key${i}`))).size).toBe(1)
+  })
 })
