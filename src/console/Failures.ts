@@ -6,6 +6,8 @@
  *   wrong with its request. Logged (warning) with the driver's error.
  * - A request still running after CONSOLE_REQUEST_TIMEOUT (a hung connection, a runaway query):
  *   `Unavailable` too.
+ * - A body that is not JSON: 400 (the framework reads it as a defect, a 500). A body over
+ *   CONSOLE_MAX_BODY_BYTES: 413, before or while it is read.
  * - Anything else unexpected (a defect): 500 with a JSON body, logged with its full cause.
  *   The framework's default for a defect is an empty 500 and no log line.
  *
@@ -13,6 +15,8 @@
  * API-level middleware that renders both for the console paths only.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import { RequestError } from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { SqlError } from "@effect/sql/SqlError"
@@ -95,16 +99,39 @@ const bounded = <E, R>(
     Effect.flatten
   )
 
+const tooLarge = (maxBodyBytes: number) =>
+  HttpServerResponse.unsafeJson(
+    { _tag: "PayloadTooLarge", message: `the request body is larger than ${maxBodyBytes} bytes (CONSOLE_MAX_BODY_BYTES)` },
+    { status: 413 }
+  )
+
+/** A body the framework could not read (a defect to it): 413 past the limit, else 400. */
+const unreadableBody = (cause: Cause.Cause<unknown>, maxBodyBytes: number): HttpServerResponse.HttpServerResponse | undefined => {
+  const defect = Cause.dieOption(cause)
+  if (Option.isNone(defect) || !(defect.value instanceof RequestError) || defect.value.reason !== "Decode") return undefined
+  const inner = defect.value.cause
+  // The Node body reader's own words for a body over the limit (platform-node-shared's stream.ts).
+  if (inner instanceof Error && inner.message === "maxBytes exceeded") return tooLarge(maxBodyBytes)
+  return HttpServerResponse.unsafeJson(
+    { _tag: "HttpApiDecodeError", issues: [], message: "the request body is not valid JSON" },
+    { status: 400 }
+  )
+}
+
 /**
  * Renders `Unavailable` (503 + Retry-After) and defects (500, logged) on the console paths, and
  * bounds each console request by CONSOLE_REQUEST_TIMEOUT (read once; checked at start-up with
  * the other console settings).
  */
-export const ConsoleFailuresLive = HttpApiBuilder.middleware(Effect.map(Effect.orDie(ConsoleSettingsConfig), ({ requestTimeout }) => (app) =>
+export const ConsoleFailuresLive = HttpApiBuilder.middleware(Effect.map(Effect.orDie(ConsoleSettingsConfig), ({ maxBodyBytes, requestTimeout }) => (app) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
     !isConsolePath(request.url)
       ? app
-      : bounded(requestTimeout, request, Effect.catchAllCause(app, (cause) => {
+      : Number(request.headers["content-length"] ?? 0) > maxBodyBytes
+      ? Effect.succeed(tooLarge(maxBodyBytes))
+      : bounded(requestTimeout, request, Effect.catchAllCause(HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBodyBytes)), (cause) => {
+        const unreadable = unreadableBody(cause, maxBodyBytes)
+        if (unreadable !== undefined) return Effect.succeed(unreadable)
         const failure: Option.Option<unknown> = Cause.failureOption(cause)
         if (Option.isSome(failure)) {
           const error = failure.value

@@ -6,7 +6,7 @@
 import { HttpApi, HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted, Stream } from "effect"
 import { JwtSecret } from "../../src/auth/JwtSecret.js"
 import { AuthenticationLive } from "../../src/auth/AuthenticationLive.js"
 import { AuthenticatorFromSecret } from "../../src/auth/Authenticator.js"
@@ -90,6 +90,10 @@ export const send = (
   options: {
     readonly bearer?: string | undefined
     readonly body?: unknown
+    /** Sent as is, as application/json (a malformed or oversized body). */
+    readonly rawBody?: string
+    /** Send `rawBody` as a stream: chunked, no Content-Length. */
+    readonly chunked?: boolean
     readonly headers?: Record<string, string> | undefined
   } = {}
 ) =>
@@ -98,6 +102,11 @@ export const send = (
     if (options.headers !== undefined) request = HttpClientRequest.setHeaders(request, options.headers)
     if (options.bearer !== undefined) request = HttpClientRequest.bearerToken(request, options.bearer)
     if (options.body !== undefined) request = yield* HttpClientRequest.bodyJson(request, options.body)
+    if (options.rawBody !== undefined) {
+      request = options.chunked === true
+        ? HttpClientRequest.bodyStream(request, Stream.make(new TextEncoder().encode(options.rawBody)), { contentType: "application/json" })
+        : HttpClientRequest.bodyText(request, options.rawBody, "application/json")
+    }
     const response = yield* HttpClient.execute(request)
     const text = yield* response.text
     return { status: response.status, headers: response.headers, body: text.length > 0 ? JSON.parse(text) as unknown : undefined }
