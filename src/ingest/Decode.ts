@@ -5,6 +5,7 @@
  * Validate.ts). Pure functions: no I/O, no clock.
  */
 import { Either } from "effect"
+import { isUtf8 } from "node:buffer"
 import { jsonMayHoldUnstorable } from "./Text.js"
 
 export type ContentMode = "structured" | "batch" | "binary" | "telemetry"
@@ -75,6 +76,21 @@ const parseJson = (body: string): Either.Either<unknown, RequestProblem> => {
   }
 }
 
+const notUtf8: RequestProblem = {
+  status: 400,
+  error: "invalid_utf8",
+  message: "the body is not valid UTF-8 (JSON and text bodies must be)",
+  field: "body"
+}
+
+/**
+ * The body as text, refused when it is not UTF-8: decoding would replace each bad byte with
+ * U+FFFD, so two different ids could become the same one and the second event be taken for a
+ * duplicate and lost.
+ */
+const utf8Text = (body: Uint8Array): Either.Either<string, RequestProblem> =>
+  isUtf8(body) ? Either.right(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8")) : Either.left(notUtf8)
+
 /** Header values of binary mode are percent-encoded (CloudEvents HTTP binding §3.1.3.2). */
 const headerValue = (value: string): string => {
   try {
@@ -97,9 +113,9 @@ const binaryEnvelope = (
   if (contentType) envelope["datacontenttype"] = contentType
   if (body.byteLength === 0) return Either.right(envelope)
   if (isJsonMedia(media)) {
-    return Either.map(parseJson(Buffer.from(body).toString("utf8")), (data) => ({ ...envelope, data }))
+    return Either.map(Either.flatMap(utf8Text(body), parseJson), (data) => ({ ...envelope, data }))
   }
-  if (media.startsWith("text/")) return Either.right({ ...envelope, data: Buffer.from(body).toString("utf8") })
+  if (media.startsWith("text/")) return Either.map(utf8Text(body), (data) => ({ ...envelope, data }))
   return Either.right({ ...envelope, data_base64: Buffer.from(body).toString("base64") })
 }
 
@@ -141,7 +157,9 @@ export const candidatesOf = (
   if (mode === "binary") {
     return Either.map(binaryEnvelope(input.contentType, input.headers, input.body), (value) => [{ index: 0, value }])
   }
-  const text = Buffer.from(input.body).toString("utf8")
+  const decoded = utf8Text(input.body)
+  if (Either.isLeft(decoded)) return Either.left(decoded.left)
+  const text = decoded.right
   const storable = !jsonMayHoldUnstorable(text)
   return Either.flatMap(parseJson(text), (json) => {
     const list = (values: ReadonlyArray<unknown>, wrap: (value: unknown) => unknown) =>

@@ -109,6 +109,25 @@ describe("structured mode", () => {
     expect(p.message).toContain("not valid JSON")
   })
 
+  it("refuses a body that is not UTF-8 with 400 (replacing bad bytes would make different ids one)", () => {
+    const withId = (byte: number) => {
+      const head = utf8("{\"specversion\":\"1.0\",\"id\":\"u")
+      const tail = utf8("1\"}")
+      return new Uint8Array([...head, byte, ...tail])
+    }
+    for (const body of [withId(0xff), withId(0xfe), new Uint8Array([0xc3, 0x28])]) {
+      expect(problem("application/cloudevents+json", body)).toMatchObject({ status: 400, error: "invalid_utf8", field: "body" })
+      expect(problem("application/cloudevents-batch+json", body)).toMatchObject({ status: 400, error: "invalid_utf8" })
+    }
+    // Binary mode: a JSON or text payload must be UTF-8 too; other media stay bytes (base64).
+    const binary = { "ce-specversion": "1.0", "ce-id": "b-1", "ce-source": "machpay://gateway/gw-eu-1", "ce-type": "com.example.Bytes" }
+    expect(problem("application/json", withId(0xff), binary)).toMatchObject({ status: 400, error: "invalid_utf8" })
+    expect(problem("text/plain", withId(0xff), binary)).toMatchObject({ status: 400, error: "invalid_utf8" })
+    expect(candidates("application/octet-stream", withId(0xff), binary)).toHaveLength(1)
+    // Multi-byte text is fine.
+    expect(candidates("application/cloudevents+json", utf8("{\"id\":\"€ü\"}"))).toHaveLength(1)
+  })
+
   it("hands a non-object through to per-event validation (rejected there, not here)", () => {
     expect(candidates("application/cloudevents+json", json("hello"))).toEqual([{ index: 0, value: "hello", storable: true }])
     expect(reject("hello").field).toBe("event")
