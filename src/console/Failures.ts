@@ -7,7 +7,7 @@
  * - A request still running after CONSOLE_REQUEST_TIMEOUT (a hung connection, a runaway query):
  *   `Unavailable` too.
  * - A body that is not JSON: 400 (the framework reads it as a defect, a 500). A body over
- *   CONSOLE_MAX_BODY_BYTES: 413, before or while it is read.
+ *   CONSOLE_MAX_BODY_BYTES: 413 when its size is declared; a chunked one is cut off at the limit.
  * - Anything else unexpected (a defect): 500 with a JSON body, logged with its full cause.
  *   The framework's default for a defect is an empty 500 and no log line.
  *

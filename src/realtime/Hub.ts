@@ -16,7 +16,7 @@ import { Clock, Context, Duration, Effect, Layer, Metric, PubSub, Queue, type Sc
 import { randomBytes } from "node:crypto"
 import type { ResetReason } from "../../schema/api/Realtime.js"
 import { type Connection, frameFor, indexByTopic, select } from "./FanOut.js"
-import { messageFrame } from "./Frames.js"
+import { RESET_REASONS, resetFrame } from "./Frames.js"
 import { type Entry, History, parseEventId, type Resume, type SequencedEvent, sequencedEntry } from "./History.js"
 import * as Metrics from "./Metrics.js"
 import { RealtimeSettingsConfig } from "./RealtimeConfig.js"
@@ -93,13 +93,6 @@ export class RealtimeHub extends Context.Tag("Realtime/Hub")<RealtimeHub, {
   )
 }
 
-const RESET_MESSAGES: Readonly<Record<typeof ResetReason.Type, string>> = {
-  cursor_too_old: "Last-Event-ID is older than the history window; events were missed — reload through the REST API",
-  cursor_unknown: "Last-Event-ID was not issued by this service; reload through the REST API",
-  stream_interrupted: "the live feed was interrupted and events may have been missed — reload through the REST API",
-  replay_too_large: "the events since Last-Event-ID exceed this stream's send buffer — reload through the REST API"
-}
-
 const REPLAY_CHUNK = 256
 
 const makeHub = (options: HubOptions) =>
@@ -114,13 +107,13 @@ const makeHub = (options: HubOptions) =>
     )
     const pubsub = yield* PubSub.unbounded<HubMessage>()
     // The resets alert and dashboard read these series: they exist at 0 from the start.
-    for (const reason of Object.keys(RESET_MESSAGES)) yield* Metric.incrementBy(Metrics.resets.pipe(Metric.tagged("reason", reason)), 0)
+    for (const reason of RESET_REASONS) yield* Metric.incrementBy(Metrics.resets.pipe(Metric.tagged("reason", reason)), 0)
     const connections = new Set<Connection>()
     // History order and PubSub order must agree: a stream skips what it already replayed by seq.
     const lock = yield* Effect.makeSemaphore(1)
 
-    const resetFrame = (reason: typeof ResetReason.Type, id = history.latestId): Outgoing => ({
-      text: messageFrame(id, "reset", JSON.stringify({ reason, message: RESET_MESSAGES[reason] })),
+    const resetOutgoing = (reason: typeof ResetReason.Type, id = history.latestId): Outgoing => ({
+      text: resetFrame(id, reason),
       messages: 1,
       commitMs: undefined
     })
@@ -144,7 +137,7 @@ const makeHub = (options: HubOptions) =>
     const dispatch = (message: HubMessage): void => {
       if (message._tag === "Gap") {
         // A stream that registered after the gap was marked started past it: nothing was missed.
-        const reset = resetFrame("stream_interrupted", message.id)
+        const reset = resetOutgoing("stream_interrupted", message.id)
         let affected = 0
         for (const connection of connections) {
           if (connection.afterSeq >= message.seq) continue
@@ -285,10 +278,10 @@ const makeHub = (options: HubOptions) =>
                   dropped: false
                 }
                 if (resume._tag === "Reset") {
-                  sink.write(resetFrame(resume.reason), true)
+                  sink.write(resetOutgoing(resume.reason), true)
                   Metrics.resets.pipe(Metric.tagged("reason", resume.reason)).unsafeUpdate(1, [])
                 } else if (resume._tag === "Replay" && !replay(connection, resume.entries)) {
-                  sink.write(resetFrame("replay_too_large"), true)
+                  sink.write(resetOutgoing("replay_too_large"), true)
                   Metrics.resets.pipe(Metric.tagged("reason", "replay_too_large")).unsafeUpdate(1, [])
                 }
                 connections.add(connection)
