@@ -4,16 +4,41 @@
  *     X-MachPay-Signature: t=<unix seconds>,v1=hex(HMAC-SHA256(secret, "<t>." + <body bytes as sent>))
  *
  * The body is signed as it goes on the wire, i.e. after gzip. A string secret is its UTF-8 bytes.
- * This is re-implemented here rather than imported so that the gateway library depends on the
- * contract (`schema/`) only; test/gateway/client.test.ts verifies it with the server's own code.
+ * A CloudEvents binary-mode request (attributes in `ce-*` headers) signs those headers too, with
+ * `signBinary`. This is re-implemented here rather than imported so that the gateway library
+ * depends on the contract (`schema/`) only; test/gateway/client.test.ts verifies it with the
+ * server's own code.
  */
 import { createHmac } from "node:crypto"
 
 export const SIGNATURE_HEADER = "x-machpay-signature"
 
-export const signBody = (secret: string | Uint8Array, body: Uint8Array, nowSeconds: number): string => {
+const sign = (secret: string | Uint8Array, nowSeconds: number, parts: ReadonlyArray<Uint8Array>): string => {
   const t = Math.floor(nowSeconds)
-  const key = typeof secret === "string" ? Buffer.from(secret, "utf8") : secret
-  const v1 = createHmac("sha256", key).update(`${t}.`, "utf8").update(body).digest("hex")
-  return `t=${t},v1=${v1}`
+  const hmac = createHmac("sha256", typeof secret === "string" ? Buffer.from(secret, "utf8") : secret).update(`${t}.`, "utf8")
+  for (const part of parts) hmac.update(part)
+  return `t=${t},v1=${hmac.digest("hex")}`
+}
+
+export const signBody = (secret: string | Uint8Array, body: Uint8Array, nowSeconds: number): string =>
+  sign(secret, nowSeconds, [body])
+
+/**
+ * The signature of a binary-mode request. `headers` are the ones it will be sent with; its
+ * `ce-*` headers and `content-type` are signed, each as `name:value\n` (name in lower case),
+ * sorted, followed by one empty line, then the body. Send each of them once, without
+ * surrounding spaces, exactly as signed.
+ */
+export const signBinary = (
+  secret: string | Uint8Array,
+  headers: Readonly<Record<string, string>>,
+  body: Uint8Array,
+  nowSeconds: number
+): string => {
+  const signed = Object.entries(headers)
+    .map(([name, value]) => [name.toLowerCase(), value] as const)
+    .filter(([name]) => name.startsWith("ce-") || name === "content-type")
+    .map(([name, value]) => `${name}:${value}\n`)
+    .sort()
+  return sign(secret, nowSeconds, [Buffer.from(`${signed.join("")}\n`, "latin1"), body])
 }

@@ -8,6 +8,13 @@
  * signed exactly as sent on the wire (before any gzip decoding on our side, i.e. the
  * bytes the gateway put in the request).
  *
+ * In CloudEvents binary mode the event's attributes travel in headers, so they are signed
+ * too: `v1 = hex(HMAC-SHA256(secret, "<t>." + <header block> + <raw body bytes>))`, where the
+ * header block is every `ce-*` header and `content-type`, one `name:value\n` line each with
+ * the name in lower case, the lines sorted by code unit, then one more `\n` (`binaryHeaderBlock`). Without
+ * it, anyone holding a signed request that was not accepted could change its id or time
+ * and send it again under the gateway's name.
+ *
  * The header is parsed strictly: exactly one `t` (no leading zeros) and exactly one
  * `v1`, nothing else, no whitespace. Every header that verifies is then the one
  * canonical text for its (timestamp, body), so no variant can slip past the replay
@@ -25,6 +32,9 @@ import { type Secret, secretBytes } from "./Secret.js"
 export const SIGNATURE_HEADER = "x-machpay-signature"
 
 export type SignatureFailure = "missing" | "malformed" | "expired" | "mismatch"
+
+const BODY_ONLY = "it covers the body only; in binary mode the ce-* and content-type headers are signed too " +
+  "(\"<t>.\" + header block + body, see docs/ingest.md)"
 
 /** What a well-formed header looks like, quoted in every "malformed" answer. */
 export const SIGNATURE_FORMAT = "t=<unix seconds>,v1=<64 lowercase hex digits> (exactly one of each, no spaces)"
@@ -46,13 +56,33 @@ export class SignatureError extends Data.TaggedError("SignatureError")<{
   }
 }
 
-const computeV1 = (secret: Uint8Array, timestamp: number, body: Uint8Array): Buffer =>
-  createHmac("sha256", secret).update(`${timestamp}.`, "utf8").update(body).digest()
+/**
+ * The signed header block of a binary-mode request: its `ce-*` headers and `content-type`,
+ * as `name:value\n` lines sorted by name, and a closing `\n`. Header text is taken as the
+ * bytes on the wire (latin1), as Node's HTTP parser hands it over.
+ */
+export const binaryHeaderBlock = (headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>): string => {
+  const lines: Array<string> = []
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue
+    const lower = name.toLowerCase()
+    if (lower.startsWith("ce-") || lower === "content-type") {
+      lines.push(`${lower}:${typeof value === "string" ? value : value.join(", ")}\n`)
+    }
+  }
+  return `${lines.sort().join("")}\n`
+}
 
-/** The header value for `body` signed at `nowSeconds` with `secret`. */
-export const signRequest = (secret: Secret, body: Uint8Array, nowSeconds: number): string => {
+const computeV1 = (secret: Uint8Array, timestamp: number, body: Uint8Array, headerBlock: string): Buffer =>
+  createHmac("sha256", secret).update(`${timestamp}.`, "utf8").update(headerBlock, "latin1").update(body).digest()
+
+/**
+ * The header value for `body` signed at `nowSeconds` with `secret`; in binary mode pass the
+ * request's `binaryHeaderBlock` as `headerBlock`.
+ */
+export const signRequest = (secret: Secret, body: Uint8Array, nowSeconds: number, headerBlock = ""): string => {
   const t = Math.floor(nowSeconds)
-  return `t=${t},v1=${computeV1(secretBytes(secret), t, body).toString("hex")}`
+  return `t=${t},v1=${computeV1(secretBytes(secret), t, body, headerBlock).toString("hex")}`
 }
 
 export interface ParsedSignature {
@@ -92,6 +122,8 @@ export const parseSignatureHeader = (header: string): ParsedSignature | string =
 export interface VerifySignatureOptions {
   readonly header: string | undefined
   readonly body: Uint8Array
+  /** Binary mode: the request's `binaryHeaderBlock`, signed with the body. Otherwise empty. */
+  readonly headerBlock?: string
   /** Several secrets may be held during a rotation; any of them may match. */
   readonly secret: Secret | ReadonlyArray<Secret>
   readonly nowSeconds: number
@@ -121,12 +153,23 @@ export const verifySignature = (options: VerifySignatureOptions): Effect.Effect<
     const secrets = (Array.isArray(options.secret) ? options.secret : [options.secret])
       .map((s: Secret) => secretBytes(s))
       .filter((s) => s.length > 0)
-    let matched = false
-    // No early exit: every secret is compared so timing does not tell which matched.
-    for (const key of secrets) {
-      if (timingSafeEqual(computeV1(key, parsed.timestamp, options.body), parsed.signature)) matched = true
+    const headerBlock = options.headerBlock ?? ""
+    const matches = (block: string) => {
+      let matched = false
+      // No early exit: every secret is compared so timing does not tell which matched.
+      for (const key of secrets) {
+        if (timingSafeEqual(computeV1(key, parsed.timestamp, options.body, block), parsed.signature)) matched = true
+      }
+      return matched
     }
-    if (!matched) return Effect.fail(new SignatureError({ reason: "mismatch" }))
+    if (!matches(headerBlock)) {
+      // A binary-mode signer that signed the body alone is told what is missing.
+      return Effect.fail(
+        headerBlock !== "" && matches("")
+          ? new SignatureError({ reason: "mismatch", detail: BODY_ONLY })
+          : new SignatureError({ reason: "mismatch" })
+      )
+    }
     if (Math.abs(options.nowSeconds - parsed.timestamp) > options.toleranceSeconds) {
       return Effect.fail(new SignatureError({ reason: "expired" }))
     }
@@ -134,11 +177,14 @@ export const verifySignature = (options: VerifySignatureOptions): Effect.Effect<
   })
 
 /**
- * The replay guard's key: what was verified (gateway, timestamp, body digest), never the
- * header text, so no spelling of the same signed request counts as new.
+ * The replay guard's key: what was verified (gateway, timestamp, digest of the signed header
+ * block and body), never the header text, so no spelling of the same signed request counts as
+ * new, while two binary-mode events with the same body and different ids are two requests.
  */
-export const replayKey = (gatewayId: string, verified: VerifiedSignature, body: Uint8Array): string =>
-  `${gatewayId}\u0000${verified.timestamp}\u0000${createHash("sha256").update(body).digest("base64")}`
+export const replayKey = (gatewayId: string, verified: VerifiedSignature, body: Uint8Array, headerBlock = ""): string =>
+  `${gatewayId}\u0000${verified.timestamp}\u0000${
+    createHash("sha256").update(headerBlock, "latin1").update(body).digest("base64")
+  }`
 
 export interface ReplayGuardOptions {
   /**

@@ -9,7 +9,7 @@ import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Clock, Duration, Effect, Either, Metric, Option, Schema } from "effect"
 import type { IngestOutcome, IngestResponse } from "../../schema/index.js"
 import { isIngestKeyFormat, parseBearer } from "../identity/IngestKey.js"
-import { ReplayGuard, replayKey, verifySignature } from "../identity/RequestSignature.js"
+import { binaryHeaderBlock, ReplayGuard, replayKey, verifySignature } from "../identity/RequestSignature.js"
 import { Api } from "../http/Api.js"
 import { decodeContentEncoding, readBody } from "./Body.js"
 import { DeadLetters } from "./DeadLetters.js"
@@ -131,9 +131,12 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
         if (Either.isLeft(raw)) return yield* fromProblem(raw.left)
         const nowMs = yield* Clock.currentTimeMillis
         if (gateway.signingSecret === null) return yield* admit(request, mode.right, gateway, raw.right, nowMs)
+        // Binary mode carries the event's attributes in headers: they are signed with the body.
+        const headerBlock = mode.right === "binary" ? binaryHeaderBlock(headers) : ""
         const verified = yield* verifySignature({
           header: headers["x-machpay-signature"],
           body: raw.right,
+          headerBlock,
           secret: gateway.signingSecret,
           nowSeconds: Math.floor(nowMs / 1000),
           toleranceSeconds
@@ -144,7 +147,7 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
         // Keyed on what was verified, claimed before anything is written (dead letters included),
         // so a concurrent copy is refused too; released unless the request was accepted, so a
         // request answered 429/503 (or refused whole) may be re-sent exactly as it was.
-        const replay = replayKey(gateway.id, verified.right, raw.right)
+        const replay = replayKey(gateway.id, verified.right, raw.right, headerBlock)
         if (!replays.claim(replay, Math.floor(nowMs / 1000))) {
           return yield* problem(401, "replayed_request", "this signed request (same timestamp and body) was already accepted", {
             field: "x-machpay-signature"

@@ -9,8 +9,10 @@ import { expect, layer } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Redacted } from "effect"
 import { gatewayTelemetryPacketData } from "../../schema/examples.js"
 import { hashIngestKey } from "../../src/identity/IngestKey.js"
+import { signBinary } from "../../gateway/Signing.js"
 import { signRequest } from "../../src/identity/RequestSignature.js"
 import { TestDatabaseInfo } from "../support/database.js"
+import { sourceOf } from "../support/ingestEvents.js"
 import { startTestServer } from "../support/server.js"
 import {
   BATCH,
@@ -162,6 +164,57 @@ layer(ServersLive, { excludeTestServices: true, timeout: "180 seconds" })("inges
       expect((yield* problem(replay)).error).toBe("replayed_request")
       yield* Effect.sleep("500 millis") // dead letters are written in the background
       expect(yield* deadLetters([String(bad["id"])])).toHaveLength(1)
+    }))
+
+  it.effect("binary mode: the signature covers the ce-* headers, so a signed request cannot be re-sent with another id or time", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const { main } = yield* Servers
+      const event = payment("gw-signed")
+      const data = new TextEncoder().encode(JSON.stringify(event["data"]))
+      const headers = {
+        "ce-specversion": "1.0",
+        "ce-id": String(event["id"]),
+        "ce-source": sourceOf("gw-signed"),
+        "ce-type": "PaymentAuthorized",
+        "ce-time": String(event["time"]),
+        "content-type": "application/json"
+      }
+      const now = Math.floor(Date.now() / 1000)
+      const send = (sent: Record<string, string>, signature: string) =>
+        ingest(main, data, { ...sent, "x-machpay-signature": signature, ...WAIT }, KEYS.signed)
+
+      // Signed over the body only (the old rule): refused, and told why.
+      const bodyOnly = yield* send(headers, signRequest(SIGNING_SECRET, data, now))
+      expect(bodyOnly.status, bodyOnly.text).toBe(401)
+      expect(yield* problem(bodyOnly)).toMatchObject({ error: "bad_signature", field: "x-machpay-signature" })
+      expect((yield* problem(bodyOnly)).message).toContain("in binary mode the ce-* and content-type headers are signed too")
+
+      // Signed with the gateway library: accepted and stored.
+      const signature = signBinary(SIGNING_SECRET, headers, data, now)
+      const first = yield* send(headers, signature)
+      expect(first.status, first.text).toBe(200)
+      expect((yield* outcomes(first)).accepted).toBe(1)
+
+      // The same signature with another id (or time) is not a signature of that request.
+      const forgedId = nextId("forged")
+      for (const changed of [{ "ce-id": forgedId }, { "ce-time": new Date(Date.now() - 60_000).toISOString() }]) {
+        const reply = yield* send({ ...headers, ...changed }, signature)
+        expect(reply.status, JSON.stringify(changed)).toBe(401)
+        expect((yield* problem(reply)).error).toBe("bad_signature")
+      }
+      expect(yield* count("telemetry_events", "id", [forgedId])).toBe(0)
+      // And as sent, it is a replay.
+      const replay = yield* send(headers, signature)
+      expect(replay.status).toBe(401)
+      expect((yield* problem(replay)).error).toBe("replayed_request")
+      // A second event with the same data in the same second is a new request, not a replay.
+      const second = { ...headers, "ce-id": nextId("pay") }
+      const again = yield* send(second, signBinary(SIGNING_SECRET, second, data, now))
+      expect(again.status, again.text).toBe(200)
+      const stored = yield* sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM payment_authorized WHERE event_id IN (${headers["ce-id"]}, ${second["ce-id"]})`
+      expect(stored[0]?.n).toBe(2)
     }))
 
   it.effect("findings 4/5: windows in 1970/9999 and over-long ids are rejected, naming the field and the limit", () =>

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { createHmac } from "node:crypto"
+import { signBinary } from "../../gateway/Signing.js"
 import {
+  binaryHeaderBlock,
   parseSignatureHeader,
   ReplayGuard,
   replayKey,
@@ -136,6 +138,59 @@ describe("RequestSignature", () => {
       expect(replayKey("gw-1", { timestamp: now + 1 }, body)).not.toBe(key)
       expect(replayKey("gw-1", verified, new TextEncoder().encode("{}"))).not.toBe(key)
     }))
+
+  describe("binary mode: the ce-* headers and content-type are signed with the body", () => {
+    const data = new TextEncoder().encode(`{"amount":"1.00"}`)
+    const headers = {
+      "content-type": "application/json",
+      "ce-specversion": "1.0",
+      "ce-id": "e1",
+      "ce-source": "machpay://gateway/gw-1",
+      "ce-type": "PaymentAuthorized",
+      authorization: "Bearer x",
+      "x-machpay-signature": "ignored"
+    }
+    const verifyBinary = (header: string, requestHeaders: Record<string, string>) =>
+      verifySignature({ header, body: data, headerBlock: binaryHeaderBlock(requestHeaders), secret, nowSeconds: now, toleranceSeconds: 300 })
+
+    it("the block is the covered headers as sorted name:value lines and an empty line", () => {
+      expect(binaryHeaderBlock(headers)).toBe(
+        "ce-id:e1\nce-source:machpay://gateway/gw-1\nce-specversion:1.0\nce-type:PaymentAuthorized\ncontent-type:application/json\n\n"
+      )
+    })
+
+    it.effect("the gateway library's signature verifies; changing any signed header or the body does not", () =>
+      Effect.gen(function* () {
+        const header = signBinary(secret, headers, data, now)
+        yield* verifyBinary(header, headers)
+        for (const changed of [{ "ce-id": "e2" }, { "ce-time": "2026-01-01T00:00:00Z" }, { "content-type": "text/plain" }]) {
+          expect(yield* reasonOf(verifyBinary(header, { ...headers, ...changed })), JSON.stringify(changed)).toBe("mismatch")
+        }
+        // Headers outside the block may change (a proxy adds its own).
+        yield* verifyBinary(header, { ...headers, "x-forwarded-for": "10.0.0.1" })
+        const tampered = yield* Effect.flip(verifySignature({
+          header, body: new TextEncoder().encode(`{"amount":"9.00"}`), headerBlock: binaryHeaderBlock(headers), secret, nowSeconds: now, toleranceSeconds: 300
+        }))
+        expect(tampered.reason).toBe("mismatch")
+      }))
+
+    it.effect("a signature over the body alone is refused, and the message says what is missing", () =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(verifyBinary(signRequest(secret, data, now), headers))
+        expect(error.reason).toBe("mismatch")
+        expect(error.message).toContain("in binary mode the ce-* and content-type headers are signed too")
+        // A plain wrong signature gets no hint.
+        expect((yield* Effect.flip(verifyBinary(signRequest("other", data, now), headers))).message).toBe("request signature does not match")
+      }))
+
+    it("two binary requests with the same body and time but different ids have different replay keys", () => {
+      const block = binaryHeaderBlock(headers)
+      expect(replayKey("gw-1", { timestamp: now }, data, block)).not.toBe(
+        replayKey("gw-1", { timestamp: now }, data, binaryHeaderBlock({ ...headers, "ce-id": "e2" }))
+      )
+      expect(replayKey("gw-1", { timestamp: now }, data, block)).not.toBe(replayKey("gw-1", { timestamp: now }, data))
+    })
+  })
 
   it("exposes a readable message without secrets", () => {
     const error = new SignatureError({ reason: "expired" })
