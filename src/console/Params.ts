@@ -12,7 +12,7 @@ const HOUR = 3_600_000
 
 /** A resolved `[from, to)`; also the request schema of the repositories' range queries. */
 export const Range = Schema.Struct({
-  /** ISO strings (millisecond precision, UTC) — bound into SQL as `::timestamptz`. */
+  /** UTC ISO strings (the precision they were given with, at least milliseconds) — bound into SQL as `::timestamptz`. */
   from: Schema.String,
   to: Schema.String,
   fromMs: Schema.Number,
@@ -37,6 +37,21 @@ const alignDown = (ms: number, align: "day" | "hour" | undefined) =>
 
 const describeLength = (ms: number) => (ms % DAY === 0 ? `${ms / DAY} days` : `${ms / HOUR} hours`)
 
+/**
+ * The digits of a time's fraction after the millisecond ("" when there are none, or only zeros).
+ * Stored times keep microseconds, so a bound cut to milliseconds would move by up to 999 µs.
+ */
+const subMillis = (value: string): string => {
+  const digits = /[Tt]\d{2}:\d{2}:\d{2}\.(\d{4,9})/.exec(value)?.[1]?.slice(3) ?? ""
+  return /^0*$/.test(digits) ? "" : digits.replace(/0+$/, "")
+}
+
+/** UTC text of `ms` with the sub-millisecond digits it was given (PostgreSQL rounds them to µs, as it did the stored times). */
+const utcText = (ms: number, rest: string): string => {
+  const iso = new Date(ms).toISOString()
+  return rest === "" ? iso : `${iso.slice(0, -1)}${rest}Z`
+}
+
 /** `[from, to)` from the query; `to` defaults to now and `from` to `to − defaultMs` (aligned). */
 export const resolveRange = (
   query: { readonly from?: string | undefined; readonly to?: string | undefined },
@@ -48,13 +63,15 @@ export const resolveRange = (
     const fromMs = query.from === undefined
       ? alignDown(toMs - rule.defaultMs + (rule.align === undefined ? 0 : rule.align === "day" ? DAY : HOUR), rule.align)
       : rfc3339ToEpochMillis(query.from)
-    if (fromMs >= toMs) {
+    const fromRest = query.from === undefined ? "" : subMillis(query.from)
+    const toRest = query.to === undefined ? "" : subMillis(query.to)
+    if (fromMs > toMs || (fromMs === toMs && fromRest.padEnd(6, "0") >= toRest.padEnd(6, "0"))) {
       return yield* Effect.fail(invalidParameter(query.from === undefined ? "to" : "from", "must be before `to`"))
     }
     if (toMs - fromMs > rule.maxMs) {
       return yield* Effect.fail(invalidParameter("from", `the range from \`from\` to \`to\` must not exceed ${describeLength(rule.maxMs)}`))
     }
-    return { from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(), fromMs, toMs }
+    return { from: utcText(fromMs, fromRest), to: utcText(toMs, toRest), fromMs, toMs }
   })
 
 export const pageSize = (limit: number | undefined, fallback = DEFAULT_PAGE_SIZE) => limit ?? fallback

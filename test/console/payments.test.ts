@@ -112,6 +112,34 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("vendor payments", (it) =
       expect(yield* ids(`&agent_id=filter-agent&from=${minutesAgo(45)}&to=${minutesAgo(35)}`)).toBe(1)
     }))
 
+  it.effect("time bounds keep their microseconds, as the stored times do (a bound cut to milliseconds moved by up to 999 µs)", () =>
+    Effect.gen(function*() {
+      // Three payments inside one millisecond: .123100, .123400 and .123700.
+      const ms = new Date(Date.now() - 25 * 60_000).toISOString().slice(0, 19)
+      const at = (digits: string) => `${ms}.${digits}Z`
+      yield* insertPayments(["123100", "123400", "123700"].map((d) => ({ gateway: "pv-g1", agent: "micro-agent", time: at(d) })))
+      const times = (query: string) =>
+        Effect.gen(function*() {
+          const response = yield* send("GET", `/v1/vendor/payments?agent_id=micro-agent${query}`, { bearer: vendor })
+          expect(response.status, JSON.stringify(response.body)).toBe(200)
+          const page = response.body as Page & { readonly from: string; readonly to: string }
+          return { times: page.items.map((p) => (p.event_time.split(".")[1] ?? "").replace("Z", "").padEnd(6, "0")).sort(), from: page.from, to: page.to }
+        })
+      expect((yield* times(`&from=${at("1235")}&to=${at("9")}`)).times).toEqual(["123700"])
+      expect((yield* times(`&from=${at("1234")}&to=${at("9")}`)).times).toEqual(["123400", "123700"])
+      expect((yield* times(`&from=${at("123400")}&to=${at("123700")}`)).times).toEqual(["123400"])
+      expect((yield* times(`&from=${at("123")}&to=${at("1234")}`)).times).toEqual(["123100"])
+      // With an offset, and echoed as UTC with the digits given.
+      const local = `${new Date(Date.parse(at("0")) + 2 * 3_600_000).toISOString().slice(0, 19)}.1232+02:00`
+      const shifted = yield* times(`&from=${encodeURIComponent(local)}&to=${at("9")}`)
+      expect(shifted.times).toEqual(["123400", "123700"])
+      expect(shifted.from).toBe(at("1232"))
+      // Inside one millisecond, from must still be before to.
+      const reversed = yield* send("GET", `/v1/vendor/payments?from=${at("1235")}&to=${at("1234")}`, { bearer: vendor })
+      expect(reversed.status).toBe(400)
+      expect(JSON.stringify(reversed.body)).toContain("from")
+    }))
+
   it.effect("amount filters find matches behind the newest 1,000 payments of a gateway, newest first, page by page", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
