@@ -6,15 +6,33 @@
  */
 import { Schema } from "effect"
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/
-
 /** The largest UTC offset's hours PostgreSQL's timestamptz accepts. */
 const MAX_OFFSET_HOURS = 15
 
 const daysInMonth = (year: number, month: number): number =>
   month === 2
     ? (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28
-    : [4, 6, 9, 11].includes(month) ? 30 : 31
+    : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`). */
+const daysFromCivil = (year: number, month: number, day: number): number => {
+  const y = month <= 2 ? year - 1 : year
+  const era = Math.floor(y / 400)
+  const yearOfEra = y - era * 400
+  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1
+  return era * 146_097 + yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear - 719_468
+}
+
+/** The number written by `count` ASCII digits of `value` from `at`, or -1 if one is not a digit. */
+const digits = (value: string, at: number, count: number): number => {
+  let n = 0
+  for (let i = at; i < at + count; i++) {
+    const d = value.charCodeAt(i) - 48
+    if (d < 0 || d > 9) return -1
+    n = n * 10 + d
+  }
+  return n
+}
 
 /**
  * Parses an RFC 3339 date-time (`YYYY-MM-DDTHH:MM:SS(.fraction)?(Z|±HH:MM)`) to
@@ -22,32 +40,55 @@ const daysInMonth = (year: number, month: number): number =>
  * instant (Feb 30, hour 24…). Leap seconds (`:60`) are rejected, and so are offsets
  * beyond ±15:59, which RFC 3339's grammar allows but PostgreSQL cannot store (SQLSTATE 22009:
  * such an event was acknowledged and then refused by the database). Real offsets span −12:00
- * to +14:00. Sub-millisecond digits are truncated.
+ * to +14:00. The fraction has 1–9 digits; sub-millisecond digits are truncated.
+ *
+ * Read character by character: it runs for every time of every event, and a regular
+ * expression's match array and a `Date` per call were measurable garbage at 10,000 events/s.
  */
 export const rfc3339ToEpochMillis = (value: string): number => {
-  const m = RFC3339.exec(value)
-  if (m === null) return Number.NaN
-  // Indexed one by one: this runs for every event, and a mapped array allocates.
-  const year = Number(m[1])
-  const month = Number(m[2])
-  const day = Number(m[3])
-  const hour = Number(m[4])
-  const minute = Number(m[5])
-  const second = Number(m[6])
+  const length = value.length
+  if (length < 20) return Number.NaN
+  const year = digits(value, 0, 4)
+  const month = digits(value, 5, 2)
+  const day = digits(value, 8, 2)
+  const hour = digits(value, 11, 2)
+  const minute = digits(value, 14, 2)
+  const second = digits(value, 17, 2)
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return Number.NaN
+  const t = value.charCodeAt(10)
+  if (value.charCodeAt(4) !== 45 || value.charCodeAt(7) !== 45 || (t !== 84 && t !== 116)) return Number.NaN
+  if (value.charCodeAt(13) !== 58 || value.charCodeAt(16) !== 58) return Number.NaN
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return Number.NaN
   if (hour > 23 || minute > 59 || second > 59) return Number.NaN
-  let offsetMinutes = 0
-  if (m[8] === undefined) {
-    const oh = Number(m[10])
-    const om = Number(m[11])
-    if (oh > MAX_OFFSET_HOURS || om > 59) return Number.NaN
-    offsetMinutes = (m[9] === "-" ? -1 : 1) * (oh * 60 + om)
+  let at = 19
+  let millis = 0
+  if (value.charCodeAt(at) === 46) {
+    const from = ++at
+    while (at < length && at - from < 10) {
+      const d = value.charCodeAt(at) - 48
+      if (d < 0 || d > 9) break
+      if (at - from < 3) millis = millis * 10 + d
+      at++
+    }
+    const count = at - from
+    if (count < 1 || count > 9) return Number.NaN
+    for (let i = count; i < 3; i++) millis *= 10
   }
-  const millis = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, "0"))
-  const date = new Date(0)
-  date.setUTCFullYear(year, month - 1, day)
-  date.setUTCHours(hour, minute, second, millis)
-  return date.getTime() - offsetMinutes * 60_000
+  let offsetMinutes = 0
+  const zone = value.charCodeAt(at)
+  if (zone === 90 || zone === 122) {
+    if (at + 1 !== length) return Number.NaN
+  } else if (zone === 43 || zone === 45) {
+    if (at + 6 !== length || value.charCodeAt(at + 3) !== 58) return Number.NaN
+    const oh = digits(value, at + 1, 2)
+    const om = digits(value, at + 4, 2)
+    if (oh < 0 || om < 0 || oh > MAX_OFFSET_HOURS || om > 59) return Number.NaN
+    offsetMinutes = (zone === 45 ? -1 : 1) * (oh * 60 + om)
+  } else {
+    return Number.NaN
+  }
+  const days = daysFromCivil(year, month, day)
+  return days * 86_400_000 + ((hour * 60 + minute) * 60 + second) * 1000 + millis - offsetMinutes * 60_000
 }
 
 /** True when `value` is a valid RFC 3339 date-time. */

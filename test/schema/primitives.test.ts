@@ -1,4 +1,5 @@
 import { Either, Schema } from "effect"
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import {
   AgentId,
@@ -112,6 +113,59 @@ describe("Rfc3339", () => {
     expect(rfc3339ToEpochMillis("0099-01-01T00:00:00Z")).toBe(Date.parse("0099-01-01T00:00:00Z"))
     expect(rfc3339ToEpochMillis("nope")).toBeNaN()
     expect(isRfc3339("2024-02-30T00:00:00Z")).toBe(false)
+  })
+})
+
+/** The regular-expression parser this module had before 2026-12-07: the reference for the hand-written one. */
+const referenceEpochMillis = (value: string): number => {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/.exec(value)
+  if (m === null) return Number.NaN
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]))
+  const dim = month === 2 ? ((year! % 4 === 0 && year! % 100 !== 0) || year! % 400 === 0 ? 29 : 28) : [4, 6, 9, 11].includes(month!) ? 30 : 31
+  if (month! < 1 || month! > 12 || day! < 1 || day! > dim || hour! > 23 || minute! > 59 || second! > 59) return Number.NaN
+  let offset = 0
+  if (m[8] === undefined) {
+    if (Number(m[10]) > 15 || Number(m[11]) > 59) return Number.NaN
+    offset = (m[9] === "-" ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]))
+  }
+  const date = new Date(0)
+  date.setUTCFullYear(year!, month! - 1, day!)
+  date.setUTCHours(hour!, minute!, second!, m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, "0")))
+  return date.getTime() - offset * 60_000
+}
+
+describe("rfc3339ToEpochMillis agrees with the regular-expression reference", () => {
+  const digit = fc.constantFrom(..."0123456789")
+  const part = (n: number) => fc.array(fc.oneof(digit, digit, digit, fc.constantFrom("a", ":", "-", " ", "٣")), { minLength: n - 1, maxLength: n + 1 }).map((a) => a.join(""))
+  const num = (min: number, max: number, width: number) => fc.integer({ min, max }).map((n) => String(n).padStart(width, "0"))
+  /** `mutate`: how often a piece is replaced by noise or a wrong separator (0 = well-formed, in range or just out of it). */
+  const candidate = (mutate: number) => {
+    const piece = (valid: fc.Arbitrary<string>, n: number) =>
+      mutate === 0 ? valid : fc.oneof({ weight: 8, arbitrary: valid }, { weight: mutate, arbitrary: part(n) })
+    const sep = (valid: string, ...wrong: Array<string>) =>
+      mutate === 0 ? fc.constant(valid) : fc.oneof({ weight: 8, arbitrary: fc.constant(valid) }, { weight: mutate, arbitrary: fc.constantFrom(...wrong) })
+    return fc.tuple(
+      piece(num(0, 9999, 4), 4), sep("-", "/"), piece(num(0, 13, 2), 2), sep("-", "."), piece(num(0, 32, 2), 2),
+      fc.constantFrom("T", "t", ...(mutate === 0 ? [] : [" "])), piece(num(0, 24, 2), 2), sep(":", ";"), piece(num(0, 60, 2), 2),
+      sep(":", "."), piece(num(0, 60, 2), 2),
+      fc.oneof(fc.constant(""), fc.array(digit, { minLength: mutate === 0 ? 1 : 0, maxLength: mutate === 0 ? 9 : 11 }).map((d) => `.${d.join("")}`)),
+      fc.oneof(
+        fc.constantFrom("Z", "z", ...(mutate === 0 ? [] : ["", "Zz", "+", "UTC"])),
+        fc.tuple(fc.constantFrom("+", "-"), piece(num(0, 24, 2), 2), sep(":", ""), piece(num(0, 60, 2), 2)).map((t) => t.join(""))
+      )
+    ).map((t) => t.join(""))
+  }
+
+  it("on 20,000 well-formed and 20,000 mutated strings, and on the edges", () => {
+    for (const edge of ["0000-01-01T00:00:00Z", "0000-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "9999-12-31T23:59:59.999999999-15:59", "1969-12-31T23:59:59.9991Z", "2025-06-01T12:00:00.Z", "2025-06-01T12:00:00.1234567890Z"]) {
+      expect(rfc3339ToEpochMillis(edge), edge).toEqual(referenceEpochMillis(edge))
+    }
+    const agrees = (value: string) => Object.is(rfc3339ToEpochMillis(value), referenceEpochMillis(value))
+    const wellFormed = fc.sample(candidate(0), 20_000)
+    // Most well-formed strings are valid instants (the rest are day 31 of April, hour 24…).
+    expect(wellFormed.filter((v) => !Number.isNaN(referenceEpochMillis(v))).length).toBeGreaterThan(10_000)
+    for (const value of wellFormed) expect(agrees(value), value).toBe(true)
+    fc.assert(fc.property(candidate(1), agrees), { numRuns: 20_000 })
   })
 })
 
