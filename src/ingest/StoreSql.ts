@@ -1,6 +1,6 @@
 /**
  * What the PostgreSQL store's statements share: the batch parameter (the events' rows as one
- * JSON array, read back with `jsonb_to_recordset`), the raw-log insert, and how a query's failure
+ * jsonb array, read back with `jsonb_to_recordset`), the raw-log insert, and how a query's failure
  * becomes a classified `StoreError`.
  */
 import type { SqlClient, SqlError } from "@effect/sql"
@@ -15,9 +15,28 @@ export const RAW_COLUMNS = `event_time timestamptz, source text, id text, type t
 export const RAW_INSERT = `INSERT INTO telemetry_events (event_time, source, id, type, gateway_id, subject, received_at, attributes, data)
     SELECT i.event_time, i.source, i.id, i.type, i.gateway_id, i.subject, i.received_at, i.attributes, i.data FROM input i`
 
-/** The batch parameter: the events' rows (encoded at admission when given) as one JSON array. */
-export const rowsOf = (events: ReadonlyArray<IngestEvent>, rows?: ReadonlyArray<string>): string =>
-  `[${(rows ?? events.map(encodedRow)).join(",")}]`
+/**
+ * The batch parameter: the events' rows (encoded at admission when given) as one JSON array,
+ * as bytes in jsonb's binary format (a version byte, 1, then the text); a `Buffer` parameter is
+ * sent as is. It was a joined string: at 500 rows a string that large is allocated straight in
+ * V8's old generation, and the client copied it once more to measure it, together about 1.3 KB
+ * of garbage per event at 10,000 events/s.
+ */
+export const rowsOf = (events: ReadonlyArray<IngestEvent>, rows?: ReadonlyArray<string>): Buffer => {
+  const texts = rows ?? events.map(encodedRow)
+  let size = 3 + Math.max(0, texts.length - 1)
+  for (const text of texts) size += Buffer.byteLength(text)
+  const out = Buffer.allocUnsafe(size)
+  out[0] = 1
+  out[1] = 0x5b // [
+  let at = 2
+  for (let i = 0; i < texts.length; i++) {
+    if (i > 0) out[at++] = 0x2c // ,
+    at += out.write(texts[i]!, at, "utf8")
+  }
+  out[at] = 0x5d // ]
+  return out
+}
 
 /** The database's own error (SQLSTATE, socket error) decides the class, not the client's wrapper. */
 const storeFailure = (error: SqlError.SqlError) => storeErrorOf(error.cause)
