@@ -15,10 +15,11 @@ import { eventKey, type IngestEvent } from "../../src/ingest/IngestEvent.js"
 import { IngestPipelineLive } from "../../src/ingest/Pipeline.js"
 import { CommittedEvents, IngestPipeline } from "../../src/ingest/PipelineService.js"
 import * as StreamMetrics from "../../src/ingest/stream/Metrics.js"
+import { encodeMessages } from "../../src/ingest/stream/IngestStream.js"
 import { IngestStreamLive } from "../../src/ingest/stream/IngestStreamLive.js"
 import { JournalInMemory } from "../../src/journal/JournalInMemory.js"
 import { NatsBus } from "../../src/realtime/nats/NatsBus.js"
-import { wireEvent } from "../support/ingestEvents.js"
+import { wireEvent, wireUnknown } from "../support/ingestEvents.js"
 import { startNats } from "../support/nats.js"
 import { toIngestEvent } from "./support.js"
 
@@ -159,4 +160,43 @@ describe("INGEST_DURABILITY=jetstream (nats-server, in-memory store)", () => {
         expect(yield* pipeline.pending).toBe(0)
       }).pipe(Effect.provide(pipelineOn(nats.url, "T_DOWN")))
     }).pipe(Effect.scoped), { timeout: 40_000 })
+
+  it.live("a request of large multi-byte rows is split into messages the server takes (sizes in UTF-8 bytes, not UTF-16 units)", () =>
+    Effect.gen(function*() {
+      const nats = yield* startNats
+      yield* Effect.gen(function*() {
+        const pipeline = yield* IngestPipeline
+        const tables = yield* InMemoryStore
+        const bus = yield* NatsBus
+        // 400 rows of ~3.4 KB in UTF-8 (1,100 CJK characters, ~1,200 UTF-16 units): 1.4 MB in all.
+        // Counted in units they made one message of 480 K, over the server's 1 MB max payload,
+        // and the request was refused (503) at every retry.
+        const text = "漢".repeat(1_100)
+        const events = Array.from({ length: 400 }, (_, i) =>
+          toIngestEvent({ ...wireUnknown({ id: `cjk-${i}`, time: TIME }), data: { note: text } }))
+        expect(bus.nc.info?.max_payload).toBe(1024 * 1024)
+        const submitted = yield* pipeline.submit(events, { waitForCommit: false })
+        expect(submitted.outcomes.every((o) => o === "accepted")).toBe(true)
+        yield* waitUntil("all committed", () => tables.raw.size === events.length)
+        yield* waitFor("the stream emptied (acked)", Effect.map(held("T_CJK"), (n) => n === 0))
+        const info = yield* Effect.promise(() => bus.jsm.streams.info("T_CJK"))
+        expect(info.state.last_seq, "split into several messages").toBeGreaterThan(1)
+      }).pipe(Effect.provide(pipelineOn(nats.url, "T_CJK")))
+    }).pipe(Effect.scoped), { timeout: 40_000 })
+
+  it("every message fits the byte limit it is given, or is one row alone", () => {
+    const admitted = (i: number, chars: number) => ({
+      route: "Other" as const,
+      gatewayId: "gw-1",
+      key: `k-${i}`,
+      row: JSON.stringify({ id: `r-${i}`, note: "€".repeat(chars) })
+    })
+    const events = [...Array.from({ length: 300 }, (_, i) => admitted(i, 300)), admitted(300, 20_000), admitted(301, 10)]
+    const messages = encodeMessages(events, 64 * 1024)
+    for (const m of messages) {
+      const rows = m.data.split("\n").length
+      expect(rows === 1 || Buffer.byteLength(m.data) <= 64 * 1024, `${rows} rows, ${Buffer.byteLength(m.data)} bytes`).toBe(true)
+    }
+    expect(messages.flatMap((m) => m.data.split("\n"))).toEqual(events.map((e) => e.row))
+  })
 })

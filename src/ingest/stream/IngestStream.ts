@@ -58,8 +58,14 @@ export interface OutgoingMessage {
   readonly msgID: string
 }
 
-/** A request's admitted events → messages: grouped by route and gateway (first-seen order), split by count and size. */
-export const encodeMessages = (events: ReadonlyArray<Admitted>): Array<OutgoingMessage> => {
+/**
+ * A request's admitted events → messages: grouped by route and gateway (first-seen order), split
+ * by count and by size in UTF-8 bytes (at most `maxBytes`, or one row alone if it is larger; the
+ * caller's limit on a row keeps that under the server's max payload). Sizes were counted in
+ * UTF-16 units: a group of CJK text could be three times the limit and be refused by the server
+ * as a whole, so the request was answered 503 at every retry.
+ */
+export const encodeMessages = (events: ReadonlyArray<Admitted>, maxBytes = MAX_MESSAGE_BYTES): Array<OutgoingMessage> => {
   const out: Array<OutgoingMessage> = []
   const open = new Map<string, { route: Route; gatewayId: string; rows: Array<string>; bytes: number; hash: ReturnType<typeof createHash> }>()
   const close = (group: string) => {
@@ -71,14 +77,15 @@ export const encodeMessages = (events: ReadonlyArray<Admitted>): Array<OutgoingM
   for (const e of events) {
     const group = `${e.route}\u0000${e.gatewayId}`
     const current = open.get(group)
-    if (current !== undefined && (current.rows.length >= MAX_ROWS || current.bytes + e.row.length + 1 > MAX_MESSAGE_BYTES)) close(group)
+    const bytes = Buffer.byteLength(e.row) + 1
+    if (current !== undefined && (current.rows.length >= MAX_ROWS || current.bytes + bytes > maxBytes)) close(group)
     let g = open.get(group)
     if (g === undefined) {
       g = { route: e.route, gatewayId: e.gatewayId, rows: [], bytes: 0, hash: createHash("sha256") }
       open.set(group, g)
     }
     g.rows.push(e.row)
-    g.bytes += e.row.length + 1
+    g.bytes += bytes
     g.hash.update(e.key).update("\u0001")
   }
   for (const group of [...open.keys()]) close(group)

@@ -16,7 +16,7 @@ import { Clock, Duration, Effect, Layer, Metric, Schedule, Stream } from "effect
 import { AckPolicy, DeliverPolicy, DiscardPolicy, type JsMsg, RetentionPolicy, StorageType, type StreamConfig } from "nats"
 import { gatewayToken, NatsBus } from "../../realtime/nats/NatsBus.js"
 import { addOrUpdateStream } from "../../realtime/nats/EnsureStream.js"
-import { type Delivery, encodeMessages, IngestStream, IngestStreamUnavailable } from "./IngestStream.js"
+import { type Delivery, encodeMessages, IngestStream, IngestStreamUnavailable, MAX_MESSAGE_BYTES } from "./IngestStream.js"
 import * as Metrics from "./Metrics.js"
 import { type IngestStreamSettings, IngestStreamSettingsConfig } from "./StreamConfig.js"
 
@@ -96,12 +96,13 @@ export const makeIngestStream = (bus: NatsBus["Type"], s: IngestStreamSettings) 
       nak: (delay) => Effect.sync(() => m.nak(Duration.toMillis(delay)))
     })
 
+    const maxRowBytes = Math.max(1024, maxPayload - 4096)
     const stream = IngestStream.of({
-      maxRowBytes: Math.max(1024, maxPayload - 4096),
+      maxRowBytes,
       append: (events) =>
         events.length === 0 ? Effect.void : Effect.gen(function*() {
           const started = yield* Clock.currentTimeMillis
-          const messages = encodeMessages(events)
+          const messages = encodeMessages(events, Math.min(MAX_MESSAGE_BYTES, maxRowBytes))
           yield* Effect.tryPromise({
             try: () =>
               Promise.all(messages.map((m) =>
