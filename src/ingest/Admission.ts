@@ -99,8 +99,13 @@ const deepField = (event: IngestEvent, limits: AdmissionLimits): Refusal | undef
   return undefined
 }
 
-/** Decides whether the event can be stored; on success, its row as JSON text (encoded once, here). */
-export const admitEvent = (event: IngestEvent, limits: AdmissionLimits): Either.Either<string, Refusal> => {
+/**
+ * Decides whether the event can be stored; on success, its row as UTF-8 JSON (encoded once,
+ * here). Bytes, not a string: the same bytes are the journal record and go into the flush's
+ * parameter, and a string held until the commit outlived the young generation (~0.8 KB per event
+ * promoted to the old one at 10,000 events/s).
+ */
+export const admitEvent = (event: IngestEvent, limits: AdmissionLimits): Either.Either<Buffer, Refusal> => {
   let row: string
   try {
     row = encodedRow(event)
@@ -117,14 +122,14 @@ export const admitEvent = (event: IngestEvent, limits: AdmissionLimits): Either.
     const refusal = deepField(event, limits)
     if (refusal !== undefined) return Either.left(refusal)
   }
-  const bytes = Buffer.byteLength(row)
-  if (bytes > limits.maxEventBytes) {
+  const bytes = Buffer.from(row)
+  if (bytes.length > limits.maxEventBytes) {
     return Either.left({
       field: "event",
-      reason: `is ${bytes} bytes once stored; the limit is ${limits.maxEventBytes} bytes (INGEST_MAX_EVENT_BYTES)`
+      reason: `is ${bytes.length} bytes once stored; the limit is ${limits.maxEventBytes} bytes (INGEST_MAX_EVENT_BYTES)`
     })
   }
-  return Either.right(row)
+  return Either.right(bytes)
 }
 
 /**
@@ -134,7 +139,7 @@ export const admitEvent = (event: IngestEvent, limits: AdmissionLimits): Either.
 export const admitRecord = (
   payload: Uint8Array,
   limits: AdmissionLimits
-): Either.Either<{ readonly event: IngestEvent; readonly row: string }, Refusal & { readonly text: string }> => {
+): Either.Either<{ readonly event: IngestEvent; readonly row: Buffer }, Refusal & { readonly text: string }> => {
   let event: IngestEvent
   try {
     event = decodeEvent(payload)
@@ -159,7 +164,8 @@ export interface Admitted {
   readonly index: number
   readonly event: IngestEvent
   readonly key: string
-  readonly row: string
+  /** UTF-8 JSON. */
+  readonly row: Buffer
 }
 
 /**

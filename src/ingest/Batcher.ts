@@ -49,8 +49,8 @@ export interface Ack {
 
 export interface Item {
   readonly event: IngestEvent
-  /** The event's row as JSON text, encoded once at admission. */
-  readonly row: string
+  /** The event's row as UTF-8 JSON, encoded once at admission (also its journal record). */
+  readonly row: Uint8Array
   readonly key: string
   readonly index: number
   readonly ack: Ack | undefined
@@ -143,7 +143,7 @@ export const startWriters = (
       const routeMetric = <T extends Metric.Metric<any, any, any>>(metric: T): T => Metric.tagged(metric, "route", route) as T
 
       /** One statement, retried while the failure says "later"; `Left` = the data is refused. */
-      const writeRetrying = (events: ReadonlyArray<IngestEvent>, rows: ReadonlyArray<string>) =>
+      const writeRetrying = (events: ReadonlyArray<IngestEvent>, rows: ReadonlyArray<Uint8Array>) =>
         Effect.gen(function*() {
           let delay = Duration.toMillis(settings.retryBase)
           let transient = 0

@@ -110,7 +110,7 @@ export class EventStore extends Context.Tag("Ingest/EventStore")<EventStore, {
   readonly write: (
     route: Route,
     events: ReadonlyArray<IngestEvent>,
-    rows?: ReadonlyArray<string>
+    rows?: ReadonlyArray<Uint8Array>
   ) => Effect.Effect<WriteResult, StoreError>
   readonly deadLetter: (rows: ReadonlyArray<DeadLetter>) => Effect.Effect<void, StoreError>
   /** Last-seen time (and software version) per gateway, coalesced by the caller. */

@@ -133,7 +133,7 @@ export const writeFolded = (
   sql: SqlClient.SqlClient,
   read: IntentsRead,
   events: ReadonlyArray<IngestEvent>,
-  rows?: ReadonlyArray<string>
+  rows?: ReadonlyArray<Uint8Array>
 ) =>
   Effect.gen(function*() {
     const fresh: Array<IntentEvent> = events.flatMap((event) =>
@@ -156,7 +156,7 @@ export const writeFolded = (
 export const writeIntents = (
   sql: SqlClient.SqlClient,
   events: ReadonlyArray<IngestEvent>,
-  rows?: ReadonlyArray<string>,
+  rows?: ReadonlyArray<Uint8Array>,
   attempts = 5
 ): Effect.Effect<{ readonly inserted: ReadonlySet<string> }, StoreError> =>
   Effect.flatMap(readIntents(sql, events), (read) => writeFolded(sql, read, events, rows)).pipe(

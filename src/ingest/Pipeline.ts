@@ -208,7 +208,7 @@ export const IngestPipelineLive = Layer.scoped(
         if (intake !== undefined) yield* intake.release(Duration.seconds(5))
         const leftovers = [...volatile]
         if (!drained && leftovers.length > 0) {
-          const saved = yield* journal.append(leftovers.map((item) => Buffer.from(item.row)), { spilled: true }).pipe(
+          const saved = yield* journal.append(leftovers.map((item) => item.row), { spilled: true }).pipe(
             Effect.as(true),
             Effect.catchAll((error) => Effect.logError("could not save undrained events").pipe(Effect.annotateLogs({ error: error.message }), Effect.as(false)))
           )
@@ -261,7 +261,7 @@ export const IngestPipelineLive = Layer.scoped(
         // A caller waiting for the commit re-sends if we crash first: no journal write needed.
         const journaled = !options.waitForCommit && (settings.durability === "journal" || !toMemory)
         const refs = journaled
-          ? yield* journal.append(admitted.map((a) => Buffer.from(a.row)), { spilled: !toMemory }).pipe(Effect.mapError(journalRefused))
+          ? yield* journal.append(admitted.map((a) => a.row), { spilled: !toMemory }).pipe(Effect.mapError(journalRefused))
           : undefined
         if (!toMemory) yield* Metric.incrementBy(Metrics.spilled, admitted.length)
         for (const a of admitted) {

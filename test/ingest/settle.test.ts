@@ -13,7 +13,7 @@ import { toIngestEvent } from "./support.js"
 
 const item = (id: string, index: number, ack?: Ack): Item => {
   const event = toIngestEvent(wireEvent("PaymentAuthorized", { id, time: "2025-06-01T12:00:00Z" }))
-  return { event, row: encodedRow(event), key: eventKey(event), index, ack, ref: undefined }
+  return { event, row: Buffer.from(encodedRow(event)), key: eventKey(event), index, ack, ref: undefined }
 }
 
 const flushed = (items: ReadonlyArray<Item>, inserted: ReadonlyArray<Item>, refused: ReadonlyArray<readonly [Item, string]>): Flushed => ({

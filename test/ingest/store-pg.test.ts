@@ -459,7 +459,7 @@ layer(StoreTest, { excludeTestServices: true })("EventStorePg", (it) => {
       const other = toIngestEvent(wireIntent({ id: "mixi-2", time: "2025-06-01T12:08:06Z" }, "int-mix-b", "pending"))
       // With the rows as admission encodes them, in the batch's order.
       const batch = [submitted, old, other]
-      const result = yield* Effect.flatMap(EventStore, (store) => store.write("PaymentIntent", batch, batch.map(encodedRow)))
+      const result = yield* Effect.flatMap(EventStore, (store) => store.write("PaymentIntent", batch, batch.map((e) => Buffer.from(encodedRow(e)))))
       expect(result.inserted).toEqual(keys([submitted, other]))
       expect(yield* count("telemetry_events", "id LIKE 'mixi-%'")).toBe(3)
       expect(yield* count("payment_intent_transitions", "event_id LIKE 'mixi-%'")).toBe(3)

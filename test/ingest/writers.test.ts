@@ -15,7 +15,7 @@ const TIME = "2025-06-01T12:00:00Z"
 
 const item = (id: string): Item => {
   const event = toIngestEvent(wireEvent("PaymentAuthorized", { id, time: TIME }))
-  return { event, row: encodedRow(event), key: eventKey(event), index: 0, ack: undefined, ref: undefined }
+  return { event, row: Buffer.from(encodedRow(event)), key: eventKey(event), index: 0, ack: undefined, ref: undefined }
 }
 
 interface FakeStore {
@@ -76,7 +76,7 @@ const ids = (flushed: Flushed) => flushed.items.map((i) => i.event.id)
 
 const blockedItem = (id: string): Item => {
   const event = toIngestEvent(wireEvent("RequestBlocked", { id, time: TIME }))
-  return { event, row: encodedRow(event), key: eventKey(event), index: 0, ack: undefined, ref: undefined }
+  return { event, row: Buffer.from(encodedRow(event)), key: eventKey(event), index: 0, ack: undefined, ref: undefined }
 }
 
 describe("route writers (group commit)", () => {
@@ -220,7 +220,7 @@ describe("route writers (group commit)", () => {
       yield* writers.offer("PaymentAuthorized", [item("p-1")])
       yield* writers.offer("RequestBlocked", [blockedItem("b-1")])
       const alert = toIngestEvent(wireEvent("SolvencyAlert", { id: "s-1", time: TIME }))
-      yield* writers.offer("SolvencyAlert", [{ event: alert, row: encodedRow(alert), key: eventKey(alert), index: 0, ack: undefined, ref: undefined }])
+      yield* writers.offer("SolvencyAlert", [{ event: alert, row: Buffer.from(encodedRow(alert)), key: eventKey(alert), index: 0, ack: undefined, ref: undefined }])
       yield* Effect.yieldNow().pipe(Effect.repeatN(20))
       expect(fake.started).toBe(2)
       yield* fake.gate.open

@@ -34,7 +34,8 @@ export interface Admitted {
   readonly route: Route
   readonly gatewayId: string
   readonly key: string
-  readonly row: string
+  /** UTF-8 JSON, one line. */
+  readonly row: Uint8Array
 }
 
 export class IngestStream extends Context.Tag("Ingest/IngestStream")<IngestStream, {
@@ -54,8 +55,21 @@ export const MAX_MESSAGE_BYTES = 512 * 1024
 export interface OutgoingMessage {
   readonly route: Route
   readonly gatewayId: string
-  readonly data: string
+  /** The rows, one per line. */
+  readonly data: Buffer
   readonly msgID: string
+}
+
+/** Rows joined by newlines, `size` bytes in all. */
+const lines = (rows: ReadonlyArray<Uint8Array>, size: number): Buffer => {
+  const out = Buffer.allocUnsafe(size)
+  let at = 0
+  for (const row of rows) {
+    if (at > 0) out[at++] = 0x0a
+    out.set(row, at)
+    at += row.length
+  }
+  return out
 }
 
 /**
@@ -67,17 +81,17 @@ export interface OutgoingMessage {
  */
 export const encodeMessages = (events: ReadonlyArray<Admitted>, maxBytes = MAX_MESSAGE_BYTES): Array<OutgoingMessage> => {
   const out: Array<OutgoingMessage> = []
-  const open = new Map<string, { route: Route; gatewayId: string; rows: Array<string>; bytes: number; hash: ReturnType<typeof createHash> }>()
+  const open = new Map<string, { route: Route; gatewayId: string; rows: Array<Uint8Array>; bytes: number; hash: ReturnType<typeof createHash> }>()
   const close = (group: string) => {
     const g = open.get(group)
     if (g === undefined) return
     open.delete(group)
-    out.push({ route: g.route, gatewayId: g.gatewayId, data: g.rows.join("\n"), msgID: g.hash.digest("hex").slice(0, 40) })
+    out.push({ route: g.route, gatewayId: g.gatewayId, data: lines(g.rows, g.bytes - 1), msgID: g.hash.digest("hex").slice(0, 40) })
   }
   for (const e of events) {
     const group = `${e.route}\u0000${e.gatewayId}`
     const current = open.get(group)
-    const bytes = Buffer.byteLength(e.row) + 1
+    const bytes = e.row.length + 1
     if (current !== undefined && (current.rows.length >= MAX_ROWS || current.bytes + bytes > maxBytes)) close(group)
     let g = open.get(group)
     if (g === undefined) {
@@ -135,7 +149,7 @@ export const IngestStreamInMemory = Layer.effectContext(
       append: (events) =>
         Effect.suspend(() => {
           if (state.failure !== undefined) return Effect.fail(new IngestStreamUnavailable({ message: state.failure }))
-          for (const m of encodeMessages(events)) state.stored.set(nextSeq++, { data: m.data, deliveries: 0, inFlight: false })
+          for (const m of encodeMessages(events)) state.stored.set(nextSeq++, { data: m.data.toString("utf8"), deliveries: 0, inFlight: false })
           return Effect.void
         }),
       pull: (max) =>

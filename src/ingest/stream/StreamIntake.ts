@@ -81,7 +81,7 @@ export const startStreamIntake = (options: StreamIntakeOptions) =>
             yield* options.unreadable(row, event)
             continue
           }
-          items.push({ event, row, key: eventKey(event), index: items.length, ack, ref: undefined })
+          items.push({ event, row: Buffer.from(row), key: eventKey(event), index: items.length, ack, ref: undefined })
         }
         if (items.length === 0) {
           yield* Metric.increment(Metrics.terminated)
