@@ -86,103 +86,101 @@ const pipelineOn = (url: string, stream: string) =>
     Layer.provide(Logger.minimumLogLevel(LogLevel.Error))
   )
 
+/** `body` against a pipeline on its own nats-server and stream `stream`. */
+const onStream = <A, E>(stream: string, body: Effect.Effect<A, E, IngestPipeline | InMemoryStore | Db | NatsBus | HealthChecks>) =>
+  Effect.gen(function*() {
+    const nats = yield* startNats
+    return yield* body.pipe(Effect.provide(pipelineOn(nats.url, stream)))
+  }).pipe(Effect.scoped)
+
 /** Messages the ingest stream still holds (a work queue: acked or terminated ones are gone). */
 const held = (stream: string) =>
   Effect.flatMap(NatsBus, (bus) => Effect.promise(() => bus.jsm.streams.info(stream).then((info) => info.state.messages)))
 
 describe("INGEST_DURABILITY=jetstream (nats-server, in-memory store)", () => {
   it.live("poison is dead-lettered and its message settled for good; the rest of the message commits", () =>
-    Effect.gen(function*() {
-      const nats = yield* startNats
-      yield* Effect.gen(function*() {
-        const pipeline = yield* IngestPipeline
-        const tables = yield* InMemoryStore
-        const db = yield* Db
-        db.refuse.add("poison-1")
-        db.refuse.add("poison-2")
-        const terminatedBefore = yield* count(StreamMetrics.terminated)
+    onStream("T_POISON", Effect.gen(function*() {
+      const pipeline = yield* IngestPipeline
+      const tables = yield* InMemoryStore
+      const db = yield* Db
+      db.refuse.add("poison-1")
+      db.refuse.add("poison-2")
+      const terminatedBefore = yield* count(StreamMetrics.terminated)
 
-        // One message with poison among good events, one with only poison.
-        const mixed = yield* pipeline.submit([payment("ok-1"), payment("poison-1"), payment("ok-2")], { waitForCommit: false })
-        expect(mixed).toEqual({ outcomes: ["accepted", "accepted", "accepted"], committed: false })
-        yield* pipeline.submit([payment("poison-2")], { waitForCommit: false })
+      // One message with poison among good events, one with only poison.
+      const mixed = yield* pipeline.submit([payment("ok-1"), payment("poison-1"), payment("ok-2")], { waitForCommit: false })
+      expect(mixed).toEqual({ outcomes: ["accepted", "accepted", "accepted"], committed: false })
+      yield* pipeline.submit([payment("poison-2")], { waitForCommit: false })
 
-        yield* waitUntil("good events committed", () => tables.raw.size === 2)
-        yield* waitUntil("both poison events dead-lettered", () => tables.deadLetters.length === 2)
-        yield* waitFor("the stream emptied (acked and terminated)", Effect.map(held("T_POISON"), (n) => n === 0))
-        expect([...tables.raw.keys()].sort()).toEqual([eventKey(payment("ok-1")), eventKey(payment("ok-2"))].sort())
-        expect(tables.deadLetters.map((d) => d.eventId).sort()).toEqual(["poison-1", "poison-2"])
-        expect(tables.deadLetters.every((d) => /refused by the database/.test(d.reason))).toBe(true)
-        expect((yield* count(StreamMetrics.terminated)) - terminatedBefore).toBe(1)
-        // Settled for good: the consumer holds nothing and redelivered nothing.
-        const bus = yield* NatsBus
-        const info = yield* Effect.promise(() => bus.jsm.consumers.info("T_POISON", "writers"))
-        expect(info.num_ack_pending).toBe(0)
-        expect(info.num_redelivered).toBe(0)
-        const poisonAttempts = db.attempts.filter((id) => id.startsWith("poison")).length
-        expect(poisonAttempts).toBeGreaterThan(0)
-      }).pipe(Effect.provide(pipelineOn(nats.url, "T_POISON")))
-    }).pipe(Effect.scoped), { timeout: 40_000 })
+      yield* waitUntil("good events committed", () => tables.raw.size === 2)
+      yield* waitUntil("both poison events dead-lettered", () => tables.deadLetters.length === 2)
+      yield* waitFor("the stream emptied (acked and terminated)", Effect.map(held("T_POISON"), (n) => n === 0))
+      expect([...tables.raw.keys()].sort()).toEqual([eventKey(payment("ok-1")), eventKey(payment("ok-2"))].sort())
+      expect(tables.deadLetters.map((d) => d.eventId).sort()).toEqual(["poison-1", "poison-2"])
+      expect(tables.deadLetters.every((d) => /refused by the database/.test(d.reason))).toBe(true)
+      expect((yield* count(StreamMetrics.terminated)) - terminatedBefore).toBe(1)
+      // Settled for good: the consumer holds nothing and redelivered nothing.
+      const bus = yield* NatsBus
+      const info = yield* Effect.promise(() => bus.jsm.consumers.info("T_POISON", "writers"))
+      expect(info.num_ack_pending).toBe(0)
+      expect(info.num_redelivered).toBe(0)
+      const poisonAttempts = db.attempts.filter((id) => id.startsWith("poison")).length
+      expect(poisonAttempts).toBeGreaterThan(0)
+    })), { timeout: 40_000 })
 
   it.live("with the database away nothing is acknowledged and JetStream delivers again; once it is back each event commits once", () =>
-    Effect.gen(function*() {
-      const nats = yield* startNats
-      yield* Effect.gen(function*() {
-        const pipeline = yield* IngestPipeline
-        const tables = yield* InMemoryStore
-        const db = yield* Db
-        const bus = yield* NatsBus
-        db.down = true
-        const redeliveredBefore = yield* count(StreamMetrics.redeliveries)
-        const events = Array.from({ length: 20 }, (_, i) => payment(`down-${i}`))
-        const submitted = yield* pipeline.submit(events, { waitForCommit: false })
-        expect(submitted.committed).toBe(false)
-        expect(submitted.outcomes.every((o) => o === "accepted")).toBe(true)
+    onStream("T_DOWN", Effect.gen(function*() {
+      const pipeline = yield* IngestPipeline
+      const tables = yield* InMemoryStore
+      const db = yield* Db
+      const bus = yield* NatsBus
+      db.down = true
+      const redeliveredBefore = yield* count(StreamMetrics.redeliveries)
+      const events = Array.from({ length: 20 }, (_, i) => payment(`down-${i}`))
+      const submitted = yield* pipeline.submit(events, { waitForCommit: false })
+      expect(submitted.committed).toBe(false)
+      expect(submitted.outcomes.every((o) => o === "accepted")).toBe(true)
 
-        // The writer retries; the ack wait (1 s) lapses and the message is delivered again …
-        yield* waitFor("a redelivery while the database is away", Effect.map(count(StreamMetrics.redeliveries), (n) => n > redeliveredBefore))
-        const during = yield* Effect.promise(() => bus.jsm.consumers.info("T_DOWN", "writers"))
-        expect(during.num_redelivered).toBeGreaterThan(0)
-        expect(yield* held("T_DOWN")).toBe(1)
-        expect(tables.raw.size).toBe(0)
-        // … into the copy this receiver holds: not a second copy in memory.
-        expect(yield* pipeline.pending).toBe(events.length)
-        const health = yield* (yield* HealthChecks).snapshot
-        expect(health["ingest"]?.status).not.toBe("ok")
+      // The writer retries; the ack wait (1 s) lapses and the message is delivered again …
+      yield* waitFor("a redelivery while the database is away", Effect.map(count(StreamMetrics.redeliveries), (n) => n > redeliveredBefore))
+      const during = yield* Effect.promise(() => bus.jsm.consumers.info("T_DOWN", "writers"))
+      expect(during.num_redelivered).toBeGreaterThan(0)
+      expect(yield* held("T_DOWN")).toBe(1)
+      expect(tables.raw.size).toBe(0)
+      // … into the copy this receiver holds: not a second copy in memory.
+      expect(yield* pipeline.pending).toBe(events.length)
+      const health = yield* (yield* HealthChecks).snapshot
+      expect(health["ingest"]?.status).not.toBe("ok")
 
-        db.down = false
-        yield* waitUntil("all committed", () => tables.raw.size === events.length)
-        yield* waitFor("the stream emptied (acked)", Effect.map(held("T_DOWN"), (n) => n === 0))
-        expect([...tables.raw.values()].map((e) => e.id).sort()).toEqual(events.map((e) => e.id).sort())
-        // Written once: the redelivered copy was never queued beside the one held.
-        expect(tables.writes.reduce((n, w) => n + w.size, 0)).toBe(events.length)
-        expect(tables.deadLetters).toHaveLength(0)
-        expect(yield* pipeline.pending).toBe(0)
-      }).pipe(Effect.provide(pipelineOn(nats.url, "T_DOWN")))
-    }).pipe(Effect.scoped), { timeout: 40_000 })
+      db.down = false
+      yield* waitUntil("all committed", () => tables.raw.size === events.length)
+      yield* waitFor("the stream emptied (acked)", Effect.map(held("T_DOWN"), (n) => n === 0))
+      expect([...tables.raw.values()].map((e) => e.id).sort()).toEqual(events.map((e) => e.id).sort())
+      // Written once: the redelivered copy was never queued beside the one held.
+      expect(tables.writes.reduce((n, w) => n + w.size, 0)).toBe(events.length)
+      expect(tables.deadLetters).toHaveLength(0)
+      expect(yield* pipeline.pending).toBe(0)
+    })), { timeout: 40_000 })
 
   it.live("a request of large multi-byte rows is split into messages the server takes (sizes in UTF-8 bytes, not UTF-16 units)", () =>
-    Effect.gen(function*() {
-      const nats = yield* startNats
-      yield* Effect.gen(function*() {
-        const pipeline = yield* IngestPipeline
-        const tables = yield* InMemoryStore
-        const bus = yield* NatsBus
-        // 400 rows of ~3.4 KB in UTF-8 (1,100 CJK characters, ~1,200 UTF-16 units): 1.4 MB in all.
-        // Counted in units they made one message of 480 K, over the server's 1 MB max payload,
-        // and the request was refused (503) at every retry.
-        const text = "漢".repeat(1_100)
-        const events = Array.from({ length: 400 }, (_, i) =>
-          toIngestEvent({ ...wireUnknown({ id: `cjk-${i}`, time: TIME }), data: { note: text } }))
-        expect(bus.nc.info?.max_payload).toBe(1024 * 1024)
-        const submitted = yield* pipeline.submit(events, { waitForCommit: false })
-        expect(submitted.outcomes.every((o) => o === "accepted")).toBe(true)
-        yield* waitUntil("all committed", () => tables.raw.size === events.length)
-        yield* waitFor("the stream emptied (acked)", Effect.map(held("T_CJK"), (n) => n === 0))
-        const info = yield* Effect.promise(() => bus.jsm.streams.info("T_CJK"))
-        expect(info.state.last_seq, "split into several messages").toBeGreaterThan(1)
-      }).pipe(Effect.provide(pipelineOn(nats.url, "T_CJK")))
-    }).pipe(Effect.scoped), { timeout: 40_000 })
+    onStream("T_CJK", Effect.gen(function*() {
+      const pipeline = yield* IngestPipeline
+      const tables = yield* InMemoryStore
+      const bus = yield* NatsBus
+      // 400 rows of ~3.4 KB in UTF-8 (1,100 CJK characters, ~1,200 UTF-16 units): 1.4 MB in all.
+      // Counted in units they made one message of 480 K, over the server's 1 MB max payload,
+      // and the request was refused (503) at every retry.
+      const text = "漢".repeat(1_100)
+      const events = Array.from({ length: 400 }, (_, i) =>
+        toIngestEvent({ ...wireUnknown({ id: `cjk-${i}`, time: TIME }), data: { note: text } }))
+      expect(bus.nc.info?.max_payload).toBe(1024 * 1024)
+      const submitted = yield* pipeline.submit(events, { waitForCommit: false })
+      expect(submitted.outcomes.every((o) => o === "accepted")).toBe(true)
+      yield* waitUntil("all committed", () => tables.raw.size === events.length)
+      yield* waitFor("the stream emptied (acked)", Effect.map(held("T_CJK"), (n) => n === 0))
+      const info = yield* Effect.promise(() => bus.jsm.streams.info("T_CJK"))
+      expect(info.state.last_seq, "split into several messages").toBeGreaterThan(1)
+    })), { timeout: 40_000 })
 
   it("every message fits the byte limit it is given, or is one row alone", () => {
     const admitted = (i: number, chars: number) => ({
