@@ -149,7 +149,7 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
         // request answered 429/503 (or refused whole) may be re-sent exactly as it was.
         const replay = replayKey(gateway.id, verified.right, raw.right, headerBlock)
         if (!replays.claim(replay, Math.floor(nowMs / 1000))) {
-          return yield* problem(401, "replayed_request", "this signed request (same timestamp and body) was already accepted", {
+          return yield* problem(401, "replayed_request", "this signed request (same timestamp, body and, in binary mode, signed headers) was already accepted", {
             field: "x-machpay-signature"
           })
         }
