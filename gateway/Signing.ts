@@ -4,7 +4,8 @@
  *     X-MachPay-Signature: t=<unix seconds>,v1=hex(HMAC-SHA256(secret, "<t>." + <body bytes as sent>))
  *
  * The body is signed as it goes on the wire, i.e. after gzip. A string secret is its UTF-8 bytes.
- * A CloudEvents binary-mode request (attributes in `ce-*` headers) signs those headers too, with
+ * A CloudEvents binary-mode request (attributes in `ce-*` headers) signs those headers, its
+ * `content-type` and its `content-encoding` too, with
  * `signBinary`. This is re-implemented here rather than imported so that the gateway library
  * depends on the contract (`schema/`) only; test/gateway/client.test.ts verifies it with the
  * server's own code.
@@ -25,9 +26,10 @@ export const signBody = (secret: string | Uint8Array, body: Uint8Array, nowSecon
 
 /**
  * The signature of a binary-mode request. `headers` are the ones it will be sent with; its
- * `ce-*` headers and `content-type` are signed, each as `name:value\n` (name in lower case),
- * sorted, followed by one empty line, then the body. Send each of them once, without
- * surrounding spaces, exactly as signed.
+ * `ce-*`, `content-type` and `content-encoding` headers are signed, each as `name:value\n`
+ * (name in lower case, value without surrounding spaces or tabs, as the receiver reads it),
+ * the lines sorted, followed by one empty line, then the body. A name given twice (in any
+ * case) is refused: HTTP would merge or drop one of them.
  */
 export const signBinary = (
   secret: string | Uint8Array,
@@ -35,10 +37,12 @@ export const signBinary = (
   body: Uint8Array,
   nowSeconds: number
 ): string => {
-  const signed = Object.entries(headers)
-    .map(([name, value]) => [name.toLowerCase(), value] as const)
-    .filter(([name]) => name.startsWith("ce-") || name === "content-type")
-    .map(([name, value]) => `${name}:${value}\n`)
-    .sort()
-  return sign(secret, nowSeconds, [Buffer.from(`${signed.join("")}\n`, "latin1"), body])
+  const signed = new Map<string, string>()
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase()
+    if (!(lower.startsWith("ce-") || lower === "content-type" || lower === "content-encoding")) continue
+    if (signed.has(lower)) throw new Error(`signBinary: header ${lower} given twice`)
+    signed.set(lower, `${lower}:${value.replace(/^[ \t]+|[ \t]+$/g, "")}\n`)
+  }
+  return sign(secret, nowSeconds, [Buffer.from(`${[...signed.values()].sort().join("")}\n`, "latin1"), body])
 }

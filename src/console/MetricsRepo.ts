@@ -72,7 +72,8 @@ const make = Effect.gen(function*() {
   })
 
   const metrics = Effect.fn("ConsoleRepo.metrics")(function*(scope: VendorScope, range: Range) {
-    const routesFrom = new Date(Math.max(range.fromMs, range.toMs - HOUR)).toISOString()
+    // The last hour of the range, or all of it when shorter (then `from` as given, to the µs).
+    const routesFrom = range.toMs - HOUR > range.fromMs ? new Date(range.toMs - HOUR).toISOString() : range.from
     const [series, totals, routes] = yield* Effect.all([
       findSeries({ scope, range }),
       findTotals({ scope, range }),

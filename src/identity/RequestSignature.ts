@@ -10,7 +10,7 @@
  *
  * In CloudEvents binary mode the event's attributes travel in headers, so they are signed
  * too: `v1 = hex(HMAC-SHA256(secret, "<t>." + <header block> + <raw body bytes>))`, where the
- * header block is every `ce-*` header and `content-type`, one `name:value\n` line each with
+ * header block is every `ce-*` header, `content-type` and `content-encoding`, one `name:value\n` line each with
  * the name in lower case, the lines sorted by code unit, then one more `\n` (`binaryHeaderBlock`). Without
  * it, anyone holding a signed request that was not accepted could change its id or time
  * and send it again under the gateway's name.
@@ -33,7 +33,7 @@ export const SIGNATURE_HEADER = "x-machpay-signature"
 
 export type SignatureFailure = "missing" | "malformed" | "expired" | "mismatch"
 
-const BODY_ONLY = "it covers the body only; in binary mode the ce-* and content-type headers are signed too " +
+const BODY_ONLY = "it covers the body only; in binary mode the ce-*, content-type and content-encoding headers are signed too " +
   "(\"<t>.\" + header block + body, see docs/ingest.md)"
 
 /** What a well-formed header looks like, quoted in every "malformed" answer. */
@@ -57,16 +57,19 @@ export class SignatureError extends Data.TaggedError("SignatureError")<{
 }
 
 /**
- * The signed header block of a binary-mode request: its `ce-*` headers and `content-type`,
- * as `name:value\n` lines sorted by name, and a closing `\n`. Header text is taken as the
- * bytes on the wire (latin1), as Node's HTTP parser hands it over.
+ * The signed header block of a binary-mode request: its `ce-*`, `content-type` and
+ * `content-encoding` headers as `name:value\n` lines, the lines sorted by code unit (whole
+ * lines, not names: `ce-ext1:…` comes before `ce-ext:…`), and a closing `\n`. Values are as
+ * Node's HTTP parser hands them over: latin1 text, surrounding spaces and tabs removed, a
+ * repeated `ce-*` header's values joined with ", ". `content-encoding` decides how the signed
+ * bytes are read (gzip or not), so it is signed too.
  */
 export const binaryHeaderBlock = (headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>): string => {
   const lines: Array<string> = []
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue
     const lower = name.toLowerCase()
-    if (lower.startsWith("ce-") || lower === "content-type") {
+    if (lower.startsWith("ce-") || lower === "content-type" || lower === "content-encoding") {
       lines.push(`${lower}:${typeof value === "string" ? value : value.join(", ")}\n`)
     }
   }

@@ -50,7 +50,7 @@ export class IngestApi extends HttpApiGroup.make("ingest")
           "`GatewayTelemetryPacket` (`application/json`). `Content-Encoding: gzip` is accepted.",
           "Authenticate with `Authorization: Bearer <ingest key>`; gateways with a signing secret must also send",
           "`X-MachPay-Signature: t=<unix seconds>,v1=<64 lowercase hex HMAC-SHA256(secret, \"<t>.<body>\")>`",
-          "(exactly one of each, no spaces); in binary mode the `ce-*` and `content-type` headers are signed too",
+          "(exactly one of each, no spaces); in binary mode the `ce-*`, `content-type` and `content-encoding` headers are signed too",
           "(`\"<t>.\" + sorted name:value lines + empty line + body`, see docs/ingest.md);",
           "an accepted signed request sent again is refused as a replay, one",
           "answered 429/503 may be re-sent as is.",

@@ -119,6 +119,16 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("vendor metrics", (it) =>
       yield* sql`DELETE FROM rollup_claimed WHERE gateway_id = 'mg1'`
     }))
 
+  it.effect("a range shorter than an hour: the per-route window is the range itself, its bounds to the microsecond", () =>
+    Effect.gen(function*() {
+      const client = yield* clientFor(token({ role: "vendor", vendorId: "mv" }))
+      const from = `${iso(now - 30 * 60_000).slice(0, 23)}417Z`
+      const m = yield* client.consoleVendor.metrics({ urlParams: { from, to: iso(now) } })
+      expect(m.from).toBe(from)
+      expect(m.routes.from).toBe(m.from)
+      expect(m.routes.to).toBe(m.to)
+    }))
+
   it.effect("per-route figures cover the last hour of the range, from packets", () =>
     Effect.gen(function*() {
       const client = yield* clientFor(token({ role: "vendor", vendorId: "mv" }))

@@ -139,7 +139,7 @@ describe("RequestSignature", () => {
       expect(replayKey("gw-1", verified, new TextEncoder().encode("{}"))).not.toBe(key)
     }))
 
-  describe("binary mode: the ce-* headers and content-type are signed with the body", () => {
+  describe("binary mode: the ce-* headers, content-type and content-encoding are signed with the body", () => {
     const data = new TextEncoder().encode(`{"amount":"1.00"}`)
     const headers = {
       "content-type": "application/json",
@@ -178,10 +178,27 @@ describe("RequestSignature", () => {
       Effect.gen(function* () {
         const error = yield* Effect.flip(verifyBinary(signRequest(secret, data, now), headers))
         expect(error.reason).toBe("mismatch")
-        expect(error.message).toContain("in binary mode the ce-* and content-type headers are signed too")
+        expect(error.message).toContain("in binary mode the ce-*, content-type and content-encoding headers are signed too")
         // A plain wrong signature gets no hint.
         expect((yield* Effect.flip(verifyBinary(signRequest("other", data, now), headers))).message).toBe("request signature does not match")
       }))
+
+    it.effect("content-encoding is signed (it decides how the signed bytes are read); the library signs values as the server reads them", () =>
+      Effect.gen(function* () {
+        const gzipped = { ...headers, "content-encoding": "gzip" }
+        const header = signBinary(secret, gzipped, data, now)
+        yield* verifyBinary(header, gzipped)
+        // Dropping (or adding) the encoding would store the compressed bytes as the event's data.
+        expect(yield* reasonOf(verifyBinary(header, headers))).toBe("mismatch")
+        expect(yield* reasonOf(verifyBinary(signBinary(secret, headers, data, now), gzipped))).toBe("mismatch")
+        // Node strips surrounding spaces and tabs from header values; the library signs them stripped.
+        yield* verifyBinary(signBinary(secret, { ...headers, "ce-subject": "  café \t" }, data, now), { ...headers, "ce-subject": "café" })
+        expect(() => signBinary(secret, { ...headers, "Content-Type": "text/plain" }, data, now)).toThrow("content-type given twice")
+      }))
+
+    it("sorts whole lines, as documented: ce-ext1 before ce-ext", () => {
+      expect(binaryHeaderBlock({ "ce-ext": "a", "ce-ext1": "b" })).toBe("ce-ext1:b\nce-ext:a\n\n")
+    })
 
     it("two binary requests with the same body and time but different ids have different replay keys", () => {
       const block = binaryHeaderBlock(headers)
