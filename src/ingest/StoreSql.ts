@@ -15,6 +15,11 @@ export const RAW_COLUMNS = `event_time timestamptz, source text, id text, type t
 export const RAW_INSERT = `INSERT INTO telemetry_events (event_time, source, id, type, gateway_id, subject, received_at, attributes, data)
     SELECT i.event_time, i.source, i.id, i.type, i.gateway_id, i.subject, i.received_at, i.attributes, i.data FROM input i`
 
+/** jsonb's binary format version (1), then `[`. */
+const JSONB_ARRAY_OPEN = Buffer.from([1, 0x5b])
+const COMMA = Buffer.from(",")
+const ARRAY_CLOSE = Buffer.from("]")
+
 /**
  * The batch parameter: the events' rows (encoded at admission when given) as one JSON array,
  * as bytes in jsonb's binary format (a version byte, 1, then the text); a `Buffer` parameter is
@@ -23,20 +28,13 @@ export const RAW_INSERT = `INSERT INTO telemetry_events (event_time, source, id,
  * of garbage per event at 10,000 events/s.
  */
 export const rowsOf = (events: ReadonlyArray<IngestEvent>, rows?: ReadonlyArray<Uint8Array>): Buffer => {
-  const encoded = rows ?? events.map((event) => Buffer.from(encodedRow(event)))
-  let size = 3 + Math.max(0, encoded.length - 1)
-  for (const row of encoded) size += row.length
-  const out = Buffer.allocUnsafe(size)
-  out[0] = 1
-  out[1] = 0x5b // [
-  let at = 2
-  for (let i = 0; i < encoded.length; i++) {
-    if (i > 0) out[at++] = 0x2c // ,
-    out.set(encoded[i]!, at)
-    at += encoded[i]!.length
+  const parts: Array<Uint8Array> = [JSONB_ARRAY_OPEN]
+  for (const row of rows ?? events.map((event) => Buffer.from(encodedRow(event)))) {
+    if (parts.length > 1) parts.push(COMMA)
+    parts.push(row)
   }
-  out[at] = 0x5d // ]
-  return out
+  parts.push(ARRAY_CLOSE)
+  return Buffer.concat(parts)
 }
 
 /** The database's own error (SQLSTATE, socket error) decides the class, not the client's wrapper. */

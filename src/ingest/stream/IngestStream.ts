@@ -60,17 +60,11 @@ export interface OutgoingMessage {
   readonly msgID: string
 }
 
+const NEWLINE = Buffer.from("\n")
+
 /** Rows joined by newlines, `size` bytes in all. */
-const lines = (rows: ReadonlyArray<Uint8Array>, size: number): Buffer => {
-  const out = Buffer.allocUnsafe(size)
-  let at = 0
-  for (const row of rows) {
-    if (at > 0) out[at++] = 0x0a
-    out.set(row, at)
-    at += row.length
-  }
-  return out
-}
+const lines = (rows: ReadonlyArray<Uint8Array>, size: number): Buffer =>
+  Buffer.concat(rows.flatMap((row, i) => (i === 0 ? [row] : [NEWLINE, row])), size)
 
 /**
  * A request's admitted events → messages: grouped by route and gateway (first-seen order), split
