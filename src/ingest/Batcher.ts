@@ -28,6 +28,7 @@ import { abandonAfter, type EventStore, StoreError } from "./EventStore.js"
 import { traceparentLinks } from "../observability/Tracing.js"
 import { type IngestEvent, type Route, ROUTES, traceparentOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
+import { makeRouteQueue, type RouteQueue } from "./RouteQueue.js"
 
 export interface Rejected {
   readonly status: "rejected"
@@ -117,8 +118,6 @@ export const defaultWriterSettings = (
 const describe = (defect: unknown): string => (defect instanceof Error ? defect.message : String(defect))
 
 interface MutableStatus {
-  /** Offered and not yet in a batch. */
-  queued: number
   inFlight: number
   inFlightSince: number | undefined
   failure: { readonly error: StoreError; readonly since: number } | undefined
@@ -131,7 +130,7 @@ export const startWriters = (
   results: Queue.Enqueue<Flushed>
 ) =>
   Effect.gen(function*() {
-    const queues = new Map<Route, Queue.Queue<ReadonlyArray<Item>>>()
+    const queues = new Map<Route, RouteQueue<Item>>()
     /** Write slots shared by the routes: at most this many statements (or intent transactions) run at once. */
     const slots = yield* Effect.makeSemaphore(settings.maxConcurrentFlushes)
     const statuses = new Map<Route, MutableStatus>()
@@ -139,7 +138,7 @@ export const startWriters = (
     /** A write that outlives the timeout is abandoned at once: the slot does not wait for its clean-up. */
     const timed = abandonAfter(settings.writeTimeout)
 
-    const startWriter = (route: Route, queue: Queue.Dequeue<ReadonlyArray<Item>>, status: MutableStatus) => {
+    const startWriter = (route: Route, queue: RouteQueue<Item>, status: MutableStatus) => {
       const routeMetric = <T extends Metric.Metric<any, any, any>>(metric: T): T => Metric.tagged(metric, "route", route) as T
 
       /** One statement, retried while the failure says "later"; `Left` = the data is refused. */
@@ -248,33 +247,11 @@ export const startWriters = (
           })
         )
 
-      /** Taken from the queue and not yet in a batch: `pending[head…]`, oldest first. */
-      let pending: Array<Item> = []
-      let head = 0
-      const takeAll = (lists: Iterable<ReadonlyArray<Item>>) => {
-        if (head > 0 && head * 2 >= pending.length) {
-          pending = pending.slice(head)
-          head = 0
-        }
-        for (const list of lists) for (const item of list) pending.push(item)
-      }
-      const nextBatch = Effect.gen(function*() {
-        if (head === pending.length) takeAll([yield* Queue.take(queue)])
+      return queue.awaitItems.pipe(
         // While every write slot is busy more events arrive: wait for a free slot before forming
         // the batch, so they go in this one.
-        yield* slots.withPermits(1)(Effect.void)
-        takeAll(yield* Queue.takeAll(queue))
-        const batch = pending.slice(head, head + settings.batchSize)
-        head += batch.length
-        if (head === pending.length) {
-          pending = []
-          head = 0
-        }
-        status.queued -= batch.length
-        return batch
-      })
-
-      return nextBatch.pipe(
+        Effect.zipRight(slots.withPermits(1)(Effect.void)),
+        Effect.zipRight(queue.takeBatch(settings.batchSize)),
         Effect.flatMap(flush),
         Effect.flatMap((flushed) => Queue.offer(results, flushed)),
         Effect.forever
@@ -282,10 +259,8 @@ export const startWriters = (
     }
 
     for (const route of ROUTES) {
-      // One queue element per offer (a request's events of this route), not per event: taking
-      // events one by one built an Effect Chunk per event (about 1 KB of garbage each at 10,000/s).
-      const queue = yield* Queue.unbounded<ReadonlyArray<Item>>()
-      const status: MutableStatus = { queued: 0, inFlight: 0, inFlightSince: undefined, failure: undefined }
+      const queue = yield* makeRouteQueue<Item>()
+      const status: MutableStatus = { inFlight: 0, inFlightSince: undefined, failure: undefined }
       queues.set(route, queue)
       statuses.set(route, status)
       // Failure counters exist at 0 from the start: an alert's rate() needs the series before the first failure.
@@ -297,17 +272,13 @@ export const startWriters = (
 
     return {
       /** Queues items of one route, in order. */
-      offer: (route: Route, items: ReadonlyArray<Item>) =>
-        items.length === 0 ? Effect.void : Effect.suspend(() => {
-          statuses.get(route)!.queued += items.length
-          return Queue.offer(queues.get(route)!, items)
-        }),
+      offer: (route: Route, items: ReadonlyArray<Item>) => queues.get(route)!.offer(items),
       /** True while any writer's last attempt failed (new events then go to the journal). */
       failing: (): boolean => [...statuses.values()].some((s) => s.failure !== undefined),
       status: Effect.sync(() =>
         ROUTES.map((route): RouteStatus => {
           const s = statuses.get(route)!
-          return { route, queued: s.queued, inFlight: s.inFlight, inFlightSince: s.inFlightSince, failure: s.failure }
+          return { route, queued: queues.get(route)!.queued(), inFlight: s.inFlight, inFlightSince: s.inFlightSince, failure: s.failure }
         })
       )
     }
