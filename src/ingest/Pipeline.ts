@@ -235,7 +235,8 @@ export const IngestPipelineLive = Layer.scoped(
             refusedAtDoor[0]!.event.receivedAt
           )
         }
-        if (admitted.length === 0) return { outcomes, committed: options.waitForCommit }
+        // Nothing admitted (every event refused at the door): nothing was waited for.
+        if (admitted.length === 0) return { outcomes, committed: false }
         // JetStream keeps them (replicated) until a writer — here or on another receiver — commits.
         // A request waiting for the commit takes the memory path below: if this receiver dies
         // first its caller gets no answer and re-sends, as with the journal.

@@ -124,7 +124,11 @@ const rejectedOrDeadLettered = (reply: Reply, id: string, wait: boolean) =>
   Effect.gen(function*() {
     expect(reply.status, `${reply.status} ${reply.text.slice(0, 300)}`).toBeGreaterThanOrEqual(200)
     expect(reply.status, `${reply.status} ${reply.text.slice(0, 300)}`).toBeLessThan(500)
-    const body = JSON.parse(reply.text) as { results?: Array<{ status: string; reason?: string; field?: string }>; message?: string }
+    const body = JSON.parse(reply.text) as {
+      results?: Array<{ status: string; reason?: string; field?: string }>
+      message?: string
+      committed?: boolean
+    }
     const result = body.results?.[0]
     if (reply.status >= 400 && result === undefined) {
       // Refused whole (e.g. 413): says why.
@@ -136,6 +140,9 @@ const rejectedOrDeadLettered = (reply: Reply, id: string, wait: boolean) =>
       expect(reply.status, reply.text.slice(0, 300)).toBe(400)
       expect(result.reason ?? "").not.toBe("")
       expect(result.field ?? "").not.toBe("")
+      // `committed` says whether the answer waited for the database: only for a refusal by the
+      // database itself, never for one at the door (the schema, or admission's depth and size).
+      expect(body.committed, reply.text.slice(0, 300)).toBe(/the database refused/.test(result.reason ?? ""))
       return
     }
     // Acknowledged: then either stored (the raw log has every stored event) or, when the database
