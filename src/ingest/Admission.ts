@@ -168,25 +168,31 @@ export interface Admitted {
   readonly row: Buffer
 }
 
-/**
- * One request's events at the door, in order: a repeat of an earlier event of the same request
- * (or, unless the caller waits for the commit, of a recently admitted one) is a duplicate; an
- * event `admitEvent` refuses is rejected (and listed, to be dead-lettered); the rest is admitted.
- * `outcomes` is provisional: "accepted" means queued.
- */
-export const sortAtDoor = (
-  events: ReadonlyArray<IngestEvent>,
-  options: { readonly limits: AdmissionLimits; readonly isRecent: (key: string) => boolean }
-): {
+/** One request at the door: what `take` decided so far. */
+export interface Door {
+  /** Decides one event (in request order; `index` is its place in the request). */
+  readonly take: (event: IngestEvent, index: number) => void
+  /** Per event, provisional: "accepted" means queued. */
   readonly outcomes: Array<Outcome>
   readonly admitted: ReadonlyArray<Admitted>
   readonly refused: ReadonlyArray<{ readonly index: number; readonly event: IngestEvent } & Refusal>
-} => {
-  const outcomes: Array<Outcome> = events.map(() => "accepted")
+}
+
+/**
+ * One request's events at the door, taken in order (in slices, Slices.ts): a repeat of an
+ * earlier event of the same request (or, unless the caller waits for the commit, of a recently
+ * admitted one) is a duplicate; an event `admitEvent` refuses is rejected (and listed, to be
+ * dead-lettered); the rest is admitted.
+ */
+export const openDoor = (
+  count: number,
+  options: { readonly limits: AdmissionLimits; readonly isRecent: (key: string) => boolean }
+): Door => {
+  const outcomes: Array<Outcome> = new Array<Outcome>(count).fill("accepted")
   const admitted: Array<Admitted> = []
   const refused: Array<{ readonly index: number; readonly event: IngestEvent } & Refusal> = []
   const inRequest = new Set<string>()
-  events.forEach((event, index) => {
+  const take = (event: IngestEvent, index: number): void => {
     const key = eventKey(event)
     if (inRequest.has(key) || options.isRecent(key)) {
       outcomes[index] = "duplicate"
@@ -200,6 +206,6 @@ export const sortAtDoor = (
     }
     inRequest.add(key)
     admitted.push({ index, event, key, row: verdict.right })
-  })
-  return { outcomes, admitted, refused }
+  }
+  return { take, outcomes, admitted, refused }
 }

@@ -26,7 +26,7 @@
 import { Clock, Deferred, Duration, Effect, Layer, Metric, Option, Queue, Schedule } from "effect"
 import { HealthChecks } from "../health/HealthChecks.js"
 import { Journal, type JournalFull, type JournalUnavailable } from "../journal/Service.js"
-import { type AdmissionLimits, sortAtDoor } from "./Admission.js"
+import { type AdmissionLimits, openDoor } from "./Admission.js"
 import { type Ack, defaultWriterSettings, type Flushed, type Item, startWriters } from "./Batcher.js"
 import type { Rejection } from "./Decode.js"
 import { DeadLetters } from "./DeadLetters.js"
@@ -38,6 +38,7 @@ import { traceparentLinks } from "../observability/Tracing.js"
 import { type IngestEvent, type Route, routeOf, traceparentOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 import { RecentKeys } from "./RecentKeys.js"
+import { forEachInSlices } from "./Slices.js"
 import { routeHealth } from "./RouteHealth.js"
 import { completeAcks, countOutcomes, settleFlushed, startPublisher } from "./Settle.js"
 import { CommittedEvents, IngestPipeline, PipelineClosed, PipelineFull } from "./PipelineService.js"
@@ -223,10 +224,11 @@ export const IngestPipelineLive = Layer.scoped(
     const submit = (events: ReadonlyArray<IngestEvent>, options: { readonly waitForCommit: boolean }) =>
       Effect.gen(function*() {
         if (closed) return yield* Effect.fail(new PipelineClosed())
-        const { admitted, outcomes, refused: refusedAtDoor } = sortAtDoor(events, {
-          limits,
-          isRecent: (key) => !options.waitForCommit && recent.has(key)
-        })
+        const door = openDoor(events.length, { limits, isRecent: (key) => !options.waitForCommit && recent.has(key) })
+        // A large request is encoded in slices, letting other requests in between.
+        yield* forEachInSlices(events, door.take)
+        if (closed) return yield* Effect.fail(new PipelineClosed())
+        const { admitted, outcomes, refused: refusedAtDoor } = door
         if (refusedAtDoor.length > 0) {
           yield* Metric.incrementBy(Metrics.admissionRefused, refusedAtDoor.length)
           yield* deadLetters.record(
