@@ -8,7 +8,8 @@
  *     sleep 12; NODE_OPTIONS=--experimental-websocket npx tsx load/alloc-profile.ts --port 9339 --seconds 10
  *
  * Options: --port (the server's inspector port), --seconds (window), --out (profile file,
- * default tmp/alloc.heapprofile), --top (rows printed).
+ * default tmp/alloc.heapprofile), --top (rows printed), --live (count only what is still alive at
+ * the end of the window, after a full collection: where the live heap was allocated).
  */
 import fs from "node:fs"
 import path from "node:path"
@@ -25,7 +26,7 @@ declare const WebSocket: new (url: string) => {
 interface CallFrame { readonly functionName: string; readonly url: string; readonly lineNumber: number }
 interface ProfileNode { readonly callFrame: CallFrame; readonly selfSize: number; readonly children: ReadonlyArray<ProfileNode> }
 
-const args = parseOptions({ port: 9229, seconds: 10, out: "tmp/alloc.heapprofile", top: 40 })
+const args = parseOptions({ port: 9229, seconds: 10, out: "tmp/alloc.heapprofile", top: 40, live: false })
 
 const targets = (await (await fetch(`http://127.0.0.1:${args.port}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string }>
 if (targets[0] === undefined) throw new Error(`no inspector target on port ${args.port}`)
@@ -50,10 +51,11 @@ await new Promise<void>((resolve) => (socket.onopen = resolve))
 await call("HeapProfiler.enable")
 await call("HeapProfiler.startSampling", {
   samplingInterval: 32_768,
-  includeObjectsCollectedByMajorGC: true,
-  includeObjectsCollectedByMinorGC: true
+  includeObjectsCollectedByMajorGC: !args.live,
+  includeObjectsCollectedByMinorGC: !args.live
 })
 await new Promise((resolve) => setTimeout(resolve, args.seconds * 1000))
+if (args.live) await call("HeapProfiler.collectGarbage")
 const { profile } = await call<{ profile: { head: ProfileNode } }>("HeapProfiler.stopSampling")
 socket.close()
 fs.mkdirSync(path.dirname(args.out), { recursive: true })
@@ -69,7 +71,9 @@ const walk = (node: ProfileNode): void => {
   node.children.forEach(walk)
 }
 walk(profile.head)
-console.log(`allocated (sampled) ${(total / 1e6).toFixed(0)} MB in ${args.seconds} s = ${(total / 1e6 / args.seconds).toFixed(1)} MB/s; profile in ${args.out}`)
+console.log(args.live
+  ? `still alive (sampled) ${(total / 1e6).toFixed(0)} MB of what was allocated in the last ${args.seconds} s; profile in ${args.out}`
+  : `allocated (sampled) ${(total / 1e6).toFixed(0)} MB in ${args.seconds} s = ${(total / 1e6 / args.seconds).toFixed(1)} MB/s; profile in ${args.out}`)
 for (const [key, size] of [...bytes].sort((a, b) => b[1] - a[1]).slice(0, args.top)) {
   console.log(`${(size / 1e6).toFixed(1).padStart(8)} MB ${((100 * size) / total).toFixed(1).padStart(5)} %  ${key}`)
 }

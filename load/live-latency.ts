@@ -33,6 +33,7 @@ import { freePort, startServer } from "../testkit/server.js"
 import { fmt, summary } from "../testkit/stats.js"
 import { subscribe, type SubscriberSpec } from "./sse/subscribers.js"
 import { parseMetrics, quantileMs, valueOf } from "./lib/prometheus.js"
+import { type CpuSample, sampleCpu } from "./lib/cpu.js"
 
 const args = parseOptions({
   "admin-url": "postgres://postgres@127.0.0.1:5432/postgres",
@@ -181,6 +182,7 @@ const main = async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
   const acks: Array<number> = []
   const statuses = new Map<number, number>()
+  const cpuBefore = sampleCpu(server.child.pid)
   const start = performance.now()
   const sends: Array<Promise<void>> = []
   const schedule = (due: number, send: () => Promise<void>) =>
@@ -202,6 +204,7 @@ const main = async () => {
     }))
   })
   await Promise.all(sends)
+  const cpuAfter = sampleCpu(server.child.pid)
   await new Promise((r) => setTimeout(r, 2000))
   for (const s of streams) s.destroy()
   pool.close()
@@ -229,8 +232,28 @@ stages         accept → commit p50 ${quantileMs(stages[0]!, "ingest_commit_lag
     quantileMs(stages[1]!, "realtime_commit_to_send_seconds", 0.5)} ms p99 ${quantileMs(stages[1]!, "realtime_commit_to_send_seconds", 0.99)} ms (server histograms)
 gc             ${fmt(valueOf(stages[0]!, "nodejs_gc_pause_seconds_sum"), 2)} s of pauses in the server${options.split ? " taking the POSTs" : ""}
 server         RSS ${fmt(rss, 0)} MB
+cpu            ${cpuShares(cpuBefore, cpuAfter)}
+flushes        ${flushSummary(stages[0]!)}
 `)
   if (firstSeen.size < probeCount) process.exitCode = 1
+}
+
+/** Flushes per route and their mean size: group commit makes them small when the writer keeps up. */
+const flushSummary = (samples: ReturnType<typeof parseMetrics>) => {
+  const routes = new Set(samples.filter((s) => s.name === "ingest_batch_size_count").map((s) => s.labels.get("route") ?? ""))
+  return [...routes].sort().map((route) => {
+    const count = valueOf(samples, "ingest_batch_size_count", { route })
+    const sum = valueOf(samples, "ingest_batch_size_sum", { route })
+    return `${route} ${count} (mean ${fmt(sum / Math.max(1, count), 1)} events)`
+  }).join(", ")
+}
+
+/** Who used the cores while the load ran: on 2 shared cores the subscribers' client is part of the picture. */
+const cpuShares = (before: CpuSample, after: CpuSample) => {
+  const seconds = (after.at - before.at) / 1000
+  const cores = (a: number, b: number) => fmt((b - a) / seconds, 2)
+  return `server ${cores(before.server, after.server)}${options.split ? " (the receiver)" : ""}, PostgreSQL ${
+    cores(before.postgres, after.postgres)}, generator and subscribers ${cores(before.generator, after.generator)} cores (of ${os.cpus().length})`
 }
 
 main().catch((error) => {
