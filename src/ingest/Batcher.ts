@@ -259,7 +259,8 @@ export const startWriters = (
     }
 
     for (const route of ROUTES) {
-      const queue = yield* makeRouteQueue<Item>()
+      // One lane per gateway: a batch takes a share of each, so no gateway's backlog holds up another's events.
+      const queue = yield* makeRouteQueue<Item>((item) => item.event.gatewayId)
       const status: MutableStatus = { inFlight: 0, inFlightSince: undefined, failure: undefined }
       queues.set(route, queue)
       statuses.set(route, status)

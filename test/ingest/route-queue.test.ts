@@ -48,3 +48,60 @@ describe("RouteQueue", () => {
       expect(seen).toEqual(Array.from({ length: 3700 }, (_, i) => i))
     }))
 })
+
+describe("RouteQueue lanes", () => {
+  const lane = (item: string) => item.split(":")[0]!
+
+  it.effect("one lane's backlog does not keep another lane's item out of the next batch", () =>
+    Effect.gen(function*() {
+      const queue = yield* makeRouteQueue<string>(lane)
+      yield* queue.offer(Array.from({ length: 3000 }, (_, i) => `big:${i}`))
+      yield* queue.offer(["small:0"])
+      yield* queue.awaitItems
+      const first = yield* queue.takeBatch(1000)
+      expect(first).toHaveLength(1000)
+      expect(first).toContain("small:0")
+      // The big lane fills the rest of the batch, oldest first.
+      expect(first.filter((item) => lane(item) === "big")).toEqual(Array.from({ length: 999 }, (_, i) => `big:${i}`))
+      expect(queue.queued()).toBe(2001)
+    }))
+
+  it.effect("every lane gets an equal share; a lane's unused share goes to the others", () =>
+    Effect.gen(function*() {
+      const queue = yield* makeRouteQueue<string>(lane)
+      yield* queue.offer(Array.from({ length: 500 }, (_, i) => `a:${i}`))
+      yield* queue.offer(Array.from({ length: 500 }, (_, i) => `b:${i}`))
+      yield* queue.offer(["c:0", "c:1"])
+      yield* queue.awaitItems
+      const batch = yield* queue.takeBatch(100)
+      const count = (name: string) => batch.filter((item) => lane(item) === name).length
+      expect([count("a"), count("b"), count("c")]).toEqual([49, 49, 2])
+    }))
+
+  it.effect("each lane drains in offer order, every item exactly once", () =>
+    Effect.gen(function*() {
+      const queue = yield* makeRouteQueue<string>(lane)
+      const offered = new Map<string, Array<string>>()
+      let seed = 7
+      const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
+      const seen: Array<string> = []
+      for (let round = 0; round < 200; round++) {
+        const name = `gw${Math.floor(random() * 5)}`
+        const list = offered.get(name) ?? []
+        const items = Array.from({ length: 1 + Math.floor(random() * 60) }, (_, i) => `${name}:${list.length + i}`)
+        list.push(...items)
+        offered.set(name, list)
+        yield* queue.offer(items)
+        if (random() < 0.4) {
+          yield* queue.awaitItems
+          seen.push(...(yield* queue.takeBatch(1 + Math.floor(random() * 80))))
+        }
+      }
+      while (queue.queued() > 0) {
+        yield* queue.awaitItems
+        seen.push(...(yield* queue.takeBatch(50)))
+      }
+      expect(seen).toHaveLength([...offered.values()].reduce((n, l) => n + l.length, 0))
+      for (const [name, list] of offered) expect(seen.filter((item) => lane(item) === name)).toEqual(list)
+    }))
+})
