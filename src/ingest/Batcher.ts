@@ -4,9 +4,9 @@
  * goes in the next one. A quiet route writes each event at once, a busy one in large batches —
  * no window to wait for.
  *
- * The routes share a few write slots (`INGEST_MAX_CONCURRENT_FLUSHES`): a writer with work waits
- * for a free slot and only then forms its batch, so what arrives while the database is busy goes
- * in fewer, larger statements. On 2 cores shared with PostgreSQL at 10,000 events/s, two slots
+ * The routes share a few write slots (`INGEST_MAX_CONCURRENT_FLUSHES`, WriteSlots.ts, first come
+ * first served): a writer with work waits in line for a slot and only then forms its batch, so
+ * what arrives while the database is busy goes in fewer, larger statements. On 2 cores shared with PostgreSQL at 10,000 events/s, two slots
  * instead of one per route lowered the receiver's event-loop delay, ack p99 and commit lag (one
  * slot could not keep up); figures in docs/ingest.md. A database with more cores can take more.
  *
@@ -29,6 +29,7 @@ import { traceparentLinks } from "../observability/Tracing.js"
 import { type IngestEvent, type Route, ROUTES, traceparentOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 import { makeRouteQueue, type RouteQueue } from "./RouteQueue.js"
+import { makeWriteSlots, slotHolder } from "./WriteSlots.js"
 
 export interface Rejected {
   readonly status: "rejected"
@@ -132,13 +133,14 @@ export const startWriters = (
   Effect.gen(function*() {
     const queues = new Map<Route, RouteQueue<Item>>()
     /** Write slots shared by the routes: at most this many statements (or intent transactions) run at once. */
-    const slots = yield* Effect.makeSemaphore(settings.maxConcurrentFlushes)
+    const slots = yield* makeWriteSlots(settings.maxConcurrentFlushes)
     const statuses = new Map<Route, MutableStatus>()
 
     /** A write that outlives the timeout is abandoned at once: the slot does not wait for its clean-up. */
     const timed = abandonAfter(settings.writeTimeout)
 
     const startWriter = (route: Route, queue: RouteQueue<Item>, status: MutableStatus) => {
+      const slot = slotHolder(slots)
       const routeMetric = <T extends Metric.Metric<any, any, any>>(metric: T): T => Metric.tagged(metric, "route", route) as T
 
       /** One statement, retried while the failure says "later"; `Left` = the data is refused. */
@@ -147,8 +149,9 @@ export const startWriters = (
           let delay = Duration.toMillis(settings.retryBase)
           let transient = 0
           while (true) {
-            // A slot per attempt: a route backing off from a failure does not hold one while it sleeps.
-            const attempt = yield* slots.withPermits(1)(timed(store.write(route, events, rows))).pipe(
+            // The slot taken to form the batch, or taken again after a back-off.
+            yield* slot.take
+            const attempt = yield* timed(store.write(route, events, rows)).pipe(
               Effect.catchAllDefect((defect) =>
                 Effect.fail(new StoreError({ message: `internal error while writing: ${describe(defect)}`, kind: "permanent" }))
               ),
@@ -175,6 +178,8 @@ export const startWriters = (
             yield* Effect.logWarning("flush failed; retrying").pipe(
               Effect.annotateLogs({ route, events: events.length, kind: error.kind ?? "unreachable", error: error.message })
             )
+            // A route backing off from a failure holds no slot while it sleeps.
+            yield* slot.give
             yield* Effect.sleep(Duration.millis(delay))
             delay = Math.min(delay * 2, Duration.toMillis(settings.retryMax))
           }
@@ -248,11 +253,12 @@ export const startWriters = (
         )
 
       return queue.awaitItems.pipe(
-        // While every write slot is busy more events arrive: wait for a free slot before forming
-        // the batch, so they go in this one.
-        Effect.zipRight(slots.withPermits(1)(Effect.void)),
+        // While every write slot is busy more events arrive: wait in line for a slot before
+        // forming the batch, so they go in this one; the slot is held until the flush ends.
+        Effect.zipRight(slot.take),
         Effect.zipRight(queue.takeBatch(settings.batchSize)),
         Effect.flatMap(flush),
+        Effect.ensuring(slot.give),
         Effect.flatMap((flushed) => Queue.offer(results, flushed)),
         Effect.forever
       )
