@@ -66,14 +66,24 @@ export const makeRouteQueue = <A>(laneOf: (item: A) => string = () => ""): Effec
           let room = max
           // Each pass gives every lane an equal share of the room left; a lane with fewer items
           // leaves its unused share to the next pass.
+          const served = new Set<string>()
           while (room > 0 && lanes.size > 0) {
             const share = Math.max(1, Math.floor(room / lanes.size))
             for (const [name, lane] of lanes) {
               const count = Math.min(share, lane.items.length - lane.head, room)
               takeFrom(name, lane, count, batch)
+              served.add(name)
               room -= count
               if (room === 0) break
             }
+          }
+          // Lanes served and not emptied go to the back: with more lanes than room, the next
+          // batch starts with those this one did not reach.
+          for (const name of served) {
+            const lane = lanes.get(name)
+            if (lane === undefined) continue
+            lanes.delete(name)
+            lanes.set(name, lane)
           }
           queued -= batch.length
           return batch

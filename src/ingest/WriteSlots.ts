@@ -41,11 +41,11 @@ export const slotHolder = (slots: WriteSlots) => {
         held = true
       })
     ),
-    /** Gives the slot back if one is held. */
-    give: Effect.suspend(() => {
+    /** Gives the slot back if one is held (uninterruptibly: a slot is never dropped on the way). */
+    give: Effect.uninterruptible(Effect.suspend(() => {
       if (!held) return Effect.void
       held = false
       return slots.release
-    })
+    }))
   }
 }

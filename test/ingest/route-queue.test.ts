@@ -105,3 +105,25 @@ describe("RouteQueue lanes", () => {
       for (const [name, list] of offered) expect(seen.filter((item) => lane(item) === name)).toEqual(list)
     }))
 })
+
+describe("RouteQueue with more lanes than a batch has room for", () => {
+  it.effect("every lane is reached in turn, even when the lanes served keep refilling", () =>
+    Effect.gen(function*() {
+      const queue = yield* makeRouteQueue<string>((item) => item.split(":")[0]!)
+      // Each lane has a backlog: one event per batch does not empty it.
+      for (let lane = 0; lane < 20; lane++) yield* queue.offer([`l${lane}:a`, `l${lane}:b`, `l${lane}:c`])
+      const served = new Map<string, number>()
+      for (let batch = 0; batch < 10; batch++) {
+        yield* queue.awaitItems
+        const taken = yield* queue.takeBatch(10)
+        for (const item of taken) {
+          const lane = item.split(":")[0]!
+          served.set(lane, (served.get(lane) ?? 0) + 1)
+          // Each lane served gets a new event at once, as a busy gateway would.
+          yield* queue.offer([`${lane}:${batch + 1}`])
+        }
+      }
+      expect(served.size).toBe(20)
+      for (const n of served.values()) expect(n).toBe(5)
+    }))
+})
