@@ -6,7 +6,7 @@
  */
 import { Either } from "effect"
 import { isUtf8 } from "node:buffer"
-import { jsonMayHoldUnstorable } from "./Text.js"
+import { jsonMayHoldUnstorable, jsonMayOverflow } from "./Text.js"
 
 export type ContentMode = "structured" | "batch" | "binary" | "telemetry"
 
@@ -38,6 +38,8 @@ export interface Candidate {
   readonly bare?: boolean
   /** The JSON it came from had no escape that could hide unstorable text: no need to look. */
   readonly storable?: boolean
+  /** The JSON it came from had no number that could be beyond a double's range: no need to look. */
+  readonly finite?: boolean
 }
 
 const mediaType = (contentType: string | undefined): string =>
@@ -161,13 +163,14 @@ export const candidatesOf = (
   if (Either.isLeft(decoded)) return Either.left(decoded.left)
   const text = decoded.right
   const storable = !jsonMayHoldUnstorable(text)
+  const finite = !jsonMayOverflow(text)
   return Either.flatMap(parseJson(text), (json) => {
     const list = (values: ReadonlyArray<unknown>, wrap: (value: unknown) => unknown) =>
       values.length > input.maxEvents
         ? Either.left(tooMany(values.length))
         : values.length === 0
         ? Either.left<RequestProblem>({ status: 400, error: "empty_batch", message: "the batch holds no events", field: "body" })
-        : Either.right(values.map((value, index) => ({ index, value: wrap(value), storable })))
+        : Either.right(values.map((value, index) => ({ index, value: wrap(value), storable, finite })))
     switch (mode) {
       case "structured":
         return Array.isArray(json)
@@ -177,7 +180,7 @@ export const candidatesOf = (
             message: "application/cloudevents+json carries one event; send arrays as application/cloudevents-batch+json",
             field: "body"
           })
-          : Either.right([{ index: 0, value: json, storable }])
+          : Either.right([{ index: 0, value: json, storable, finite }])
       case "batch":
         return Array.isArray(json)
           ? list(json, (value) => value)

@@ -6,10 +6,16 @@
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 /**
- * The dotted path of the first string or key PostgreSQL cannot store, if any. Iterative: the
- * value may nest far deeper than the call stack allows (nesting is bounded later, at admission).
+ * The dotted path of the first leaf or key (in document order) that `isBad` flags, if any.
+ * Iterative: the value may nest far deeper than the call stack allows (nesting is bounded later,
+ * at admission).
  */
-export const unstorableTextAt = (value: unknown, path: ReadonlyArray<string> = []): string | undefined => {
+const firstAt = (
+  value: unknown,
+  path: ReadonlyArray<string>,
+  isBadLeaf: (leaf: unknown) => boolean,
+  isBadKey: (key: string) => boolean
+): string | undefined => {
   // Each entry points at its parent instead of copying the path: a value nested 20,000 deep
   // costs 20,000 entries, not 200 million path elements; the path is built only when found.
   interface Entry {
@@ -25,14 +31,13 @@ export const unstorableTextAt = (value: unknown, path: ReadonlyArray<string> = [
   const stack: Array<Entry> = [{ value, key: undefined, parent: undefined }]
   while (stack.length > 0) {
     const top = stack.pop()!
-    if (typeof top.value === "string") {
-      if (UNSTORABLE.test(top.value)) return pathOf(top)
+    if (typeof top.value !== "object" || top.value === null) {
+      if (isBadLeaf(top.value)) return pathOf(top)
       continue
     }
-    if (typeof top.value !== "object" || top.value === null) continue
     // Pushed in reverse so the first offending field in document order is reported.
     const entries = Object.entries(top.value)
-    for (const [key] of entries) if (UNSTORABLE.test(key)) return pathOf(top, key)
+    for (const [key] of entries) if (isBadKey(key)) return pathOf(top, key)
     for (let i = entries.length - 1; i >= 0; i--) {
       const [key, inner] = entries[i]!
       stack.push({ value: inner, key, parent: top })
@@ -40,6 +45,25 @@ export const unstorableTextAt = (value: unknown, path: ReadonlyArray<string> = [
   }
   return undefined
 }
+
+/** The dotted path of the first string or key PostgreSQL cannot store, if any. */
+export const unstorableTextAt = (value: unknown, path: ReadonlyArray<string> = []): string | undefined =>
+  firstAt(value, path, (leaf) => typeof leaf === "string" && UNSTORABLE.test(leaf), (key) => UNSTORABLE.test(key))
+
+/**
+ * The dotted path of the first number JSON.parse read as ±Infinity (beyond ±1.8e308), if any:
+ * it would be stored as `null`, silently. (JSON has no NaN.)
+ */
+export const overflowingNumberAt = (value: unknown): string | undefined =>
+  firstAt(value, [], (leaf) => typeof leaf === "number" && !Number.isFinite(leaf), () => false)
+
+/**
+ * Whether JSON text may hold a number beyond a double's range: after `:`, `,` or `[`, a number
+ * with an exponent of three or more digits, or with 309 digits before its point. Text without
+ * one needs no per-value check (a match inside a string only costs that check).
+ */
+export const jsonMayOverflow = (json: string): boolean =>
+  /[:,[]\s*-?(?:[0-9]+(?:\.[0-9]+)?[eE][+]?[0-9]{3}|[0-9]{309})/.test(json)
 
 /**
  * JSON text decoded from UTF-8 can only carry U+0000 or a surrogate through a `\u` escape

@@ -8,7 +8,7 @@ import { describeParseError, rfc3339ToEpochMillis } from "../../schema/index.js"
 import type { Candidate, Rejection } from "./Decode.js"
 import { decodeCloudEvent, validateKnownEvent } from "./FastEvents.js"
 import type { IngestEvent } from "./IngestEvent.js"
-import { unstorableTextAt } from "./Text.js"
+import { overflowingNumberAt, unstorableTextAt } from "./Text.js"
 
 export interface ValidationContext {
   readonly gatewayId: string
@@ -75,6 +75,14 @@ export const validateCandidate = (
   const badText = candidate.storable === true ? undefined : unstorableTextAt(value)
   if (badText !== undefined) {
     return rejection(candidate, badText, "contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored")
+  }
+  const overflow = candidate.finite === true ? undefined : overflowingNumberAt(value)
+  if (overflow !== undefined) {
+    return rejection(
+      candidate,
+      overflow,
+      "is a number beyond ±1.8e308, the range of a 64-bit float; it cannot be stored as sent (send it as a string)"
+    )
   }
   const envelope = decodeCloudEvent(value)
   if (Either.isLeft(envelope)) {

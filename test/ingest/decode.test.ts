@@ -16,7 +16,7 @@ import {
 } from "../../src/ingest/Decode.js"
 import type { IngestEvent } from "../../src/ingest/IngestEvent.js"
 import { validateCandidate } from "../../src/ingest/Validate.js"
-import { jsonMayHoldUnstorable, unstorableTextAt } from "../../src/ingest/Text.js"
+import { jsonMayHoldUnstorable, jsonMayOverflow, overflowingNumberAt, unstorableTextAt } from "../../src/ingest/Text.js"
 
 const GATEWAY = "gw-eu-1"
 const NOW = Date.parse("2025-06-01T12:10:00Z")
@@ -95,7 +95,7 @@ describe("content mode", () => {
 
 describe("structured mode", () => {
   it("carries one event", () => {
-    expect(candidates("application/cloudevents+json; charset=utf-8", json(pa))).toEqual([{ index: 0, value: pa, storable: true }])
+    expect(candidates("application/cloudevents+json; charset=utf-8", json(pa))).toEqual([{ index: 0, value: pa, storable: true, finite: true }])
   })
 
   it("refuses an array with 400 (batches have their own media type)", () => {
@@ -129,7 +129,7 @@ describe("structured mode", () => {
   })
 
   it("hands a non-object through to per-event validation (rejected there, not here)", () => {
-    expect(candidates("application/cloudevents+json", json("hello"))).toEqual([{ index: 0, value: "hello", storable: true }])
+    expect(candidates("application/cloudevents+json", json("hello"))).toEqual([{ index: 0, value: "hello", storable: true, finite: true }])
     expect(reject("hello").field).toBe("event")
   })
 })
@@ -465,6 +465,41 @@ describe("validation", () => {
     expect(jsonMayHoldUnstorable("\"\\ud83d\\ude00\"")).toBe(true)
     expect(unstorableTextAt(JSON.parse("\"\\ud83d\\ude00\""))).toBeUndefined()
     expect(jsonMayHoldUnstorable(JSON.stringify({ a: "héllo 😀", b: "\\u0041" }))).toBe(false)
+  })
+
+  it("refuses a number beyond a double's range, naming it, instead of storing null; in range is accepted", () => {
+    const candidateOf = (body: string) =>
+      Either.getOrThrow(candidatesOf("batch", {
+        contentType: "application/cloudevents-batch+json",
+        headers: {},
+        body: Buffer.from(body),
+        gatewayId: GATEWAY,
+        maxEvents: 10
+      }))[0]!
+    const event = (data: string) =>
+      `[{"specversion":"1.0","id":"big-1","source":"machpay://gateway/${GATEWAY}","type":"com.example.Odd","data":${data}}]`
+    for (const [data, field] of [
+      ["{\"x\":1e309}", "data.x"],
+      ["{\"x\":[1,-2E+400]}", "data.x.1"],
+      [`{"a":{"b":1${"0".repeat(309)}}}`, "data.a.b"],
+      ["{\"x\":1e0309}", "data.x"]
+    ] as const) {
+      const result = validateCandidate(candidateOf(event(data)), context)
+      expect(Either.isLeft(result), data).toBe(true)
+      if (Either.isLeft(result)) {
+        expect(result.left.field).toBe(field)
+        expect(result.left.reason).toMatch(/beyond ±1.8e308/)
+      }
+    }
+    // Large but finite, and an exponent of three digits that stays in range: stored as sent.
+    for (const data of ["{\"x\":1.7e308}", "{\"x\":1e100}", "{\"x\":1e-400}", `{"s":"${"9".repeat(400)}"}`]) {
+      expect(Either.isRight(validateCandidate(candidateOf(event(data)), context)), data).toBe(true)
+    }
+    expect(overflowingNumberAt({ a: [1, { b: Number.NEGATIVE_INFINITY }] })).toBe("a.1.b")
+    expect(overflowingNumberAt({ a: Number.MAX_VALUE })).toBeUndefined()
+    // The text check only decides whether to look: no false "finite" for an overflowing number.
+    expect(jsonMayOverflow("{\"x\":1e309}")).toBe(true)
+    expect(jsonMayOverflow("{\"x\":12345.678e-9}")).toBe(false)
   })
 
   it("names an unstorable string nested far below the stack's reach, without copying paths per level", () => {
