@@ -10,6 +10,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Schedule } from "effect"
+import { connect, RetentionPolicy, StorageType } from "nats"
 import { freePort } from "./helpers.js"
 
 export interface NatsNode {
@@ -93,7 +94,37 @@ export const startNats = Effect.gen(function*() {
   return yield* startNode(dir, "n1", yield* Effect.promise(freePort))
 })
 
-/** Three JetStream servers routed to each other; returns once each accepts clients. */
+/**
+ * Waits until the cluster can place a stream on all three nodes: accepting clients is not
+ * enough, the JetStream meta group must have formed, which on a loaded machine took longer than
+ * a server's own start-up retries (30 s) once in CI ("no suitable peers for placement").
+ */
+const placementReady = (urls: string) =>
+  Effect.promise(async () => {
+    const nc = await connect({ servers: urls.split(","), maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+    try {
+      const jsm = await nc.jetstreamManager({ timeout: 2_000 })
+      await jsm.streams.add({
+        name: "TEST_READY_PROBE",
+        subjects: ["test.ready.probe"],
+        num_replicas: 3,
+        storage: StorageType.Memory,
+        retention: RetentionPolicy.Limits
+      })
+      await jsm.streams.delete("TEST_READY_PROBE")
+      return true
+    } catch {
+      return false
+    } finally {
+      await nc.close().catch(() => undefined)
+    }
+  }).pipe(
+    Effect.filterOrFail((ok) => ok, () => new Error("the NATS cluster cannot place a 3-replica stream yet")),
+    Effect.retry({ schedule: Schedule.spaced("250 millis"), times: 360 }),
+    Effect.orDie
+  )
+
+/** Three JetStream servers routed to each other; returns once they can place a 3-replica stream. */
 export const startNatsCluster = Effect.gen(function*() {
   const dir = yield* tempDir
   const clientPorts: Array<number> = []
@@ -108,5 +139,7 @@ export const startNatsCluster = Effect.gen(function*() {
     ),
     { concurrency: 3 }
   )
-  return { nodes, urls: nodes.map((n) => n.url).join(",") } satisfies NatsCluster
+  const urls = nodes.map((n) => n.url).join(",")
+  yield* placementReady(urls)
+  return { nodes, urls } satisfies NatsCluster
 })
