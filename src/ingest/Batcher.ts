@@ -6,9 +6,10 @@
  *
  * The routes share a few write slots (`INGEST_MAX_CONCURRENT_FLUSHES`, WriteSlots.ts, first come
  * first served): a writer with work waits in line for a slot and only then forms its batch, so
- * what arrives while the database is busy goes in fewer, larger statements. On 2 cores shared with PostgreSQL at 10,000 events/s, two slots
- * instead of one per route lowered the receiver's event-loop delay, ack p99 and commit lag (one
- * slot could not keep up); figures in docs/ingest.md. A database with more cores can take more.
+ * what arrives while the database is busy goes in fewer, larger statements. On 2 cores shared
+ * with PostgreSQL at 10,000 events/s, two slots instead of one per route lowered the receiver's
+ * event-loop delay, ack p99 and commit lag (one slot could not keep up); figures in
+ * docs/ingest.md. A database with more cores can take more.
  *
  * Writers never stop on a bad event and never die silently:
  * - a failed write is classified (`StoreError.kind`): unreachable (also a write still running

@@ -30,7 +30,7 @@ interface Lane<A> {
 /** `laneOf`: which lane an item waits in (default: one lane, plain FIFO). */
 export const makeRouteQueue = <A>(laneOf: (item: A) => string = () => ""): Effect.Effect<RouteQueue<A>> =>
   Effect.map(Queue.unbounded<ReadonlyArray<A>>(), (queue) => {
-    /** Lanes with items, in the order they became non-empty (a drained lane goes to the back). */
+    /** Lanes with items; a new lane, and a lane a batch served without emptying, go to the back. */
     const lanes = new Map<string, Lane<A>>()
     let queued = 0
     const keep = (lists: Iterable<ReadonlyArray<A>>) => {
