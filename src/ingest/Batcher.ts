@@ -26,7 +26,7 @@
 import { Cause, Clock, type Deferred, Duration, Effect, Metric, Queue } from "effect"
 import type { RecordRef } from "../journal/Service.js"
 import { abandonAfter, type EventStore, StoreError } from "./EventStore.js"
-import { traceparentLinks } from "../observability/Tracing.js"
+import { HOT_SPAN, traceparentLinks } from "../observability/Tracing.js"
 import { type IngestEvent, type Route, ROUTES, traceparentOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 import { makeRouteQueue, type RouteQueue } from "./RouteQueue.js"
@@ -249,7 +249,8 @@ export const startWriters = (
           // The commit span links to each event's own trace (CloudEvent `traceparent`), if any.
           Effect.withSpan("Ingest.flush", {
             attributes: { route, events: items.length },
-            links: traceparentLinks(items.map((item) => traceparentOf(item.event)))
+            links: traceparentLinks(items.map((item) => traceparentOf(item.event))),
+            ...HOT_SPAN
           })
         )
 

@@ -35,6 +35,7 @@ import * as Metrics from "./Metrics.js"
 import { IngestPipeline, type Outcome } from "./PipelineService.js"
 import { RateLimiter } from "./RateLimiter.js"
 import { forEachInSlices } from "./Slices.js"
+import { HOT_SPAN } from "../observability/Tracing.js"
 
 type ProblemStatus = 400 | 401 | 403 | 413 | 415 | 429 | 503
 
@@ -160,7 +161,7 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
             if (!accepted.value) replays.release(replay)
           }))
         )
-      }).pipe(Effect.catchAll(render), Effect.withSpan("Ingest.handle"))
+      }).pipe(Effect.catchAll(render), Effect.withSpan("Ingest.handle", HOT_SPAN))
 
     /** Decode, rate-limit, validate, submit and answer; `accepted` is set once something was kept. */
     const admit = (

@@ -25,7 +25,7 @@
  */
 import { Clock, Deferred, Duration, Effect, Layer, Metric, Option, Queue, Schedule } from "effect"
 import { HealthChecks } from "../health/HealthChecks.js"
-import { Journal, type JournalFull, type JournalUnavailable } from "../journal/Service.js"
+import { Journal, type JournalFull, type JournalUnavailable, type RecordRef } from "../journal/Service.js"
 import { type AdmissionLimits, openDoor } from "./Admission.js"
 import { type Ack, defaultWriterSettings, type Flushed, type Item, startWriters } from "./Batcher.js"
 import type { Rejection } from "./Decode.js"
@@ -34,8 +34,8 @@ import { EventStore } from "./EventStore.js"
 import { startGatewaySeen } from "./GatewaySeen.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
 import { startJournalDrain } from "./JournalDrain.js"
-import { traceparentLinks } from "../observability/Tracing.js"
-import { type IngestEvent, type Route, routeOf, traceparentOf } from "./IngestEvent.js"
+import { HOT_SPAN, traceparentLinks } from "../observability/Tracing.js"
+import { type IngestEvent, type Route, ROUTES, routeOf, traceparentOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 import { RecentKeys } from "./RecentKeys.js"
 import { forEachInSlices } from "./Slices.js"
@@ -100,27 +100,41 @@ export const IngestPipelineLive = Layer.scoped(
     const refuse = (item: Item, reason: string, at: number) =>
       deadLetters.record(item.event.gatewayId, [rejectionOf(item.event, item.index, "event", `refused by the database: ${reason}`, item.event)], at)
 
+    /** Per-route flush metrics, tagged once. */
+    const routeMetrics = new Map(ROUTES.map((route) => [route, {
+      batchSize: Metric.tagged(Metrics.batchSize, "route", route),
+      flushDuration: Metric.tagged(Metrics.flushDuration, "route", route)
+    }]))
+
+    /** A flush's bookkeeping, all in place; returns what still needs an effect. */
+    const settleInPlace = (flushed: Flushed) => {
+      const { route, items, finishedAt } = flushed
+      const settled = settleFlushed(flushed)
+      const refs: Array<RecordRef> = []
+      for (const item of items) {
+        Metrics.commitLag.unsafeUpdate((finishedAt - item.event.receivedAt) / 1000, [])
+        volatile.delete(item)
+        if (item.ref !== undefined) refs.push(item.ref)
+      }
+      pending -= items.length
+      completeAcks(settled.done)
+      if (flushed.statements > 0) {
+        const metrics = routeMetrics.get(route)!
+        metrics.batchSize.unsafeUpdate(items.length, [])
+        metrics.flushDuration.unsafeUpdate((finishedAt - flushed.startedAt) / 1000, [])
+      }
+      Metrics.queueDepth.unsafeUpdate(pending, [])
+      countOutcomes(settled.counts)
+      if (settled.stored.length > 0) toPublish.unsafeOffer(settled.stored)
+      return { refused: settled.refused, refs }
+    }
+
     const settleFlush = (flushed: Flushed) =>
-      Effect.gen(function*() {
-        const { route, items, finishedAt } = flushed
-        const settled = settleFlushed(flushed)
-        for (const [item, reason] of settled.refused) yield* refuse(item, reason, finishedAt)
-        for (const item of items) {
-          Metrics.commitLag.unsafeUpdate((finishedAt - item.event.receivedAt) / 1000, [])
-          volatile.delete(item)
-        }
-        pending -= items.length
-        yield* completeAcks(settled.done)
-        const refs = items.flatMap((item) => (item.ref === undefined ? [] : [item.ref]))
-        if (refs.length > 0) yield* journal.commit(refs)
-        if (flushed.statements > 0) {
-          yield* Metrics.batchSize.pipe(Metric.tagged("route", route), Metric.update(items.length))
-          yield* Metrics.flushDuration.pipe(Metric.tagged("route", route), Metric.update((finishedAt - flushed.startedAt) / 1000))
-        }
-        yield* Metric.set(Metrics.queueDepth, pending)
-        yield* countOutcomes(settled.counts)
-        if (settled.stored.length > 0) yield* Queue.offer(toPublish, settled.stored)
-      })
+      Effect.flatMap(Effect.sync(() => settleInPlace(flushed)), ({ refs, refused }) =>
+        refused.length === 0 && refs.length === 0 ? Effect.void : Effect.gen(function*() {
+          for (const [item, reason] of refused) yield* refuse(item, reason, flushed.finishedAt)
+          if (refs.length > 0) yield* journal.commit(refs)
+        }))
 
     // A defect in settling one flush must not stop the next: logged, and the settler goes on.
     yield* Queue.take(results).pipe(
@@ -280,7 +294,8 @@ export const IngestPipelineLive = Layer.scoped(
         return { outcomes, committed: options.waitForCommit }
       }).pipe(Effect.withSpan("Ingest.admit", {
         attributes: { events: events.length, waitForCommit: options.waitForCommit },
-        links: traceparentLinks(events.map(traceparentOf))
+        links: traceparentLinks(events.map(traceparentOf)),
+        ...HOT_SPAN
       }))
 
     return { submit, pending: Effect.sync(() => pending) }

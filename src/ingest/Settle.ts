@@ -4,12 +4,17 @@
  * Pure apart from writing each outcome into its request's `Ack`; the pipeline's settler fiber
  * does the effects (dead letters, journal release, metrics) and queues the stored events for the
  * publisher fiber (`startPublisher`, here too).
+ *
+ * The settler runs once per flush, so what it does is plain code where it can be (acks
+ * completed, metrics updated, in place): each Effect step costs a flush a little CPU and
+ * garbage, and at a few hundred flushes a second that was a measurable share (docs/ingest.md →
+ * "What a flush costs").
  */
-import { Deferred, Effect, Metric, MetricLabel, Queue } from "effect"
+import { Deferred, Effect, Exit, Metric, MetricLabel, Queue } from "effect"
 import type { Ack, Flushed, Item, Outcome } from "./Batcher.js"
 import { type IngestEvent, traceparentOf } from "./IngestEvent.js"
 import { typeLabel } from "./Labels.js"
-import { traceparentLinks } from "../observability/Tracing.js"
+import { HOT_SPAN, traceparentLinks } from "../observability/Tracing.js"
 import * as Metrics from "./Metrics.js"
 
 export interface Settled {
@@ -61,18 +66,32 @@ export const settleFlushed = ({ items, inserted, refused }: Flushed): Settled =>
   return { stored, refused: refusedFirst, done, counts: new Map([...counts.values()].map((c) => [c.label, c.n])) }
 }
 
-/** Wakes the requests that waited for these items' commit. */
-export const completeAcks = (done: ReadonlyArray<Ack>) =>
-  Effect.forEach(done, (ack) => Effect.zipRight(Deferred.succeed(ack.done, undefined), Effect.sync(() => ack.onSettled?.())), {
-    discard: true
-  })
+/** Wakes the requests that waited for these items' commit (in place: call it inside `Effect.sync`). */
+export const completeAcks = (done: ReadonlyArray<Ack>): void => {
+  for (const ack of done) {
+    Deferred.unsafeDone(ack.done, Exit.void)
+    ack.onSettled?.()
+  }
+}
 
-export const countOutcomes = (counts: ReadonlyMap<readonly [type: string, outcome: string], number>) =>
-  Effect.forEach(counts, ([[type, outcome], n]) =>
-    Metric.incrementBy(
-      Metric.taggedWithLabels(Metrics.eventsOutcome, [MetricLabel.make("type", type), MetricLabel.make("outcome", outcome)]),
-      n
-    ), { discard: true })
+type Counter = Metric.Metric.Counter<number>
+
+/** `ingest_events_total{type, outcome}`, one tagged counter per pair, made once (both label sets are bounded). */
+const outcomeCounters = new Map<string, Counter>()
+const outcomeCounter = (type: string, outcome: string): Counter => {
+  const key = `${type}\u0000${outcome}`
+  let counter = outcomeCounters.get(key)
+  if (counter === undefined) {
+    counter = Metric.taggedWithLabels(Metrics.eventsOutcome, [MetricLabel.make("type", type), MetricLabel.make("outcome", outcome)])
+    outcomeCounters.set(key, counter)
+  }
+  return counter
+}
+
+/** Adds a flush's outcome counts (in place: call it inside `Effect.sync`). */
+export const countOutcomes = (counts: ReadonlyMap<readonly [type: string, outcome: string], number>): void => {
+  for (const [[type, outcome], n] of counts) outcomeCounter(type, outcome).unsafeUpdate(n, [])
+}
 
 /**
  * The publisher fiber (in the caller's scope): takes what the settler queued and publishes it,
@@ -87,7 +106,7 @@ export const startPublisher = (
     Effect.flatMap((batches) => {
       const events = [...batches].flat()
       return publish(events).pipe(
-        Effect.withSpan("Ingest.publish", { attributes: { events: events.length }, links: traceparentLinks(events.map(traceparentOf)) })
+        Effect.withSpan("Ingest.publish", { attributes: { events: events.length }, links: traceparentLinks(events.map(traceparentOf)), ...HOT_SPAN })
       )
     }),
     Effect.catchAllCause((cause) => Effect.logError("publishing committed events failed").pipe(Effect.annotateLogs({ cause: String(cause) }))),

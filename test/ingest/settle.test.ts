@@ -4,10 +4,11 @@
  * waiting request is completed only by the flush that settles its last item.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect } from "effect"
+import { Deferred, Effect, Metric, MetricLabel } from "effect"
 import type { Ack, Flushed, Item } from "../../src/ingest/Batcher.js"
 import { encodedRow, eventKey } from "../../src/ingest/IngestEvent.js"
-import { completeAcks, settleFlushed } from "../../src/ingest/Settle.js"
+import { completeAcks, countOutcomes, settleFlushed } from "../../src/ingest/Settle.js"
+import * as Metrics from "../../src/ingest/Metrics.js"
 import { wireEvent } from "../support/ingestEvents.js"
 import { toIngestEvent } from "./support.js"
 
@@ -45,7 +46,7 @@ describe("settleFlushed", () => {
       expect(settled.done).toEqual([ack])
       expect([...settled.counts].map(([[, outcome], n]) => [outcome, n]).sort()).toEqual([["accepted", 1], ["duplicate", 2], ["rejected", 1]])
 
-      yield* completeAcks(settled.done)
+      completeAcks(settled.done)
       expect(yield* Deferred.isDone(done)).toBe(true)
       expect(settledCalls).toBe(1)
     }))
@@ -59,6 +60,17 @@ describe("settleFlushed", () => {
       expect(ack.remaining).toBe(1)
       expect(settleFlushed(flushed([b], [], [])).done).toEqual([ack])
       expect(ack.outcomes).toEqual(["accepted", "duplicate"])
+    }))
+
+  it.effect("outcome counts land in ingest_events_total, tagged by type and outcome", () =>
+    Effect.gen(function*() {
+      const counter = (outcome: string) =>
+        Metric.value(Metric.taggedWithLabels(Metrics.eventsOutcome, [MetricLabel.make("type", "settle-test"), MetricLabel.make("outcome", outcome)]))
+      const before = (yield* counter("accepted")).count
+      countOutcomes(new Map([[["settle-test", "accepted"], 3], [["settle-test", "duplicate"], 2]]))
+      countOutcomes(new Map([[["settle-test", "accepted"], 4]]))
+      expect((yield* counter("accepted")).count - before).toBe(7)
+      expect((yield* counter("duplicate")).count).toBeGreaterThanOrEqual(2)
     }))
 
   it("items without a waiting request are settled without an ack", () => {
