@@ -9,7 +9,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Cause, Effect, Layer, Option } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { AppSettingsConfig, AppSettingsService } from "../config/AppConfig.js"
 import { withRequestMetrics } from "../observability/HttpMetrics.js"
@@ -69,6 +69,23 @@ const retryAfterOn503 = HttpApp.appendPreResponseHandler((_request, response) =>
 )
 
 /**
+ * Whatever a feature failed to turn into a response — a defect (a bug, a stack overflow on an
+ * input nobody foresaw) — is logged with its cause and answered 500 with a JSON body, on every
+ * route. Declared failures (404 for an unknown route, …) keep the platform's own answer.
+ */
+export const defectsAnswered = (app: HttpApp.Default) =>
+  Effect.catchAllCause(app, (cause) =>
+    Option.isSome(Cause.failureOption(cause)) || Cause.isInterruptedOnly(cause)
+      ? Effect.failCause(cause)
+      : Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+        Effect.logError(`${request.method} ${request.url.split("?")[0]} failed`, cause).pipe(
+          Effect.as(HttpServerResponse.unsafeJson(
+            { error: "internal_error", message: "internal error; it has been logged" },
+            { status: 500 }
+          ))
+        )))
+
+/**
  * A process without a role answers 404 on that role's routes. Judged on the route the router
  * will match (case-insensitive, percent-decoded), not the raw path text.
  */
@@ -81,7 +98,7 @@ const roleGate = (app: HttpApp.Default) =>
     const role = roleOf(request.url, route)
     if (role === undefined || settings.roles.has(role)) {
       // An SSE stream is one request lasting minutes; it would only blur the duration histogram.
-      return yield* (route?.template === "/v1/telemetry/live" ? app : withRequestMetrics(app, route?.template))
+      return yield* (route?.template === "/v1/telemetry/live" ? defectsAnswered(app) : withRequestMetrics(defectsAnswered(app), route?.template))
     }
     return HttpServerResponse.unsafeJson(
       { error: "role_disabled", message: `this process does not run the ${role} role (ROLES)` },

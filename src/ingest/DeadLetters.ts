@@ -41,6 +41,14 @@ const truncate = (payload: unknown, max: number): { readonly text: string; reado
   return { text: bytes <= max ? text : Buffer.from(text).subarray(0, max).toString("utf8"), bytes }
 }
 
+/**
+ * The row's text columns are bounded too: a rejection's id, source or type is what was sent (an
+ * over-long id is the very thing refused), and a reason may quote the database.
+ */
+const MAX_TEXT = 1024
+const clip = (text: string | undefined): string | undefined =>
+  text === undefined || text.length <= MAX_TEXT ? text : `${text.slice(0, MAX_TEXT - 1)}…`
+
 export const DeadLettersLive = Layer.scoped(
   DeadLetters,
   Effect.gen(function*() {
@@ -76,11 +84,11 @@ export const DeadLettersLive = Layer.scoped(
             return {
               receivedAt,
               gatewayId,
-              source: rejection.source,
-              eventId: rejection.id,
-              type: rejection.type,
-              reason: rejection.reason,
-              field: rejection.field,
+              source: clip(rejection.source),
+              eventId: clip(rejection.id),
+              type: clip(rejection.type),
+              reason: clip(rejection.reason)!,
+              field: clip(rejection.field),
               payload: payload.text,
               payloadBytes: payload.bytes
             }

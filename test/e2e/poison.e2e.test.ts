@@ -94,6 +94,17 @@ const POISONS: ReadonlyArray<Poison> = [
       JSON.stringify({ specversion: "1.0", id, source: "machpay://gateway/gw-a", type: "com.example.Odd", data: "@@DEEP@@" })
         .replace('"@@DEEP@@"', deepArray(20_000))
   },
+  {
+    // A known type's data must be an object: the schema's message once quoted the value, and
+    // formatting 2,500 levels overflowed the stack (an empty 500 for the whole request).
+    name: "a known type's data is an array nested 2,500 deep",
+    body: (id) => JSON.stringify({ ...paymentA(id), data: "@@DEEP@@" }).replace('"@@DEEP@@"', `${"[".repeat(2500)}${"]".repeat(2500)}`)
+  },
+  {
+    // ... and quoting a wide value made a reason of 1 MB (in the answer and the dead letter).
+    name: "a known type's data is an array of 15,000 objects",
+    body: (id) => JSON.stringify({ ...paymentA(id), data: Array.from({ length: 15_000 }, (_, i) => ({ [`k${i}`]: "v".repeat(50) })) })
+  },
   { name: "a 100 KB string", body: (id) => JSON.stringify(paymentA(id, { route: "x".repeat(100_000) })) },
   {
     name: "a 100 KB string in an unknown type",
@@ -139,6 +150,7 @@ const rejectedOrDeadLettered = (reply: Reply, id: string, wait: boolean) =>
       // The request's only event was refused: nothing in it can succeed on a re-send.
       expect(reply.status, reply.text.slice(0, 300)).toBe(400)
       expect(result.reason ?? "").not.toBe("")
+      expect(result.reason?.length ?? 0, "a reason is short, whatever was sent").toBeLessThanOrEqual(1024)
       expect(result.field ?? "").not.toBe("")
       // `committed` says whether the answer waited for the database: only for a refusal by the
       // database itself, never for one at the door (the schema, or admission's depth and size).
@@ -196,10 +208,15 @@ layer(FixtureLive, { excludeTestServices: true, timeout: "240 seconds" })("poiso
       const mixed = yield* requestWithin(30_000, server, "/v1/ingest", {
         method: "POST",
         headers: { authorization: `Bearer ${KEY_A}`, "content-type": BATCH, prefer: "wait=commit" },
-        body: JSON.stringify([paymentA(good[0]!), paymentA(poisonId, { agent_id: "agent-poison" }), paymentA(good[1]!)])
+        body: JSON.stringify([
+          paymentA(good[0]!),
+          paymentA(poisonId, { agent_id: "agent-poison" }),
+          { ...paymentA(nextId("mix-deep")), data: "@@DEEP@@" },
+          paymentA(good[1]!)
+        ]).replace('"@@DEEP@@"', `${"[".repeat(2500)}${"]".repeat(2500)}`)
       })
       expect(mixed.status, mixed.text).toBe(200)
-      expect(JSON.parse(mixed.text)).toMatchObject({ accepted: 2, rejected: 1 })
+      expect(JSON.parse(mixed.text)).toMatchObject({ accepted: 2, rejected: 2 })
       expect(yield* storedPayments(good)).toBe(2)
       // Refusals are per event: the pipeline itself is healthy.
       const health = yield* requestWithin(5_000, server, "/health", {})

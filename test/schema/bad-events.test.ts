@@ -7,7 +7,9 @@ import {
   describeParseError,
   describeParseIssues,
   GatewayTelemetryPacket,
-  RawEventBatch
+  MAX_REASON_LENGTH,
+  RawEventBatch,
+  validateKnownEvent
 } from "../../schema/index.js"
 import { clone, decodeRejection, ingestOne } from "./helpers.js"
 
@@ -171,6 +173,26 @@ describe("describeParseError / describeParseIssues", () => {
     if (Either.isRight(result)) return
     expect(describeParseIssues(result.left).map((i) => i.field)).toEqual(["TraceParent", "my_ext"])
     expect(describeParseError(result.left).field).toBe("TraceParent")
+  })
+
+  it("quotes the refused value only as a bounded preview: deep or wide values make a short reason", () => {
+    const decodeKnown = (data: unknown) => {
+      const envelope = Either.getOrThrow(decodeCloudEvent({ ...exampleEvents.PaymentAuthorized, data }))
+      const known = validateKnownEvent(envelope)
+      if (Either.isRight(known)) throw new Error("expected a schema failure")
+      return describeParseError(known.left)
+    }
+    // 5,000 levels: formatting the whole value overflowed the stack.
+    const deep = JSON.parse(`${"[".repeat(5000)}${"]".repeat(5000)}`)
+    expect(decodeKnown(deep)).toEqual({ field: "data", reason: "Expected PaymentAuthorized, actual [[[…]]]" })
+    // 15,000 objects: the reason quoted all of them (about 1 MB).
+    const wide = decodeKnown(Array.from({ length: 15_000 }, (_, i) => ({ [`k${i}`]: "v".repeat(50) })))
+    expect(wide.field).toBe("data")
+    expect(wide.reason.length).toBeLessThanOrEqual(MAX_REASON_LENGTH)
+    expect(wide.reason).toMatch(/^Expected PaymentAuthorized, actual \[\{"k0":"v+"\}/)
+    // A long string is cut too; a short value is quoted whole, as before.
+    expect(decodeKnown("x".repeat(10_000)).reason.length).toBeLessThanOrEqual(MAX_REASON_LENGTH)
+    expect(decodeKnown(42)).toEqual({ field: "data", reason: "Expected PaymentAuthorized, actual 42" })
   })
 
   it("splits a batch: the array shape first, then each element on its own", () => {
