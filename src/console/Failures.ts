@@ -8,6 +8,9 @@
  *   `Unavailable` too.
  * - A body that is not JSON: 400 (the framework reads it as a defect, a 500). A body over
  *   CONSOLE_MAX_BODY_BYTES: 413 when its size is declared; a chunked one is cut off at the limit.
+ * - A body nesting deeper than `MAX_BODY_DEPTH`: 400 before the framework decodes it (its
+ *   decode error quotes the body, and formatting a few thousand levels overflowed the stack: a
+ *   500 any console user could cause, with a stack trace in the log).
  * - Anything else unexpected (a defect): 500 with a JSON body, logged with its full cause.
  *   The framework's default for a defect is an empty 500 and no log line.
  *
@@ -21,6 +24,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { SqlError } from "@effect/sql/SqlError"
 import { Cause, Duration, Effect, Option } from "effect"
+import { jsonDepth } from "../http/JsonDepth.js"
 import { ConsoleSettingsConfig } from "./ConsoleConfig.js"
 import { Unavailable } from "./Errors.js"
 
@@ -105,6 +109,23 @@ const tooLarge = (maxBodyBytes: number) =>
     { status: 413 }
   )
 
+/** No console body nests more than a few levels; this leaves room and bounds the decoder's work. */
+export const MAX_BODY_DEPTH = 32
+
+const HAS_BODY = new Set(["POST", "PUT", "PATCH"])
+
+/** Reads the body first (the platform caches it for the handler) when it could nest too deeply. */
+const depthChecked = <E, R>(request: HttpServerRequest.HttpServerRequest, app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  !HAS_BODY.has(request.method) ? app : Effect.flatMap(Effect.orDie(request.text), (text) =>
+    jsonDepth(text) <= MAX_BODY_DEPTH ? app : Effect.succeed(HttpServerResponse.unsafeJson(
+      {
+        _tag: "HttpApiDecodeError",
+        issues: [{ _tag: "Type", path: [], message: `nests deeper than ${MAX_BODY_DEPTH} levels` }],
+        message: `the request body nests deeper than ${MAX_BODY_DEPTH} levels`
+      },
+      { status: 400 }
+    )))
+
 /** A body the framework could not read (a defect to it): 413 past the limit, else 400. */
 const unreadableBody = (cause: Cause.Cause<unknown>, maxBodyBytes: number): HttpServerResponse.HttpServerResponse | undefined => {
   const defect = Cause.dieOption(cause)
@@ -129,7 +150,7 @@ export const ConsoleFailuresLive = HttpApiBuilder.middleware(Effect.map(Effect.o
       ? app
       : Number(request.headers["content-length"] ?? 0) > maxBodyBytes
       ? Effect.succeed(tooLarge(maxBodyBytes))
-      : bounded(requestTimeout, request, Effect.catchAllCause(HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBodyBytes)), (cause) => {
+      : bounded(requestTimeout, request, Effect.catchAllCause(HttpIncomingMessage.withMaxBodySize(depthChecked(request, app), Option.some(maxBodyBytes)), (cause) => {
         const unreadable = unreadableBody(cause, maxBodyBytes)
         if (unreadable !== undefined) return Effect.succeed(unreadable)
         const failure: Option.Option<unknown> = Cause.failureOption(cause)

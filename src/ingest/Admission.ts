@@ -15,7 +15,10 @@
  */
 import { Either } from "effect"
 import type { Outcome } from "./Batcher.js"
+import { jsonDepth } from "../http/JsonDepth.js"
 import { decodeEvent, encodedRow, eventKey, type IngestEvent } from "./IngestEvent.js"
+
+export { jsonDepth }
 
 export interface AdmissionLimits {
   /** Deepest nesting of objects/arrays allowed in `data` and in extension values. */
@@ -63,24 +66,6 @@ export const bracketCount = (text: string, atMost: number): number => {
     }
   }
   return count
-}
-
-/** Deepest object/array nesting of JSON text, strings skipped: one pass, no allocation. */
-export const jsonDepth = (text: string): number => {
-  let depth = 0
-  let max = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 92) i++ // backslash: skip the escaped character
-      else if (c === 34) inString = false
-    } else if (c === 34) inString = true
-    else if (c === 123 || c === 91) {
-      if (++depth > max) max = depth
-    } else if (c === 125 || c === 93) depth--
-  }
-  return max
 }
 
 const tooDeep = (limits: AdmissionLimits, field: string): Refusal => ({

@@ -28,6 +28,23 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("console request bodies",
       expect((yield* send("POST", "/v1/vendor/endpoints", { bearer: vendor, body: endpoint })).status).toBe(201)
     }))
 
+  it.effect("nested deeper than 32 levels: 400 naming the limit, not a 500 (formatting the decode error overflowed the stack)", () =>
+    Effect.gen(function*() {
+      const before = yield* stored
+      for (const [method, url] of [["POST", "/v1/vendor/endpoints"], ["PATCH", "/v1/vendor/endpoints/1"]] as const) {
+        for (const rawBody of ["[".repeat(3000) + "]".repeat(3000), JSON.stringify({ ...endpoint, description: "@@" }).replace('"@@"', `${"[".repeat(40)}${"]".repeat(40)}`)]) {
+          const response = yield* send(method, url, { bearer: vendor, rawBody })
+          expect(response.status, `${method} ${rawBody.slice(0, 60)}`).toBe(400)
+          expect(response.body).toMatchObject({ _tag: "HttpApiDecodeError", message: "the request body nests deeper than 32 levels" })
+        }
+      }
+      expect(yield* stored).toBe(before)
+      // Nesting within the limit is decoded as before (here: refused by the schema, with a 400).
+      const shallow = yield* send("POST", "/v1/vendor/endpoints", { bearer: vendor, rawBody: "[".repeat(30) + "]".repeat(30) })
+      expect(shallow.status).toBe(400)
+      expect(shallow.body).toMatchObject({ _tag: "HttpApiDecodeError" })
+    }))
+
   it.effect("over CONSOLE_MAX_BODY_BYTES (64 KiB): 413 when declared, cut off at the limit when chunked", () =>
     Effect.gen(function*() {
       const before = yield* stored
