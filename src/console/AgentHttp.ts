@@ -6,13 +6,15 @@ import { CurrentAgent } from "../auth/Authentication.js"
 import { Api } from "../http/Api.js"
 import { AgentRepo } from "./AgentRepo.js"
 import { cursorOf, cursorScope } from "./Cursor.js"
-import { CursorId, CursorInt, CursorSeq, CursorTime, days, paged, pageSize, resolveRange } from "./Params.js"
+import { CursorInt, CursorSeq, CursorTime, days, paged, pageSize, resolveRange } from "./Params.js"
 import { invalidParameter } from "./Errors.js"
 import { databaseReady } from "./Ready.js"
 
-const activityCursor = cursorOf("activity", CursorTime, CursorInt, CursorId)
+/** A seq, or an intent's "gateway/intent id" (up to 128 + 1 + 256 characters). */
+const ActivityKey = Schema.String.pipe(Schema.pattern(/^[^\u0000-\u001f]{1,400}$/))
+const activityCursor = cursorOf("activity", CursorTime, CursorInt, ActivityKey)
 
-/** Intents (rank 2) page on their text id, every other source on its bigint seq. */
+/** Intents (rank 2) page on their text key, every other source on its bigint seq. */
 const INTENT_RANK = 2
 const keyFits = (rank: number, key: string) => rank === INTENT_RANK || Schema.is(CursorSeq)(key)
 

@@ -19,7 +19,11 @@ const decodeItem = Schema.decodeUnknown(ActivityItem)
 /** Tie-break between sources at the same time (higher first). */
 const RANKS: Readonly<Record<ActivityType, number>> = { payment: 3, intent: 2, request_blocked: 1, solvency_alert: 0 }
 
-/** Last row of the previous page: time, rank of its source, key (seq, or intent_id for intents). */
+/**
+ * Last row of the previous page: time, rank of its source, key (seq; for intents the gateway and
+ * the intent id, as one text: intent ids are per gateway, so two gateways may share one at the
+ * same second, and a key of the intent id alone skipped all but one of them).
+ */
 const ActivityAfter = Schema.Tuple(Schema.String, Schema.Number, Schema.String)
 export type ActivityAfter = readonly [time: string, rank: number, key: string]
 
@@ -27,8 +31,8 @@ interface ActivitySource {
   readonly type: ActivityType
   readonly table: string
   readonly time: string
-  /** The tie-breaking key: `seq` (bigint) or `intent_id` (text). */
-  readonly key: "seq" | "intent_id"
+  /** The tie-breaking key: `seq` (bigint) or an intent's `(gateway_id, intent_id)` as one text. */
+  readonly key: "seq" | "intent"
   readonly data: string
 }
 
@@ -39,7 +43,7 @@ const SOURCES: ReadonlyArray<ActivitySource> = [
       'amount', ${money("x.amount")}, 'asset', x.asset, 'network', x.network)`
   },
   {
-    type: "intent", table: "payment_intents", time: "updated_at", key: "intent_id",
+    type: "intent", table: "payment_intents", time: "updated_at", key: "intent",
     data: `jsonb_build_object('intent_id', x.intent_id, 'status', x.status, 'amount', ${money("x.amount")},
       'asset', x.asset, 'network', x.network, 'tx_hash', x.tx_hash, 'failure_reason', x.failure_reason,
       'created_at', rfc3339_utc(x.created_at))`
@@ -83,8 +87,10 @@ const activityQuery = (sql: SqlClient.SqlClient) =>
   const branch = (source: ActivitySource): Statement.Fragment => {
     const rank = RANKS[source.type]
     const time = sql.literal(`x.${source.time}`)
-    const key = sql.literal(`x.${source.key}`)
-    const keyType = sql.literal(source.key === "seq" ? "bigint" : "text")
+    // Neither gateway nor intent ids hold a "/", so gateway/intent is one per intent; byte order
+    // ("C") makes the ORDER BY and the keyset comparison agree whatever the database's collation.
+    const key = sql.literal(source.key === "seq" ? "x.seq" : `(x.gateway_id || '/' || x.intent_id) COLLATE "C"`)
+    const keyType = sql.literal(source.key === "seq" ? "bigint" : `text COLLATE "C"`)
     const keyset = after === undefined
       ? sql.literal("")
       : rank < after[1]
@@ -95,7 +101,7 @@ const activityQuery = (sql: SqlClient.SqlClient) =>
     return sql`(
       SELECT ${source.type}::text AS type, ${rank}::int AS rank, ${time} AS sort_time,
              ${source.key === "seq" ? sql`x.seq` : sql`NULL::bigint`} AS sort_seq,
-             ${source.key === "seq" ? sql`NULL::text` : sql`x.intent_id`} AS sort_key,
+             ${source.key === "seq" ? sql`NULL::text` : key} AS sort_key,
              ${key}::text AS key, x.gateway_id, ${sql.literal(source.data)} AS data
         FROM ${sql.literal(source.table)} x
        WHERE x.agent_id = ${input.agentId}
@@ -109,7 +115,7 @@ const activityQuery = (sql: SqlClient.SqlClient) =>
            gw.vendor_id, page.data
       FROM (${sql.join(" UNION ALL ", false)(branches)}) page
       LEFT JOIN gateways gw ON gw.id = page.gateway_id
-     ORDER BY page.sort_time DESC, page.rank DESC, page.sort_seq DESC, page.sort_key DESC
+     ORDER BY page.sort_time DESC, page.rank DESC, page.sort_seq DESC, page.sort_key COLLATE "C" DESC
      LIMIT ${input.limit + 1}`
     }
   })

@@ -69,6 +69,13 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("console timelines", (it)
         SELECT 'int' || i, 'tv-g1', 'ta', 'settled', 2, 0.5, 'USDC', 'base', now() - interval '1 hour',
                date_trunc('second', now()) - (i / 2) * interval '1 minute', now(), now()
           FROM generate_series(0, 19) i`
+      // One intent id used by three gateways at the same second (intent ids are per gateway).
+      yield* sql`
+        INSERT INTO payment_intents (intent_id, gateway_id, agent_id, status, status_rank, amount, asset, network,
+                                     created_at, updated_at, last_event_time, received_at)
+        SELECT 'int-same', g, 'ta', 'settled', 2, 0.5, 'USDC', 'base', now() - interval '1 hour',
+               date_trunc('second', now()) - interval '90 seconds', now(), now()
+          FROM unnest(ARRAY['tv-g1', 'tv-g2', 'ov-g1']) g`
       yield* insertPayments(Array.from({ length: 25 }, (_, i) => ({
         gateway: i % 2 === 0 ? "tv-g1" : "ov-g1",
         agent: "ta",
@@ -102,12 +109,17 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("console timelines", (it)
     Effect.gen(function*() {
       const all = yield* collect("/v1/agent/activity", agent, 9)
       const counts = all.reduce<Record<string, number>>((acc, i) => ({ ...acc, [i.type ?? ""]: (acc[i.type ?? ""] ?? 0) + 1 }), {})
-      expect(counts).toEqual({ payment: 25, intent: 20, request_blocked: 23, solvency_alert: 15 })
+      expect(counts).toEqual({ payment: 25, intent: 23, request_blocked: 23, solvency_alert: 15 })
       descending(all.map((a) => a.time ?? ""))
       const keys = all.map((a) => JSON.stringify(a))
       expect(new Set(keys).size).toBe(keys.length)
       const intents = yield* collect("/v1/agent/activity?type=intent", agent, 6)
-      expect(intents.length).toBe(20)
+      expect(intents.length).toBe(23)
+      // Pages of one: the three gateways' "int-same" (same id, same time) each come once.
+      const single = yield* collect("/v1/agent/activity?type=intent", agent, 1)
+      expect(single.map((i) => JSON.stringify(i))).toEqual(intents.map((i) => JSON.stringify(i)))
+      const same = single.filter((i) => (i as { intent_id?: string }).intent_id === "int-same")
+      expect(same.map((i) => (i as { gateway_id?: string }).gateway_id).sort()).toEqual(["ov-g1", "tv-g1", "tv-g2"])
       const wrong = yield* send("GET", "/v1/agent/activity?type=refund", { bearer: agent })
       expect(wrong.status).toBe(400)
       const crossed = yield* send("GET", "/v1/vendor/payments?cursor=" + Buffer.from(JSON.stringify(["activity", ["2025-01-01T00:00:00Z", 1, "1"]])).toString("base64url"), { bearer: vendor })
