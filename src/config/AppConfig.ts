@@ -53,6 +53,12 @@ export interface AppSettings {
   /** Absolute directory for the embedded PostgreSQL, the journal and development secrets. */
   readonly dataDir: string
   readonly version: string
+  /**
+   * Longest a client may take to send a whole request (headers and body); then 408 and the
+   * connection is closed. Node's default of 300 s let a client hold a body's memory that long.
+   * Responses (SSE streams, `wait=commit`) are not bounded by it.
+   */
+  readonly requestTimeout: Duration.Duration
 }
 
 export const AppSettingsConfig: Config.Config<AppSettings> = Config.all({
@@ -60,7 +66,8 @@ export const AppSettingsConfig: Config.Config<AppSettings> = Config.all({
   port: portConfig("PORT", 8080),
   roles: RolesConfig,
   dataDir: Config.string("DATA_DIR").pipe(Config.withDefault(".data"), Config.map((dir) => path.resolve(dir))),
-  version: Config.string("APP_VERSION").pipe(Config.withDefault("0.1.0"))
+  version: Config.string("APP_VERSION").pipe(Config.withDefault("0.1.0")),
+  requestTimeout: positiveDuration("HTTP_REQUEST_TIMEOUT", "60 seconds")
 })
 
 export class AppSettingsService extends Context.Tag("App/Settings")<AppSettingsService, AppSettings>() {

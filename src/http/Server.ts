@@ -9,7 +9,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Cause, Effect, Layer, Option } from "effect"
+import { Cause, Duration, Effect, Layer, Option } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { AppSettingsConfig, AppSettingsService } from "../config/AppConfig.js"
 import { withRequestMetrics } from "../observability/HttpMetrics.js"
@@ -21,8 +21,9 @@ import { matchRoute, roleOf } from "./Routes.js"
  * connections are closed as soon as they go idle, and whatever is still open after a short
  * grace period (long responses, SSE streams; clients reconnect elsewhere) is closed too.
  */
-const closingServer = (graceMs: number) => () => {
-  const server = createServer()
+const closingServer = (graceMs: number, requestTimeoutMs: number) => () => {
+  // Node checks the request timeout every `connectionsCheckingInterval` (30 s by default).
+  const server = createServer({ requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(250, requestTimeoutMs / 4)) })
   // The socket listens before the app's handler is attached (the layers in between can take
   // seconds); a request arriving then would hang forever. Answer it 503 until the app is in.
   const starting = (_: IncomingMessage, response: ServerResponse) => {
@@ -53,7 +54,7 @@ const closingServer = (graceMs: number) => () => {
 
 export const listen = Layer.unwrapEffect(
   Effect.map(AppSettingsConfig, (settings) =>
-    NodeHttpServer.layer(closingServer(1000), { port: settings.port, host: settings.host }))
+    NodeHttpServer.layer(closingServer(1000, Duration.toMillis(settings.requestTimeout)), { port: settings.port, host: settings.host }))
 )
 
 /**

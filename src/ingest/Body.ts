@@ -14,12 +14,34 @@ const tooLarge = (what: string, limit: number, variable: string): RequestProblem
   field: "body"
 })
 
-export const readBody = (message: IncomingMessage, limit: number): Effect.Effect<Uint8Array, RequestProblem> =>
+const busy: RequestProblem = {
+  status: 503,
+  error: "too_many_bodies",
+  message: "too many request bodies are being received at once (INGEST_MAX_BODY_BYTES_IN_FLIGHT, or its per-gateway share); retry shortly",
+  field: "body"
+}
+
+/**
+ * `take(bytes)` reserves memory for the body (BodyBudget.ts): the declared length before
+ * reading, or each chunk as it arrives when none is declared. The caller gives back what was
+ * taken; a refusal ends the read with 503.
+ */
+export const readBody = (
+  message: IncomingMessage,
+  limit: number,
+  take: (bytes: number) => boolean = () => true
+): Effect.Effect<Uint8Array, RequestProblem> =>
   Effect.async<Uint8Array, RequestProblem>((resume) => {
     const declared = Number(message.headers["content-length"])
-    if (Number.isFinite(declared) && declared > limit) {
+    const known = message.headers["content-length"] !== undefined && Number.isFinite(declared)
+    if (known && declared > limit) {
       message.resume()
       resume(Effect.fail(tooLarge("the body", limit, "INGEST_MAX_BODY_BYTES")))
+      return
+    }
+    if (known && !take(declared)) {
+      message.resume()
+      resume(Effect.fail(busy))
       return
     }
     const chunks: Array<Buffer> = []
@@ -36,6 +58,9 @@ export const readBody = (message: IncomingMessage, limit: number): Effect.Effect
       if (size > limit) {
         message.resume()
         finish(Effect.fail(tooLarge("the body", limit, "INGEST_MAX_BODY_BYTES")))
+      } else if (!known && !take(chunk.byteLength)) {
+        message.resume()
+        finish(Effect.fail(busy))
       } else chunks.push(chunk)
     }
     message.on("data", onData)

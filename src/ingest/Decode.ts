@@ -12,7 +12,7 @@ export type ContentMode = "structured" | "batch" | "binary" | "telemetry"
 
 /** A request-level problem: the whole request is refused with this status. */
 export interface RequestProblem {
-  readonly status: 400 | 413 | 415
+  readonly status: 400 | 413 | 415 | 503
   readonly error: string
   readonly message: string
   readonly field?: string

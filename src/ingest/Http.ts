@@ -12,6 +12,7 @@ import { isIngestKeyFormat, parseBearer } from "../identity/IngestKey.js"
 import { binaryHeaderBlock, ReplayGuard, replayKey, verifySignature } from "../identity/RequestSignature.js"
 import { Api } from "../http/Api.js"
 import { decodeContentEncoding, readBody } from "./Body.js"
+import { BodyBudget } from "./BodyBudget.js"
 import { DeadLetters } from "./DeadLetters.js"
 import {
   IngestBadRequest,
@@ -75,7 +76,8 @@ const render = (error: IngestError) =>
     })
   })
 
-const fromProblem = (p: RequestProblem) => problem(p.status, p.error, p.message, p.field === undefined ? {} : { field: p.field })
+const fromProblem = (p: RequestProblem) =>
+  problem(p.status, p.error, p.message, { ...(p.field === undefined ? {} : { field: p.field }), ...(p.status === 503 ? { retryAfter: 1 } : {}) })
 
 /** `Prefer: wait=commit` (RFC 7240 style) asks to answer only after the database commit. */
 const wantsCommit = (prefer: string | undefined): boolean =>
@@ -109,8 +111,12 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
     const toleranceSeconds = Duration.toSeconds(settings.signatureTolerance)
     const replays = new ReplayGuard({ windowSeconds: 2 * toleranceSeconds, maxEntries: 100_000 })
 
-    const handle = (request: HttpServerRequest.HttpServerRequest) =>
-      Effect.gen(function*() {
+    const bodies = new BodyBudget({ total: settings.maxBodyBytesInFlight, perGateway: settings.maxBodyBytesInFlightPerGateway })
+
+    const handle = (request: HttpServerRequest.HttpServerRequest) => {
+      /** Body bytes this request holds of the budget; given back when it is answered. */
+      const held = { gateway: "", bytes: 0 }
+      return Effect.gen(function*() {
         const headers = request.headers
         const key = parseBearer(headers["authorization"])
         if (Option.isNone(key)) return yield* problem(401, "unauthorized", "missing bearer ingest key in Authorization")
@@ -129,7 +135,13 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
         const mode = contentModeOf(headers["content-type"], headers)
         if (Either.isLeft(mode)) return yield* fromProblem(mode.left)
 
-        const raw = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), settings.maxBodyBytes).pipe(Effect.either)
+        held.gateway = gateway.id
+        const take = (bytes: number) => {
+          if (!bodies.reserve(gateway.id, bytes)) return false
+          held.bytes += bytes
+          return true
+        }
+        const raw = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), settings.maxBodyBytes, take).pipe(Effect.either)
         if (Either.isLeft(raw)) return yield* fromProblem(raw.left)
         const nowMs = yield* Clock.currentTimeMillis
         if (gateway.signingSecret === null) return yield* admit(request, mode.right, gateway, raw.right, nowMs)
@@ -161,7 +173,12 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
             if (!accepted.value) replays.release(replay)
           }))
         )
-      }).pipe(Effect.catchAll(render), Effect.withSpan("Ingest.handle", HOT_SPAN))
+      }).pipe(
+        Effect.ensuring(Effect.sync(() => bodies.release(held.gateway, held.bytes))),
+        Effect.catchAll(render),
+        Effect.withSpan("Ingest.handle", HOT_SPAN)
+      )
+    }
 
     /** Decode, rate-limit, validate, submit and answer; `accepted` is set once something was kept. */
     const admit = (

@@ -31,6 +31,10 @@ export interface IngestSettings {
   /** Largest accepted event, in bytes of its stored row. */
   readonly maxEventBytes: number
   readonly maxBodyBytes: number
+  /** Request body bytes being received or handled at once, all gateways; past it, 503. */
+  readonly maxBodyBytesInFlight: number
+  /** The same for one gateway. */
+  readonly maxBodyBytesInFlightPerGateway: number
   readonly maxDecompressedBytes: number
   readonly maxEventsPerRequest: number
   /** Events older than this (by `time`) are rejected rather than written into a wrong partition. */
@@ -46,7 +50,7 @@ export interface IngestSettings {
   readonly drainTimeout: Duration.Duration
 }
 
-export const IngestSettingsConfig: Config.Config<IngestSettings> = Config.all({
+const settings = Config.all({
   durability: Config.literal("journal", "memory", "jetstream")("INGEST_DURABILITY").pipe(Config.withDefault("journal" as const)),
   spillThreshold: positiveInt("INGEST_SPILL_THRESHOLD", 50_000),
   queueCapacity: positiveInt("INGEST_QUEUE_CAPACITY", 100_000),
@@ -56,6 +60,8 @@ export const IngestSettingsConfig: Config.Config<IngestSettings> = Config.all({
   maxNestingDepth: positiveInt("INGEST_MAX_NESTING_DEPTH", 64),
   maxEventBytes: positiveInt("INGEST_MAX_EVENT_BYTES", 1024 * 1024),
   maxBodyBytes: positiveInt("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024),
+  maxBodyBytesInFlight: positiveInt("INGEST_MAX_BODY_BYTES_IN_FLIGHT", 128 * 1024 * 1024),
+  maxBodyBytesInFlightPerGateway: positiveInt("INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY", 32 * 1024 * 1024),
   maxDecompressedBytes: positiveInt("INGEST_MAX_DECOMPRESSED_BYTES", 20 * 1024 * 1024),
   maxEventsPerRequest: positiveInt("INGEST_MAX_EVENTS_PER_REQUEST", 10_000),
   maxEventAge: duration("INGEST_MAX_EVENT_AGE", "7 days"),
@@ -67,3 +73,11 @@ export const IngestSettingsConfig: Config.Config<IngestSettings> = Config.all({
   recentKeys: positiveInt("INGEST_RECENT_KEYS", 200_000),
   drainTimeout: duration("SHUTDOWN_DRAIN_TIMEOUT", "20 seconds")
 })
+
+/** The body budgets must hold one body of the largest size, or such a request could never pass. */
+export const IngestSettingsConfig: Config.Config<IngestSettings> = settings.pipe(
+  Config.validate({
+    message: "INGEST_MAX_BODY_BYTES_IN_FLIGHT and INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY must be at least INGEST_MAX_BODY_BYTES",
+    validation: (s) => s.maxBodyBytesInFlight >= s.maxBodyBytes && s.maxBodyBytesInFlightPerGateway >= s.maxBodyBytes
+  })
+)

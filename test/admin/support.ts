@@ -6,7 +6,7 @@
 import { Command as Cli, HelpDoc, ValidationError } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
-import { ConfigProvider, Console, Context, Effect, Layer } from "effect"
+import { ConfigProvider, Console, Context, Duration, Effect, Layer } from "effect"
 import { type AppSettings, AppSettingsService } from "../../src/config/AppConfig.js"
 import { adminArgv, adminCommand, CLI_APP, runAdmin } from "../../src/admin/Cli.js"
 
@@ -68,7 +68,8 @@ export const settingsFor = (dataDir: string): AppSettings => ({
   port: 8080,
   roles: new Set(["receiver", "api", "worker"]),
   dataDir,
-  version: "test"
+  version: "test",
+  requestTimeout: Duration.seconds(60)
 })
 
 export interface CliRun {

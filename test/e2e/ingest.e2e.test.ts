@@ -10,6 +10,7 @@ import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as http from "node:http"
+import * as net from "node:net"
 import * as zlib from "node:zlib"
 import { gatewayTelemetryPacketData } from "../../schema/examples.js"
 import { signRequest } from "../../src/identity/RequestSignature.js"
@@ -407,6 +408,29 @@ layer(ServersLive, { excludeTestServices: true, timeout: "120 seconds" })("POST 
       expect(manyBody.error).toBe("too_many_events")
       expect(manyBody.message).toContain("INGEST_MAX_EVENTS_PER_REQUEST")
       expect(yield* count("telemetry_events", "id", many.map((e) => String(e["id"])))).toBe(0)
+    }))
+
+  it.effect("408 and the connection closed when a body is not finished within HTTP_REQUEST_TIMEOUT", () =>
+    Effect.gen(function*() {
+      const { main } = yield* Servers
+      const { port } = new URL(main.url)
+      const started = Date.now()
+      // Declares 60,000 bytes, sends 10, and waits: what comes back and when the socket closes.
+      const reply = yield* Effect.async<string>((resume) => {
+        let text = ""
+        const socket = net.connect(Number(port), "127.0.0.1", () =>
+          socket.write(`POST /v1/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEYS.main}\r\n` +
+            `Content-Type: ${STRUCTURED}\r\nContent-Length: 60000\r\n\r\n[[[[[[[[[[`))
+        socket.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")))
+        socket.on("close", () => resume(Effect.succeed(text)))
+        socket.on("error", () => undefined)
+        return Effect.sync(() => socket.destroy())
+      }).pipe(Effect.timeout("20 seconds"))
+      expect(reply).toMatch(/^HTTP\/1\.1 408/)
+      expect(Date.now() - started).toBeLessThan(10_000)
+      // The server goes on.
+      const next = yield* ingest(main, JSON.stringify(payment()), { "content-type": STRUCTURED, prefer: "wait=commit" })
+      expect(next.status).toBe(200)
     }))
 
   it.effect("415: an unknown content type or content encoding", () =>

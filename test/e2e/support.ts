@@ -22,6 +22,9 @@ export const LIMITS = {
   INGEST_MAX_EVENTS_PER_REQUEST: "50"
 }
 
+/** The main server's HTTP_REQUEST_TIMEOUT: a client that never finishes its body is cut off. */
+export const REQUEST_TIMEOUT = "2 seconds"
+
 export class Servers extends Context.Tag("Test/E2EServers")<Servers, {
   readonly main: TestServer
   /** INGEST_QUEUE_CAPACITY=5 and a journal too small for any event: nowhere to put a sixth. */
@@ -51,7 +54,7 @@ export const ServersLive = Layer.scoped(
     yield* seed
     const databaseUrl = Redacted.value((yield* TestDatabaseInfo).url)
     const [main, smallQueue] = yield* Effect.all([
-      startTestServer({ databaseUrl, env: { ROLES: "receiver", ...LIMITS } }),
+      startTestServer({ databaseUrl, env: { ROLES: "receiver", HTTP_REQUEST_TIMEOUT: REQUEST_TIMEOUT, ...LIMITS } }),
       startTestServer({ databaseUrl, env: { ROLES: "receiver", INGEST_QUEUE_CAPACITY: "5", JOURNAL_MAX_BYTES: "64" } })
     ], { concurrency: 2 })
     return { main, smallQueue }

@@ -3,11 +3,12 @@
  * and gateway directory, spoken to through `HttpApiClient` built from the same contract: each
  * error decodes into the contract's tagged error, with its status and `Retry-After` where it has one.
  */
-import { HttpApi, HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpApi, HttpApiBuilder, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, Logger, LogLevel } from "effect"
+import { ConfigProvider, Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import { randomBytes } from "node:crypto"
+import * as net from "node:net"
 import type { CloudEventWire } from "../../schema/index.js"
 import { HealthChecks } from "../../src/health/HealthChecks.js"
 import { IngestApi } from "../../src/ingest/Api.js"
@@ -120,4 +121,92 @@ describe("POST /v1/ingest in process (typed client on the contract)", () => {
       expect(Number(raw.headers["retry-after"])).toBeGreaterThanOrEqual(1)
       expect(raw.body).toMatchObject({ _tag: "IngestRateLimited", error: "rate_limited" })
     }).pipe(Effect.provide(ServerLive)))
+})
+
+const KEY_2 = `mpk_live_${randomBytes(32).toString("base64url")}`
+
+/** Small body budgets: one gateway may hold 2,500 bytes of bodies at once, all gateways 3,500. */
+const BudgetServerLive = HttpApiBuilder.serve().pipe(
+  Layer.provide(HttpApiBuilder.api(IngestTestApi).pipe(Layer.provide(IngestHttpLive))),
+  Layer.provide(IngestPipelineLive),
+  Layer.provide(CommittedEvents.None),
+  Layer.provide(HealthChecks.Live),
+  Layer.provide(JournalInMemory()),
+  Layer.provide(DeadLettersLive),
+  Layer.provide(EventStoreInMemory),
+  Layer.provide(GatewayDirectory.InMemory([
+    { ...gateway("gw-1", KEY), rateLimitPerSec: 1000 },
+    { ...gateway("gw-2", KEY_2), rateLimitPerSec: 1000 }
+  ])),
+  Layer.provideMerge(NodeHttpServer.layerTest),
+  Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([
+    ["INGEST_DURABILITY", "memory"],
+    ["INGEST_MAX_BODY_BYTES", "1000"],
+    ["INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY", "2500"],
+    ["INGEST_MAX_BODY_BYTES_IN_FLIGHT", "3500"]
+  ])))),
+  Layer.provide(Logger.minimumLogLevel(LogLevel.Error))
+)
+
+/** A request whose body never finishes: headers declare `length`, 10 bytes follow, the socket stays open. */
+const unfinished = (port: number, key: string, length: number) =>
+  Effect.acquireRelease(
+    Effect.async<net.Socket>((resume) => {
+      const socket = net.connect(port, "127.0.0.1", () => {
+        socket.write(`POST /v1/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n` +
+          `Content-Type: application/cloudevents+json\r\nContent-Length: ${length}\r\n\r\n[[[[[[[[[[`)
+        resume(Effect.succeed(socket))
+      })
+    }),
+    (socket) => Effect.sync(() => socket.destroy())
+  )
+
+const postAs = (key: string, id: string, gatewayId: string) =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const response = yield* client.execute(HttpClientRequest.post("/v1/ingest").pipe(
+      HttpClientRequest.bearerToken(key),
+      HttpClientRequest.bodyText(JSON.stringify(event(id, gatewayId)), "application/cloudevents+json")
+    ))
+    return { status: response.status, retryAfter: response.headers["retry-after"], body: yield* response.json }
+  }).pipe(Effect.scoped)
+
+/** Repeats `self` until `done` holds (a condition the server reaches shortly), for at most 5 s. */
+const until = <A, E, R>(self: Effect.Effect<A, E, R>, done: (a: A) => boolean) => {
+  const loop: Effect.Effect<A, E, R> = Effect.flatMap(self, (a) => (done(a) ? Effect.succeed(a) : Effect.zipRight(Effect.sleep("20 millis"), loop)))
+  return Effect.timeoutFail(loop, { duration: "5 seconds", onTimeout: () => new Error("condition not reached in 5 s") })
+}
+
+describe("request bodies held at once are bounded (in total and per gateway)", () => {
+  it.live("a gateway holding its share of unfinished bodies gets 503 + Retry-After; another gateway goes on; the share comes back when they close", () =>
+    Effect.gen(function*() {
+      const server = yield* HttpServer.HttpServer
+      const port = (server.address as HttpServer.TcpAddress).port
+      const held = yield* Scope.make()
+      // Closed on failure too: an open socket would hold the test server's shutdown.
+      yield* Effect.addFinalizer(() => Scope.close(held, Exit.void))
+      // gw-1 declares two bodies of 1,000 bytes and never sends them: 2,000 of its 2,500 held.
+      yield* unfinished(port, KEY, 1000).pipe(Scope.extend(held))
+      yield* unfinished(port, KEY, 1000).pipe(Scope.extend(held))
+      // Its next request (≈ 400 bytes) would pass 2,500: refused, once the server has read the headers above.
+      const refused = yield* until(postAs(KEY, "b-1", "gw-1"), (r) => r.status === 503)
+      expect(refused.body).toMatchObject({ _tag: "IngestUnavailable", error: "too_many_bodies", field: "body" })
+      expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1)
+      // gw-2 is not held back by gw-1's share.
+      expect((yield* postAs(KEY_2, "b-2", "gw-2")).status).toBe(202)
+      // gw-2 holds one unfinished body too: 3,000 of the 3,500 in total; a 1,000-byte body of gw-2
+      // (within its own share) is refused for the total.
+      yield* unfinished(port, KEY_2, 1000).pipe(Scope.extend(held))
+      yield* Effect.sleep("100 millis")
+      const client = yield* HttpClient.HttpClient
+      const big = yield* client.execute(HttpClientRequest.post("/v1/ingest").pipe(
+        HttpClientRequest.bearerToken(KEY_2),
+        HttpClientRequest.bodyText(JSON.stringify(event("b-3", "gw-2")).padEnd(1000, " "), "application/cloudevents+json")
+      )).pipe(Effect.flatMap((r) => Effect.map(r.json, (body) => ({ status: r.status, body }))), Effect.scoped)
+      expect(big).toMatchObject({ status: 503, body: { error: "too_many_bodies" } })
+      // The unfinished requests are abandoned: what they held is given back.
+      yield* Scope.close(held, Exit.void)
+      const again = yield* until(postAs(KEY, "b-4", "gw-1"), (r) => r.status === 202)
+      expect(again.status).toBe(202)
+    }).pipe(Effect.scoped, Effect.provide(BudgetServerLive)))
 })

@@ -12,7 +12,7 @@ import { HttpApi, HttpApiBuilder, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, Metric, Schedule } from "effect"
+import { ConfigProvider, Duration, Effect, Layer, Metric, Schedule } from "effect"
 import * as http from "node:http"
 import { createServer } from "node:http"
 import * as os from "node:os"
@@ -55,7 +55,8 @@ const App = HttpApiBuilder.serve().pipe(
     port: 0,
     roles: new Set(["receiver", "api", "worker"] as const),
     dataDir: os.tmpdir(),
-    version: "test"
+    version: "test",
+    requestTimeout: Duration.seconds(60)
   })),
   Layer.provideMerge(makeTestDatabase()),
   Layer.provide(Layer.setConfigProvider(config))

@@ -33,7 +33,8 @@ export const appSettings = Layer.succeed(AppSettingsService, {
   port: 0,
   roles: new Set(["api", "receiver"] as const),
   dataDir: os.tmpdir(),
-  version: "test"
+  version: "test",
+  requestTimeout: Duration.seconds(60)
 })
 
 /** One "node": its own NATS connection, hub, publisher and consumer. */
