@@ -14,6 +14,8 @@ import { RealtimeApi } from "../realtime/Api.js"
 const Operations = HttpApi.make("machpay-telemetry").add(HealthApi).add(ObservabilityApi)
 
 const TITLE = "MachPay Telemetry"
+/** The API's version in the OpenAPI document: the package's (a test keeps them equal). */
+export const API_VERSION = "0.1.0"
 const DESCRIPTION = "Ingest, live stream and console API for MachPay gateways."
 
 export class Api extends Operations
@@ -23,6 +25,7 @@ export class Api extends Operations
   .add(AgentConsoleApi)
   .add(AdminConsoleApi)
   .annotate(OpenApi.Title, TITLE)
+  .annotate(OpenApi.Version, API_VERSION)
   .annotate(OpenApi.Description, DESCRIPTION) {}
 
 /**
@@ -31,8 +34,11 @@ export class Api extends Operations
  */
 export const ReceiverApi = Operations.add(IngestApi)
   .annotate(OpenApi.Title, TITLE)
+  .annotate(OpenApi.Version, API_VERSION)
   .annotate(OpenApi.Description, DESCRIPTION)
 export const ConsoleApi = Operations.add(RealtimeApi).add(VendorConsoleApi).add(AgentConsoleApi).add(AdminConsoleApi)
   .annotate(OpenApi.Title, TITLE)
+  .annotate(OpenApi.Version, API_VERSION)
   .annotate(OpenApi.Description, DESCRIPTION)
-export const OperationsApi = Operations.annotate(OpenApi.Title, TITLE).annotate(OpenApi.Description, DESCRIPTION)
+export const OperationsApi = Operations.annotate(OpenApi.Title, TITLE).annotate(OpenApi.Version, API_VERSION)
+  .annotate(OpenApi.Description, DESCRIPTION)

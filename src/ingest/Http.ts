@@ -79,9 +79,9 @@ const render = (error: IngestError) =>
 const fromProblem = (p: RequestProblem) =>
   problem(p.status, p.error, p.message, { ...(p.field === undefined ? {} : { field: p.field }), ...(p.status === 503 ? { retryAfter: 1 } : {}) })
 
-/** `Prefer: wait=commit` (RFC 7240 style) asks to answer only after the database commit. */
-const wantsCommit = (prefer: string | undefined): boolean =>
-  (prefer ?? "").split(",").some((token) => token.trim().toLowerCase().replace(/\s+/g, "") === "wait=commit")
+/** `Prefer: wait=commit` (RFC 7240; the value may be quoted: `wait="commit"`) asks to answer only after the database commit. */
+export const wantsCommit = (prefer: string | undefined): boolean =>
+  (prefer ?? "").split(",").some((token) => token.trim().toLowerCase().replace(/\s+/g, "").replace(/^wait="(.*)"$/, "wait=$1") === "wait=commit")
 
 const outcomeOf = (event: IngestEvent, index: number, outcome: Outcome): IngestOutcome => ({
   index,

@@ -8,7 +8,8 @@ import { OpenApi } from "@effect/platform"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Ajv2020 } from "ajv/dist/2020.js"
 import { Effect } from "effect"
-import { Api } from "../../src/http/Api.js"
+import * as fs from "node:fs"
+import { Api, API_VERSION } from "../../src/http/Api.js"
 import { ConsoleTestLayer, send } from "./support.js"
 
 const parameter = {
@@ -131,6 +132,13 @@ describe("the whole contract", () => {
     expect(payments?.parameters.map((p) => p.name)).toEqual([
       "from", "to", "gateway_id", "agent_id", "asset", "network", "min_amount", "max_amount", "limit", "cursor"
     ])
+  })
+
+  it("states the package's version (and the default APP_VERSION)", () => {
+    const doc = OpenApi.fromApi(Api)
+    const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+    expect(doc.info.version).toBe(pkg.version)
+    expect(API_VERSION).toBe(pkg.version)
   })
 })
 

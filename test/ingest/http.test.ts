@@ -15,7 +15,7 @@ import { IngestApi } from "../../src/ingest/Api.js"
 import { DeadLettersLive } from "../../src/ingest/DeadLetters.js"
 import { EventStoreInMemory, InMemoryStore } from "../../src/ingest/EventStoreInMemory.js"
 import { GatewayDirectory } from "../../src/ingest/GatewayAuth.js"
-import { IngestHttpLive } from "../../src/ingest/Http.js"
+import { IngestHttpLive, wantsCommit } from "../../src/ingest/Http.js"
 import { IngestPipelineLive } from "../../src/ingest/Pipeline.js"
 import { CommittedEvents } from "../../src/ingest/PipelineService.js"
 import { JournalInMemory } from "../../src/journal/JournalInMemory.js"
@@ -209,4 +209,15 @@ describe("request bodies held at once are bounded (in total and per gateway)", (
       const again = yield* until(postAs(KEY, "b-4", "gw-1"), (r) => r.status === 202)
       expect(again.status).toBe(202)
     }).pipe(Effect.scoped, Effect.provide(BudgetServerLive)))
+})
+
+describe("Prefer: wait=commit", () => {
+  it("is read as RFC 7240 allows: case, spaces, a quoted value, among other preferences", () => {
+    for (const prefer of ["wait=commit", "Wait = Commit", 'wait="commit"', "respond-async, wait=commit", "handling=lenient,wait=commit"]) {
+      expect(wantsCommit(prefer), prefer).toBe(true)
+    }
+    for (const prefer of [undefined, "", "wait=10", 'wait="commit', "return=minimal", "waitcommit"]) {
+      expect(wantsCommit(prefer), String(prefer)).toBe(false)
+    }
+  })
 })
