@@ -10,7 +10,8 @@
  *   CONSOLE_MAX_BODY_BYTES: 413 when its size is declared; a chunked one is cut off at the limit.
  * - A body nesting deeper than `MAX_BODY_DEPTH`: 400 before the framework decodes it (its
  *   decode error quotes the body, and formatting a few thousand levels overflowed the stack: a
- *   500 any console user could cause, with a stack trace in the log).
+ *   500 any console user could cause, with a stack trace in the log). Text PostgreSQL cannot
+ *   store (NUL, unpaired surrogates): 400 naming the field.
  * - Anything else unexpected (a defect): 500 with a JSON body, logged with its full cause.
  *   The framework's default for a defect is an empty 500 and no log line.
  *
@@ -25,6 +26,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { SqlError } from "@effect/sql/SqlError"
 import { Cause, Duration, Effect, Option } from "effect"
 import { jsonDepth } from "../http/JsonDepth.js"
+import { jsonMayHoldUnstorable, unstorableTextAt } from "../http/JsonText.js"
 import { ConsoleSettingsConfig } from "./ConsoleConfig.js"
 import { Unavailable } from "./Errors.js"
 
@@ -114,17 +116,38 @@ export const MAX_BODY_DEPTH = 32
 
 const HAS_BODY = new Set(["POST", "PUT", "PATCH"])
 
-/** Reads the body first (the platform caches it for the handler) when it could nest too deeply. */
-const depthChecked = <E, R>(request: HttpServerRequest.HttpServerRequest, app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-  !HAS_BODY.has(request.method) ? app : Effect.flatMap(Effect.orDie(request.text), (text) =>
-    jsonDepth(text) <= MAX_BODY_DEPTH ? app : Effect.succeed(HttpServerResponse.unsafeJson(
-      {
-        _tag: "HttpApiDecodeError",
-        issues: [{ _tag: "Type", path: [], message: `nests deeper than ${MAX_BODY_DEPTH} levels` }],
-        message: `the request body nests deeper than ${MAX_BODY_DEPTH} levels`
-      },
-      { status: 400 }
-    )))
+const badBody = (path: ReadonlyArray<string>, problem: string) =>
+  HttpServerResponse.unsafeJson(
+    {
+      _tag: "HttpApiDecodeError",
+      issues: [{ _tag: "Type", path, message: problem }],
+      message: path.length === 0 ? `the request body ${problem}` : `${path.join(".")}: ${problem}`
+    },
+    { status: 400 }
+  )
+
+const parsed = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined // not JSON: the framework answers that (400, see `unreadableBody`)
+  }
+}
+
+/**
+ * Reads the body first (the platform caches it for the handler) and refuses what the framework
+ * would mishandle: nesting deeper than `MAX_BODY_DEPTH`, and text PostgreSQL cannot store (NUL,
+ * an unpaired surrogate), which the driver would silently turn into U+FFFD — so two different
+ * paths could become one (a 409 for a path never used).
+ */
+const bodyChecked = <E, R>(request: HttpServerRequest.HttpServerRequest, app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  !HAS_BODY.has(request.method) ? app : Effect.flatMap(Effect.orDie(request.text), (text) => {
+    if (jsonDepth(text) > MAX_BODY_DEPTH) return Effect.succeed(badBody([], `nests deeper than ${MAX_BODY_DEPTH} levels`))
+    const unstorable = jsonMayHoldUnstorable(text) ? unstorableTextAt(parsed(text)) : undefined
+    return unstorable === undefined
+      ? app
+      : Effect.succeed(badBody(unstorable.split("."), "contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored"))
+  })
 
 /** A body the framework could not read (a defect to it): 413 past the limit, else 400. */
 const unreadableBody = (cause: Cause.Cause<unknown>, maxBodyBytes: number): HttpServerResponse.HttpServerResponse | undefined => {
@@ -150,7 +173,7 @@ export const ConsoleFailuresLive = HttpApiBuilder.middleware(Effect.map(Effect.o
       ? app
       : Number(request.headers["content-length"] ?? 0) > maxBodyBytes
       ? Effect.succeed(tooLarge(maxBodyBytes))
-      : bounded(requestTimeout, request, Effect.catchAllCause(HttpIncomingMessage.withMaxBodySize(depthChecked(request, app), Option.some(maxBodyBytes)), (cause) => {
+      : bounded(requestTimeout, request, Effect.catchAllCause(HttpIncomingMessage.withMaxBodySize(bodyChecked(request, app), Option.some(maxBodyBytes)), (cause) => {
         const unreadable = unreadableBody(cause, maxBodyBytes)
         if (unreadable !== undefined) return Effect.succeed(unreadable)
         const failure: Option.Option<unknown> = Cause.failureOption(cause)

@@ -6,7 +6,7 @@
  */
 import { Either } from "effect"
 import { isUtf8 } from "node:buffer"
-import { jsonMayHoldUnstorable, jsonMayOverflow } from "./Text.js"
+import { jsonMayHoldUnstorable, jsonMayOverflow } from "../http/JsonText.js"
 
 export type ContentMode = "structured" | "batch" | "binary" | "telemetry"
 

@@ -22,7 +22,7 @@ import { EventStore } from "./EventStore.js"
 import type { Route } from "./IngestEvent.js"
 import { writeIntents } from "./IntentStorePg.js"
 import { keysOf, query, RAW_COLUMNS, RAW_INSERT, rowsOf } from "./StoreSql.js"
-import { storableText } from "./Text.js"
+import { storableText } from "../http/JsonText.js"
 
 /** Only the typed insert's new rows go to the raw log. */
 const rawOfTyped = `${RAW_INSERT}

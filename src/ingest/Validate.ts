@@ -8,7 +8,7 @@ import { describeParseError, rfc3339ToEpochMillis } from "../../schema/index.js"
 import type { Candidate, Rejection } from "./Decode.js"
 import { decodeCloudEvent, validateKnownEvent } from "./FastEvents.js"
 import type { IngestEvent } from "./IngestEvent.js"
-import { overflowingNumberAt, unstorableTextAt } from "./Text.js"
+import { overflowingNumberAt, unstorableTextAt } from "../http/JsonText.js"
 
 export interface ValidationContext {
   readonly gatewayId: string

@@ -45,6 +45,29 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("console request bodies",
       expect(shallow.body).toMatchObject({ _tag: "HttpApiDecodeError" })
     }))
 
+  it.effect("text PostgreSQL cannot store (NUL, an unpaired surrogate): 400 naming the field, not silently U+FFFD", () =>
+    Effect.gen(function*() {
+      const before = yield* stored
+      const cases: ReadonlyArray<readonly [string, string]> = [
+        [`{"method":"GET","path":"/n5\\ud800","price":"1","asset":"USDC","gateway_id":"gw-body"}`, "path"],
+        [`{"method":"GET","path":"/n6","price":"1","asset":"USDC","gateway_id":"gw-body","description":"a\\u0000b"}`, "description"],
+        [`{"method":"GET","path":"/n7\\udc00x","price":"1","asset":"USDC","gateway_id":"gw-body"}`, "path"]
+      ]
+      for (const [rawBody, field] of cases) {
+        const response = yield* send("POST", "/v1/vendor/endpoints", { bearer: vendor, rawBody })
+        expect(response.status, rawBody).toBe(400)
+        expect(response.body).toMatchObject({ _tag: "HttpApiDecodeError", issues: [{ path: [field] }] })
+        expect(String((response.body as { message: string }).message)).toContain(`${field}: contains a NUL character or an unpaired UTF-16 surrogate`)
+      }
+      expect(yield* stored).toBe(before)
+      // A surrogate pair (an emoji) is text like any other.
+      const emoji = yield* send("POST", "/v1/vendor/endpoints", {
+        bearer: vendor,
+        rawBody: `{"method":"GET","path":"/emoji","price":"1","asset":"USDC","gateway_id":"gw-body","description":"ok \\ud83d\\ude00"}`
+      })
+      expect(emoji.status, JSON.stringify(emoji.body)).toBe(201)
+    }))
+
   it.effect("over CONSOLE_MAX_BODY_BYTES (64 KiB): 413 when declared, cut off at the limit when chunked", () =>
     Effect.gen(function*() {
       const before = yield* stored

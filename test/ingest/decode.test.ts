@@ -16,7 +16,7 @@ import {
 } from "../../src/ingest/Decode.js"
 import type { IngestEvent } from "../../src/ingest/IngestEvent.js"
 import { validateCandidate } from "../../src/ingest/Validate.js"
-import { jsonMayHoldUnstorable, jsonMayOverflow, overflowingNumberAt, unstorableTextAt } from "../../src/ingest/Text.js"
+import { jsonMayHoldUnstorable, jsonMayOverflow, overflowingNumberAt, unstorableTextAt } from "../../src/http/JsonText.js"
 
 const GATEWAY = "gw-eu-1"
 const NOW = Date.parse("2025-06-01T12:10:00Z")
