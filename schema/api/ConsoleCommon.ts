@@ -48,11 +48,16 @@ export const AssetTotal = Schema.Struct({
 export type AssetTotal = typeof AssetTotal.Type
 
 /** An integer query parameter in [min, max]. */
-export const IntParam = (min: number, max: number, description: string) =>
-  Schema.NumberFromString.annotations({ message: fixed(`must be an integer between ${min} and ${max}`) }).pipe(
-    Schema.int({ message: fixed(`must be an integer between ${min} and ${max}`) }),
-    Schema.between(min, max, { message: fixed(`must be an integer between ${min} and ${max}`) })
+/** Decimal digits only: `Number()` also reads "0x10", "+5", " 5", "1e3" and "5 ". */
+export const IntParam = (min: number, max: number, description: string) => {
+  const message = fixed(`must be an integer between ${min} and ${max}`)
+  return Schema.String.annotations({ message }).pipe(
+    Schema.pattern(/^[0-9]{1,15}$/, { message }),
+    Schema.compose(Schema.NumberFromString.annotations({ message })),
+    Schema.int({ message }),
+    Schema.between(min, max, { message })
   ).annotations({ description })
+}
 
 /**
  * Times a query may name: 1970-01-01 to 9999-12-31 (UTC). The RFC 3339 parser accepts year

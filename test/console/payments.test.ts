@@ -188,6 +188,13 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("vendor payments", (it) =
         ["limit=0", "limit"],
         ["limit=501", "limit"],
         ["limit=abc", "limit"],
+        // Number() reads these; a page size is decimal digits only.
+        ["limit=0x10", "limit"],
+        ["limit=%2B5", "limit"],
+        ["limit=%205", "limit"],
+        ["limit=5%20", "limit"],
+        ["limit=1e2", "limit"],
+        ["limit=5.0", "limit"],
         ["from=yesterday", "from"],
         ["to=2025-02-30T00:00:00Z", "to"],
         ["min_amount=-1", "min_amount"],
