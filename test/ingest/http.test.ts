@@ -39,19 +39,23 @@ const gateway = (id: string, key: string, disabled = false) => ({
 
 const config = ConfigProvider.fromMap(new Map([["INGEST_DURABILITY", "memory"], ["INGEST_QUEUE_CAPACITY", "1000"]]))
 
-const ServerLive = HttpApiBuilder.serve().pipe(
-  Layer.provide(HttpApiBuilder.api(IngestTestApi).pipe(Layer.provide(IngestHttpLive))),
-  Layer.provide(IngestPipelineLive),
-  Layer.provide(CommittedEvents.None),
-  Layer.provide(HealthChecks.Live),
-  Layer.provide(JournalInMemory()),
-  Layer.provideMerge(DeadLettersLive),
-  Layer.provideMerge(EventStoreInMemory),
-  Layer.provide(GatewayDirectory.InMemory([gateway("gw-1", KEY), gateway("gw-off", DISABLED, true)])),
-  Layer.provideMerge(NodeHttpServer.layerTest),
-  Layer.provide(Layer.setConfigProvider(config)),
-  Layer.provide(Logger.minimumLogLevel(LogLevel.Error))
-)
+/** The ingest handler over in-memory parts, served on a test server. */
+const serverWith = (settings: ConfigProvider.ConfigProvider, gateways: ReadonlyArray<ReturnType<typeof gateway>>) =>
+  HttpApiBuilder.serve().pipe(
+    Layer.provide(HttpApiBuilder.api(IngestTestApi).pipe(Layer.provide(IngestHttpLive))),
+    Layer.provide(IngestPipelineLive),
+    Layer.provide(CommittedEvents.None),
+    Layer.provide(HealthChecks.Live),
+    Layer.provide(JournalInMemory()),
+    Layer.provideMerge(DeadLettersLive),
+    Layer.provideMerge(EventStoreInMemory),
+    Layer.provide(GatewayDirectory.InMemory(gateways)),
+    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provide(Layer.setConfigProvider(settings)),
+    Layer.provide(Logger.minimumLogLevel(LogLevel.Error))
+  )
+
+const ServerLive = serverWith(config, [gateway("gw-1", KEY), gateway("gw-off", DISABLED, true)])
 
 const clientWith = (key: string, headers: Readonly<Record<string, string>> = {}) =>
   HttpApiClient.make(IngestTestApi, {
@@ -126,26 +130,14 @@ describe("POST /v1/ingest in process (typed client on the contract)", () => {
 const KEY_2 = `mpk_live_${randomBytes(32).toString("base64url")}`
 
 /** Small body budgets: one gateway may hold 2,500 bytes of bodies at once, all gateways 3,500. */
-const BudgetServerLive = HttpApiBuilder.serve().pipe(
-  Layer.provide(HttpApiBuilder.api(IngestTestApi).pipe(Layer.provide(IngestHttpLive))),
-  Layer.provide(IngestPipelineLive),
-  Layer.provide(CommittedEvents.None),
-  Layer.provide(HealthChecks.Live),
-  Layer.provide(JournalInMemory()),
-  Layer.provide(DeadLettersLive),
-  Layer.provide(EventStoreInMemory),
-  Layer.provide(GatewayDirectory.InMemory([
-    { ...gateway("gw-1", KEY), rateLimitPerSec: 1000 },
-    { ...gateway("gw-2", KEY_2), rateLimitPerSec: 1000 }
-  ])),
-  Layer.provideMerge(NodeHttpServer.layerTest),
-  Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([
+const BudgetServerLive = serverWith(
+  ConfigProvider.fromMap(new Map([
     ["INGEST_DURABILITY", "memory"],
     ["INGEST_MAX_BODY_BYTES", "1000"],
     ["INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY", "2500"],
     ["INGEST_MAX_BODY_BYTES_IN_FLIGHT", "3500"]
-  ])))),
-  Layer.provide(Logger.minimumLogLevel(LogLevel.Error))
+  ])),
+  [{ ...gateway("gw-1", KEY), rateLimitPerSec: 1000 }, { ...gateway("gw-2", KEY_2), rateLimitPerSec: 1000 }]
 )
 
 /** A request whose body never finishes: headers declare `length`, 10 bytes follow, the socket stays open. */
