@@ -20,6 +20,8 @@ export interface ParseErrorSummary {
 
 /** Longest reason returned (characters); longer ones end in "…". */
 export const MAX_REASON_LENGTH = 300
+/** Longest field (a path of names as sent, e.g. a 1 MB extension name) returned. */
+export const MAX_FIELD_LENGTH = 300
 
 const PREVIEW_DEPTH = 2
 const PREVIEW_ITEMS = 5
@@ -46,8 +48,12 @@ export const preview = (value: unknown, depth = 0): unknown => {
   if (value instanceof Date) return value
   const keys = Object.keys(value)
   const out: Record<string, unknown> = {}
-  for (const key of keys.slice(0, PREVIEW_ITEMS)) out[key] = preview((value as Record<string, unknown>)[key], depth + 1)
-  if (keys.length > PREVIEW_ITEMS) out["…"] = new Elided(`${keys.length - PREVIEW_ITEMS} more keys`)
+  // defineProperty: JSON.parse makes "__proto__" an own key; an assignment would set the prototype.
+  const put = (key: string, v: unknown) => Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true })
+  for (const key of keys.slice(0, PREVIEW_ITEMS)) {
+    put(key.length > PREVIEW_TEXT ? `${key.slice(0, PREVIEW_TEXT)}…` : key, preview((value as Record<string, unknown>)[key], depth + 1))
+  }
+  if (keys.length > PREVIEW_ITEMS) put("…", new Elided(`${keys.length - PREVIEW_ITEMS} more keys`))
   return out
 }
 
@@ -80,11 +86,11 @@ const bounded = (issue: ParseResult.ParseIssue): ParseResult.ParseIssue => {
 const pathToField = (path: ReadonlyArray<PropertyKey>): string =>
   path.length === 0 ? "event" : path.map((key) => String(key)).join(".")
 
-const cut = (text: string): string => (text.length > MAX_REASON_LENGTH ? `${text.slice(0, MAX_REASON_LENGTH - 1)}…` : text)
+const cut = (text: string, max = MAX_REASON_LENGTH): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text)
 
 /** All issues as `{ field, reason }`, in the order the schema found them. */
 export const describeParseIssues = (error: ParseResult.ParseError): ReadonlyArray<ParseErrorSummary> =>
-  ArrayFormatter.formatIssueSync(bounded(error.issue)).map((issue) => ({ field: pathToField(issue.path), reason: cut(issue.message) }))
+  ArrayFormatter.formatIssueSync(bounded(error.issue)).map((issue) => ({ field: cut(pathToField(issue.path), MAX_FIELD_LENGTH), reason: cut(issue.message) }))
 
 /** The first issue of `error` as `{ field, reason }`. */
 export const describeParseError = (error: ParseResult.ParseError): ParseErrorSummary => {

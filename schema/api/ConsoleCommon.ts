@@ -52,7 +52,7 @@ export type AssetTotal = typeof AssetTotal.Type
 export const IntParam = (min: number, max: number, description: string) => {
   const message = fixed(`must be an integer between ${min} and ${max}`)
   return Schema.String.annotations({ message }).pipe(
-    Schema.pattern(/^[0-9]{1,15}$/, { message }),
+    Schema.pattern(/^[0-9]{1,15}$/, { message, description }),
     Schema.compose(Schema.NumberFromString.annotations({ message })),
     Schema.int({ message }),
     Schema.between(min, max, { message })

@@ -16,7 +16,8 @@ const activityCursor = cursorOf("activity", CursorTime, CursorInt, ActivityKey)
 
 /** Intents (rank 2) page on their text key, every other source on its bigint seq. */
 const INTENT_RANK = 2
-const keyFits = (rank: number, key: string) => rank === INTENT_RANK || Schema.is(CursorSeq)(key)
+/** An intent's key is "gateway/intent id" (cursors from before 2026-12-07 held the id alone: refused, not misread). */
+const keyFits = (rank: number, key: string) => (rank === INTENT_RANK ? key.includes("/") : Schema.is(CursorSeq)(key))
 
 export const AgentConsoleHttpLive = HttpApiBuilder.group(Api, "consoleAgent", (handlers) =>
   Effect.gen(function*() {

@@ -141,7 +141,9 @@ const parsed = (text: string): unknown => {
  * paths could become one (a 409 for a path never used).
  */
 const bodyChecked = <E, R>(request: HttpServerRequest.HttpServerRequest, app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-  !HAS_BODY.has(request.method) ? app : Effect.flatMap(Effect.orDie(request.text), (text) => {
+  // Only a JSON body is read here (the platform caches the text it parses JSON from; a body of
+  // another type read here could not be read again, and its request would hang).
+  !HAS_BODY.has(request.method) || !(request.headers["content-type"] ?? "").toLowerCase().includes("application/json") ? app : Effect.flatMap(Effect.orDie(request.text), (text) => {
     if (jsonDepth(text) > MAX_BODY_DEPTH) return Effect.succeed(badBody([], `nests deeper than ${MAX_BODY_DEPTH} levels`))
     const unstorable = jsonMayHoldUnstorable(text) ? unstorableTextAt(parsed(text)) : undefined
     return unstorable === undefined

@@ -8,6 +8,7 @@ import * as HttpApiScalar from "@effect/platform/HttpApiScalar"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Respondable from "@effect/platform/HttpServerRespondable"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Cause, Duration, Effect, Layer, Option } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
@@ -23,7 +24,7 @@ import { matchRoute, roleOf } from "./Routes.js"
  */
 const closingServer = (graceMs: number, requestTimeoutMs: number) => () => {
   // Node checks the request timeout every `connectionsCheckingInterval` (30 s by default).
-  const server = createServer({ requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(250, requestTimeoutMs / 4)) })
+  const server = createServer({ requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(requestTimeoutMs / 4))) })
   // The socket listens before the app's handler is attached (the layers in between can take
   // seconds); a request arriving then would hang forever. Answer it 503 until the app is in.
   const starting = (_: IncomingMessage, response: ServerResponse) => {
@@ -54,7 +55,7 @@ const closingServer = (graceMs: number, requestTimeoutMs: number) => () => {
 
 export const listen = Layer.unwrapEffect(
   Effect.map(AppSettingsConfig, (settings) =>
-    NodeHttpServer.layer(closingServer(1000, Duration.toMillis(settings.requestTimeout)), { port: settings.port, host: settings.host }))
+    NodeHttpServer.layer(closingServer(1000, Math.max(1, Math.round(Duration.toMillis(settings.requestTimeout)))), { port: settings.port, host: settings.host }))
 )
 
 /**
@@ -69,14 +70,23 @@ const retryAfterOn503 = HttpApp.appendPreResponseHandler((_request, response) =>
   )
 )
 
+/** A defect the platform answers itself (a body it could not read → 400, a response thrown as is). */
+const answeredByPlatform = (cause: Cause.Cause<unknown>) =>
+  Option.match(Cause.dieOption(cause), {
+    onNone: () => false,
+    onSome: (defect) => HttpServerResponse.isServerResponse(defect) || Respondable.isRespondable(defect)
+  })
+
 /**
  * Whatever a feature failed to turn into a response — a defect (a bug, a stack overflow on an
  * input nobody foresaw) — is logged with its cause and answered 500 with a JSON body, on every
- * route. Declared failures (404 for an unknown route, …) keep the platform's own answer.
+ * route (`DefectsAnsweredLive`, an API middleware: it runs inside the platform's own error
+ * handling, which would answer an empty 500 first). Declared failures (404 for an unknown route,
+ * …), interruptions and defects the platform knows how to answer keep the platform's answer.
  */
 export const defectsAnswered = (app: HttpApp.Default) =>
   Effect.catchAllCause(app, (cause) =>
-    Option.isSome(Cause.failureOption(cause)) || Cause.isInterruptedOnly(cause)
+    Option.isSome(Cause.failureOption(cause)) || Cause.isInterruptedOnly(cause) || answeredByPlatform(cause)
       ? Effect.failCause(cause)
       : Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
         Effect.logError(`${request.method} ${request.url.split("?")[0]} failed`, cause).pipe(
@@ -99,7 +109,7 @@ const roleGate = (app: HttpApp.Default) =>
     const role = roleOf(request.url, route)
     if (role === undefined || settings.roles.has(role)) {
       // An SSE stream is one request lasting minutes; it would only blur the duration histogram.
-      return yield* (route?.template === "/v1/telemetry/live" ? defectsAnswered(app) : withRequestMetrics(defectsAnswered(app), route?.template))
+      return yield* (route?.template === "/v1/telemetry/live" ? app : withRequestMetrics(app, route?.template))
     }
     return HttpServerResponse.unsafeJson(
       { error: "role_disabled", message: `this process does not run the ${role} role (ROLES)` },
@@ -111,7 +121,10 @@ const roleGate = (app: HttpApp.Default) =>
  * The process's API (chosen by role at the root: `HttpApiBuilder.api` of its groups) plus
  * `/openapi.json` and interactive docs at `/docs`.
  */
+export const DefectsAnsweredLive = HttpApiBuilder.middleware(defectsAnswered)
+
 export const HttpAppLive = HttpApiBuilder.serve(roleGate).pipe(
+  Layer.provide(DefectsAnsweredLive),
   Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   HttpServer.withLogAddress

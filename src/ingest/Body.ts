@@ -68,6 +68,12 @@ export const readBody = (
     message.once("error", (error) =>
       finish(Effect.fail({ status: 400, error: "body_unreadable", message: `could not read the body: ${error.message}` }))
     )
+    // Interrupted while reading: stop taking chunks (and reserving memory for them), drain the rest.
+    return Effect.sync(() => {
+      done = true
+      message.off("data", onData)
+      message.resume()
+    })
   })
 
 export const decodeContentEncoding = (

@@ -114,8 +114,13 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
     const bodies = new BodyBudget({ total: settings.maxBodyBytesInFlight, perGateway: settings.maxBodyBytesInFlightPerGateway })
 
     const handle = (request: HttpServerRequest.HttpServerRequest) => {
-      /** Body bytes this request holds of the budget; given back when it is answered. */
-      const held = { gateway: "", bytes: 0 }
+      /** Body bytes this request holds of the budget; given back (once) when it is answered. */
+      const held = { gateway: "", bytes: 0, released: false }
+      const release = Effect.sync(() => {
+        if (held.released) return
+        held.released = true
+        bodies.release(held.gateway, held.bytes)
+      })
       return Effect.gen(function*() {
         const headers = request.headers
         const key = parseBearer(headers["authorization"])
@@ -137,7 +142,7 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
 
         held.gateway = gateway.id
         const take = (bytes: number) => {
-          if (!bodies.reserve(gateway.id, bytes)) return false
+          if (held.released || !bodies.reserve(gateway.id, bytes)) return false
           held.bytes += bytes
           return true
         }
@@ -174,7 +179,7 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
           }))
         )
       }).pipe(
-        Effect.ensuring(Effect.sync(() => bodies.release(held.gateway, held.bytes))),
+        Effect.ensuring(release),
         Effect.catchAll(render),
         Effect.withSpan("Ingest.handle", HOT_SPAN)
       )

@@ -25,7 +25,7 @@
  */
 import { Clock, Deferred, Duration, Effect, Layer, Metric, Option, Queue, Schedule } from "effect"
 import { HealthChecks } from "../health/HealthChecks.js"
-import { Journal, type JournalFull, type JournalUnavailable, type RecordRef } from "../journal/Service.js"
+import { Journal, type JournalFull, type JournalUnavailable } from "../journal/Service.js"
 import { type AdmissionLimits, openDoor } from "./Admission.js"
 import { type Ack, defaultWriterSettings, type Flushed, type Item, startWriters } from "./Batcher.js"
 import type { Rejection } from "./Decode.js"
@@ -106,15 +106,13 @@ export const IngestPipelineLive = Layer.scoped(
       flushDuration: Metric.tagged(Metrics.flushDuration, "route", route)
     }]))
 
-    /** A flush's bookkeeping, all in place; returns what still needs an effect. */
+    /** A flush's bookkeeping, all in place; returns the refusals to dead-letter. */
     const settleInPlace = (flushed: Flushed) => {
       const { route, items, finishedAt } = flushed
       const settled = settleFlushed(flushed)
-      const refs: Array<RecordRef> = []
       for (const item of items) {
         Metrics.commitLag.unsafeUpdate((finishedAt - item.event.receivedAt) / 1000, [])
         volatile.delete(item)
-        if (item.ref !== undefined) refs.push(item.ref)
       }
       pending -= items.length
       completeAcks(settled.done)
@@ -126,15 +124,18 @@ export const IngestPipelineLive = Layer.scoped(
       Metrics.queueDepth.unsafeUpdate(pending, [])
       countOutcomes(settled.counts)
       if (settled.stored.length > 0) toPublish.unsafeOffer(settled.stored)
-      return { refused: settled.refused, refs }
+      return settled.refused
     }
 
-    const settleFlush = (flushed: Flushed) =>
-      Effect.flatMap(Effect.sync(() => settleInPlace(flushed)), ({ refs, refused }) =>
-        refused.length === 0 && refs.length === 0 ? Effect.void : Effect.gen(function*() {
-          for (const [item, reason] of refused) yield* refuse(item, reason, flushed.finishedAt)
-          if (refs.length > 0) yield* journal.commit(refs)
-        }))
+    // The journal records are released whatever happens in the bookkeeping: the flush is settled
+    // in the database, and a record left behind would be replayed (as duplicates) and hold its segment.
+    const settleFlush = (flushed: Flushed) => {
+      const refs = flushed.items.flatMap((item) => (item.ref === undefined ? [] : [item.ref]))
+      return Effect.sync(() => settleInPlace(flushed)).pipe(
+        Effect.flatMap((refused) => Effect.forEach(refused, ([item, reason]) => refuse(item, reason, flushed.finishedAt), { discard: true })),
+        Effect.ensuring(refs.length === 0 ? Effect.void : journal.commit(refs))
+      )
+    }
 
     // A defect in settling one flush must not stop the next: logged, and the settler goes on.
     yield* Queue.take(results).pipe(

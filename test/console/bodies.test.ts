@@ -68,6 +68,17 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("console request bodies",
       expect(emoji.status, JSON.stringify(emoji.body)).toBe(201)
     }))
 
+  it.effect("a body of another type than JSON is answered at once (read by the framework, not held)", () =>
+    Effect.gen(function*() {
+      for (const contentType of ["application/octet-stream", "text/plain"]) {
+        const response = yield* send("POST", "/v1/vendor/endpoints", { bearer: vendor, rawBody: JSON.stringify(endpoint), contentType }).pipe(
+          Effect.timeout("10 seconds")
+        )
+        expect(response.status, contentType).toBeGreaterThanOrEqual(400)
+        expect(response.status, contentType).toBeLessThan(500)
+      }
+    }))
+
   it.effect("over CONSOLE_MAX_BODY_BYTES (64 KiB): 413 when declared, cut off at the limit when chunked", () =>
     Effect.gen(function*() {
       const before = yield* stored

@@ -94,6 +94,8 @@ export const send = (
     readonly rawBody?: string
     /** Send `rawBody` as a stream: chunked, no Content-Length. */
     readonly chunked?: boolean
+    /** Content type of `rawBody` (default application/json). */
+    readonly contentType?: string
     readonly headers?: Record<string, string> | undefined
   } = {}
 ) =>
@@ -104,12 +106,19 @@ export const send = (
     if (options.body !== undefined) request = yield* HttpClientRequest.bodyJson(request, options.body)
     if (options.rawBody !== undefined) {
       request = options.chunked === true
-        ? HttpClientRequest.bodyStream(request, Stream.make(new TextEncoder().encode(options.rawBody)), { contentType: "application/json" })
-        : HttpClientRequest.bodyText(request, options.rawBody, "application/json")
+        ? HttpClientRequest.bodyStream(request, Stream.make(new TextEncoder().encode(options.rawBody)), { contentType: options.contentType ?? "application/json" })
+        : HttpClientRequest.bodyText(request, options.rawBody, options.contentType ?? "application/json")
     }
     const response = yield* HttpClient.execute(request)
     const text = yield* response.text
-    return { status: response.status, headers: response.headers, body: text.length > 0 ? JSON.parse(text) as unknown : undefined }
+    const json = (() => {
+      try {
+        return text.length > 0 ? JSON.parse(text) as unknown : undefined
+      } catch {
+        return text
+      }
+    })()
+    return { status: response.status, headers: response.headers, body: json }
   }).pipe(Effect.scoped)
 
 // --- fixtures --------------------------------------------------------------------------

@@ -2,11 +2,13 @@
  * The last line of the HTTP app: a defect a feature did not turn into a response is logged with
  * its cause and answered 500 with a JSON body; declared failures and interruption pass through.
  */
+import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpClient, HttpClientRequest } from "@effect/platform"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Logger, LogLevel } from "effect"
-import { defectsAnswered } from "../../src/http/Server.js"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, Exit, Layer, Logger, LogLevel, Schema } from "effect"
+import { defectsAnswered, DefectsAnsweredLive } from "../../src/http/Server.js"
 
 const request = HttpServerRequest.fromWeb(new Request("http://localhost/v1/ingest?x=1", { method: "POST" }))
 
@@ -56,4 +58,29 @@ describe("defects on any route", () => {
       const { exit } = yield* run(Effect.succeed(HttpServerResponse.empty({ status: 204 })))
       expect(Exit.isSuccess(exit) && exit.value.status).toBe(204)
     }))
+})
+
+/** A route that dies, served the way the app is (an API middleware under `HttpApiBuilder.serve`). */
+const DyingApi = HttpApi.make("dying").add(
+  HttpApiGroup.make("dying").add(HttpApiEndpoint.post("die", "/v1/die").addSuccess(Schema.String))
+)
+const DyingLive = HttpApiBuilder.serve().pipe(
+  Layer.provide(DefectsAnsweredLive),
+  Layer.provide(HttpApiBuilder.api(DyingApi).pipe(Layer.provide(
+    HttpApiBuilder.group(DyingApi, "dying", (handlers) => handlers.handle("die", () => Effect.die(new RangeError("Maximum call stack size exceeded"))))
+  ))),
+  Layer.provideMerge(NodeHttpServer.layerTest),
+  Layer.provide(Logger.minimumLogLevel(LogLevel.None))
+)
+
+describe("defects on a served route", () => {
+  it.live("reach the client as 500 with the JSON body (not the platform's empty 500); an unknown route stays 404", () =>
+    Effect.gen(function*() {
+      const client = yield* HttpClient.HttpClient
+      const died = yield* client.execute(HttpClientRequest.post("/v1/die"))
+      expect(died.status).toBe(500)
+      expect(yield* died.json).toEqual({ error: "internal_error", message: "internal error; it has been logged" })
+      const missing = yield* client.execute(HttpClientRequest.get("/v1/nowhere"))
+      expect(missing.status).toBe(404)
+    }).pipe(Effect.scoped, Effect.provide(DyingLive)))
 })

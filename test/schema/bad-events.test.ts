@@ -7,7 +7,9 @@ import {
   describeParseError,
   describeParseIssues,
   GatewayTelemetryPacket,
+  MAX_FIELD_LENGTH,
   MAX_REASON_LENGTH,
+  preview,
   RawEventBatch,
   validateKnownEvent
 } from "../../schema/index.js"
@@ -193,6 +195,20 @@ describe("describeParseError / describeParseIssues", () => {
     // A long string is cut too; a short value is quoted whole, as before.
     expect(decodeKnown("x".repeat(10_000)).reason.length).toBeLessThanOrEqual(MAX_REASON_LENGTH)
     expect(decodeKnown(42)).toEqual({ field: "data", reason: "Expected PaymentAuthorized, actual 42" })
+  })
+
+  it("a preview keeps a \"__proto__\" key as a key, and a field named by a huge key is cut", () => {
+    const value = JSON.parse('{"__proto__":{"x":1},"a":2}')
+    const shown = preview(value) as Record<string, unknown>
+    expect(Object.getPrototypeOf(shown)).toBe(Object.prototype)
+    expect(Object.keys(shown)).toEqual(["__proto__", "a"])
+    const huge = "x".repeat(10_000)
+    const result = Schema.decodeUnknownEither(CloudEvent)({ ...exampleUnknownEvent, [huge]: { a: 1 } })
+    expect(Either.isLeft(result)).toBe(true)
+    if (Either.isRight(result)) return
+    const issue = describeParseError(result.left)
+    expect(issue.field.length).toBeLessThanOrEqual(MAX_FIELD_LENGTH)
+    expect(issue.field.startsWith("xxx")).toBe(true)
   })
 
   it("splits a batch: the array shape first, then each element on its own", () => {
