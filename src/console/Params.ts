@@ -3,7 +3,7 @@
  * `to` defaults to now, which only the handler knows), page sizes, and cursor values (Cursor.ts signs them).
  */
 import { Clock, Effect, Schema } from "effect"
-import { DEFAULT_PAGE_SIZE, isConsoleTime } from "../../schema/api/ConsoleCommon.js"
+import { DEFAULT_PAGE_SIZE, isConsoleTime, MIN_TIME_MS } from "../../schema/api/ConsoleCommon.js"
 import { rfc3339ToEpochMillis } from "../../schema/Time.js"
 import { type InvalidParameter, invalidParameter } from "./Errors.js"
 
@@ -60,8 +60,9 @@ export const resolveRange = (
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const toMs = query.to === undefined ? now : rfc3339ToEpochMillis(query.to)
+    // The default `from` never falls before the first time a query may name (1970-01-01).
     const fromMs = query.from === undefined
-      ? alignDown(toMs - rule.defaultMs + (rule.align === undefined ? 0 : rule.align === "day" ? DAY : HOUR), rule.align)
+      ? Math.max(MIN_TIME_MS, alignDown(toMs - rule.defaultMs + (rule.align === undefined ? 0 : rule.align === "day" ? DAY : HOUR), rule.align))
       : rfc3339ToEpochMillis(query.from)
     const fromRest = query.from === undefined ? "" : subMillis(query.from)
     const toRest = query.to === undefined ? "" : subMillis(query.to)

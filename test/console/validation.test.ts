@@ -49,6 +49,18 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("console parameter valida
       yield* expect400("/v1/agent/spending?to=0000-01-01T00:00:00%2B01:00", agent, "to")
     }))
 
+  it.effect("a default `from` stops at 1970-01-01 when `to` is early (it fell before 1970)", () =>
+    Effect.gen(function*() {
+      for (const path of ["/v1/vendor/stats", "/v1/vendor/payments", "/v1/vendor/revenue-history"]) {
+        const response = yield* send("GET", `${path}?to=1970-01-02T00:00:00Z`, { bearer: vendor })
+        expect(response.status, `${path} ${JSON.stringify(response.body)}`).toBe(200)
+        expect((response.body as { from: string }).from, path).toMatch(/^1970-01-01T00:00:00(\.000)?Z$/)
+      }
+      const activity = yield* send("GET", "/v1/agent/activity?to=1970-01-02T00:00:00Z", { bearer: agent })
+      expect(activity.status).toBe(200)
+      expect((activity.body as { from: string }).from).toMatch(/^1970-01-01T00:00:00(\.000)?Z$/)
+    }))
+
   it.effect("text where a number is expected, and limits out of range", () =>
     Effect.gen(function*() {
       yield* expect400("/v1/vendor/payments?limit=abc", vendor, "limit")
@@ -107,6 +119,8 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("console parameter valida
         ["/v1/agent/activity", agent, yield* signed("activity", "agent:big-agent", {}, time, 3, "abc")],
         ["/v1/agent/activity", agent, yield* signed("activity", "agent:big-agent", {}, time, 1, "9223372036854775808")],
         ["/v1/agent/activity", agent, yield* signed("activity", "agent:big-agent", {}, "yesterday", 2, "intent-1")],
+        // An intent's key before 2026-12-07 (the intent id alone, no gateway): refused, not misread.
+        ["/v1/agent/activity", agent, yield* signed("activity", "agent:big-agent", {}, time, 2, "intent-1")],
         ["/v1/admin/gateways", admin, yield* signed("gateways", "admin", {}, "gw\u0000")]
       ]
       for (const [url, bearer, cursor] of cases) {
