@@ -12,8 +12,9 @@
  *   decode error quotes the body, and formatting a few thousand levels overflowed the stack: a
  *   500 any console user could cause, with a stack trace in the log). Text PostgreSQL cannot
  *   store (NUL, unpaired surrogates): 400 naming the field.
- * - Anything else unexpected (a defect): 500 with a JSON body, logged with its full cause.
- *   The framework's default for a defect is an empty 500 and no log line.
+ * - Anything else unexpected (a defect): 500 with a JSON body, logged with its full cause, by
+ *   the app-wide `DefectsAnsweredLive` (src/http/Defects.ts); the framework's default for a
+ *   defect is an empty 500 and no log line.
  *
  * `dbFailure` replaces `Effect.orDie` at the repositories' edge; `ConsoleFailuresLive` is an
  * API-level middleware that renders both for the console paths only.
@@ -165,7 +166,8 @@ const unreadableBody = (cause: Cause.Cause<unknown>, maxBodyBytes: number): Http
 }
 
 /**
- * Renders `Unavailable` (503 + Retry-After) and defects (500, logged) on the console paths, and
+ * Renders `Unavailable` (503 + Retry-After) on the console paths (defects go on to
+ * `DefectsAnsweredLive`), and
  * bounds each console request by CONSOLE_REQUEST_TIMEOUT (read once; checked at start-up with
  * the other console settings).
  */
@@ -188,11 +190,6 @@ export const ConsoleFailuresLive = HttpApiBuilder.middleware(Effect.map(Effect.o
             )
             : Effect.failCause(cause)
         }
-        if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
-        return Effect.logError(`console: ${request.method} ${request.url.split("?")[0]} failed`, cause).pipe(
-          Effect.as(HttpServerResponse.unsafeJson(
-            { _tag: "InternalError", message: "internal error; it has been logged" },
-            { status: 500 }
-          ))
-        )
+        // A defect (or an interruption): answered by `DefectsAnsweredLive` (src/http/Defects.ts).
+        return Effect.failCause(cause)
       })))))

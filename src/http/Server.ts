@@ -8,12 +8,12 @@ import * as HttpApiScalar from "@effect/platform/HttpApiScalar"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Respondable from "@effect/platform/HttpServerRespondable"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Cause, Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { AppSettingsConfig, AppSettingsService } from "../config/AppConfig.js"
 import { withRequestMetrics } from "../observability/HttpMetrics.js"
+import { DefectsAnsweredLive } from "./Defects.js"
 import { matchRoute, roleOf } from "./Routes.js"
 
 /**
@@ -70,32 +70,6 @@ const retryAfterOn503 = HttpApp.appendPreResponseHandler((_request, response) =>
   )
 )
 
-/** A defect the platform answers itself (a body it could not read → 400, a response thrown as is). */
-const answeredByPlatform = (cause: Cause.Cause<unknown>) =>
-  Option.match(Cause.dieOption(cause), {
-    onNone: () => false,
-    onSome: (defect) => HttpServerResponse.isServerResponse(defect) || Respondable.isRespondable(defect)
-  })
-
-/**
- * Whatever a feature failed to turn into a response — a defect (a bug, a stack overflow on an
- * input nobody foresaw) — is logged with its cause and answered 500 with a JSON body, on every
- * route (`DefectsAnsweredLive`, an API middleware: it runs inside the platform's own error
- * handling, which would answer an empty 500 first). Declared failures (404 for an unknown route,
- * …), interruptions and defects the platform knows how to answer keep the platform's answer.
- */
-export const defectsAnswered = (app: HttpApp.Default) =>
-  Effect.catchAllCause(app, (cause) =>
-    Option.isSome(Cause.failureOption(cause)) || Cause.isInterruptedOnly(cause) || answeredByPlatform(cause)
-      ? Effect.failCause(cause)
-      : Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-        Effect.logError(`${request.method} ${request.url.split("?")[0]} failed`, cause).pipe(
-          Effect.as(HttpServerResponse.unsafeJson(
-            { error: "internal_error", message: "internal error; it has been logged" },
-            { status: 500 }
-          ))
-        )))
-
 /**
  * A process without a role answers 404 on that role's routes. Judged on the route the router
  * will match (case-insensitive, percent-decoded), not the raw path text.
@@ -121,8 +95,6 @@ const roleGate = (app: HttpApp.Default) =>
  * The process's API (chosen by role at the root: `HttpApiBuilder.api` of its groups) plus
  * `/openapi.json` and interactive docs at `/docs`.
  */
-export const DefectsAnsweredLive = HttpApiBuilder.middleware(defectsAnswered)
-
 export const HttpAppLive = HttpApiBuilder.serve(roleGate).pipe(
   Layer.provide(DefectsAnsweredLive),
   Layer.provide(HttpApiScalar.layer({ path: "/docs" })),

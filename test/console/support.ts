@@ -9,6 +9,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { JwtSecret } from "../../src/auth/JwtSecret.js"
 import { AuthenticationLive } from "../../src/auth/AuthenticationLive.js"
+import { DefectsAnsweredLive } from "../../src/http/Defects.js"
 import { AuthenticatorFromSecret } from "../../src/auth/Authenticator.js"
 import { AdminConsoleApi, AgentConsoleApi, VendorConsoleApi } from "../../src/console/Api.js"
 import { ConsoleGroupsLive, ConsoleHandlersLive } from "../../src/console/Console.js"
@@ -47,6 +48,7 @@ const handlers = withAuth(ConsoleHandlersLive)
 export const consoleServerOn = <ROut, E, RIn>(database: Layer.Layer<ROut, E, RIn>) =>
   HttpApiBuilder.serve().pipe(
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+    Layer.provide(DefectsAnsweredLive),
     Layer.provide(HttpApiBuilder.api(ConsoleTestApi).pipe(Layer.provide(handlers))),
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provideMerge(database)
@@ -58,6 +60,7 @@ export const consoleServerOn = <ROut, E, RIn>(database: Layer.Layer<ROut, E, RIn
  */
 export const consoleServerWithRepos = <ROut, E, RIn>(repos: Layer.Layer<ROut, E, RIn>) =>
   HttpApiBuilder.serve().pipe(
+    Layer.provide(DefectsAnsweredLive),
     Layer.provide(HttpApiBuilder.api(ConsoleTestApi).pipe(Layer.provide(withAuth(ConsoleGroupsLive.pipe(Layer.provide(repos)))))),
     Layer.provideMerge(NodeHttpServer.layerTest)
   )

@@ -8,7 +8,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, it } from "@effect/vitest"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Exit, Layer, Logger, LogLevel, Schema } from "effect"
-import { defectsAnswered, DefectsAnsweredLive } from "../../src/http/Server.js"
+import { defectsAnswered, DefectsAnsweredLive } from "../../src/http/Defects.js"
 
 const request = HttpServerRequest.fromWeb(new Request("http://localhost/v1/ingest?x=1", { method: "POST" }))
 
@@ -36,7 +36,7 @@ describe("defects on any route", () => {
       const body = response.body
       expect(body._tag).toBe("Uint8Array")
       if (body._tag !== "Uint8Array") return
-      expect(JSON.parse(new TextDecoder().decode(body.body))).toEqual({ error: "internal_error", message: "internal error; it has been logged" })
+      expect(JSON.parse(new TextDecoder().decode(body.body))).toEqual({ _tag: "InternalError", message: "internal error; it has been logged" })
       expect(logs).toHaveLength(1)
       expect(logs[0]!.level).toBe("ERROR")
       expect(String(logs[0]!.message)).toContain("POST /v1/ingest failed")
@@ -79,7 +79,7 @@ describe("defects on a served route", () => {
       const client = yield* HttpClient.HttpClient
       const died = yield* client.execute(HttpClientRequest.post("/v1/die"))
       expect(died.status).toBe(500)
-      expect(yield* died.json).toEqual({ error: "internal_error", message: "internal error; it has been logged" })
+      expect(yield* died.json).toEqual({ _tag: "InternalError", message: "internal error; it has been logged" })
       const missing = yield* client.execute(HttpClientRequest.get("/v1/nowhere"))
       expect(missing.status).toBe(404)
     }).pipe(Effect.scoped, Effect.provide(DyingLive)))
