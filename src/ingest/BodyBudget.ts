@@ -12,6 +12,11 @@ export interface BodyBudgetLimits {
   readonly perGateway: number
 }
 
+export interface BodyHold {
+  readonly take: (bytes: number) => boolean
+  readonly release: () => void
+}
+
 export class BodyBudget {
   private held = 0
   private readonly byGateway = new Map<string, number>()
@@ -33,6 +38,24 @@ export class BodyBudget {
     this.held -= bytes
     if (mine <= 0) this.byGateway.delete(gateway)
     else this.byGateway.set(gateway, mine)
+  }
+
+  /** One request's share: `take` reserves (nothing once released), `release` gives all of it back, once. */
+  hold(gateway: string): BodyHold {
+    let bytes = 0
+    let released = false
+    return {
+      take: (n) => {
+        if (released || !this.reserve(gateway, n)) return false
+        bytes += n
+        return true
+      },
+      release: () => {
+        if (released) return
+        released = true
+        this.release(gateway, bytes)
+      }
+    }
   }
 
   /** Bytes held now (all gateways). */

@@ -12,7 +12,7 @@ import { isIngestKeyFormat, parseBearer } from "../identity/IngestKey.js"
 import { binaryHeaderBlock, ReplayGuard, replayKey, verifySignature } from "../identity/RequestSignature.js"
 import { Api } from "../http/Api.js"
 import { decodeContentEncoding, readBody } from "./Body.js"
-import { BodyBudget } from "./BodyBudget.js"
+import { BodyBudget, type BodyHold } from "./BodyBudget.js"
 import { DeadLetters } from "./DeadLetters.js"
 import {
   IngestBadRequest,
@@ -114,13 +114,8 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
     const bodies = new BodyBudget({ total: settings.maxBodyBytesInFlight, perGateway: settings.maxBodyBytesInFlightPerGateway })
 
     const handle = (request: HttpServerRequest.HttpServerRequest) => {
-      /** Body bytes this request holds of the budget; given back (once) when it is answered. */
-      const held = { gateway: "", bytes: 0, released: false }
-      const release = Effect.sync(() => {
-        if (held.released) return
-        held.released = true
-        bodies.release(held.gateway, held.bytes)
-      })
+      /** This request's share of the body budget, once its gateway is known; given back when it is answered. */
+      let hold: BodyHold | undefined
       return Effect.gen(function*() {
         const headers = request.headers
         const key = parseBearer(headers["authorization"])
@@ -140,13 +135,8 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
         const mode = contentModeOf(headers["content-type"], headers)
         if (Either.isLeft(mode)) return yield* fromProblem(mode.left)
 
-        held.gateway = gateway.id
-        const take = (bytes: number) => {
-          if (held.released || !bodies.reserve(gateway.id, bytes)) return false
-          held.bytes += bytes
-          return true
-        }
-        const raw = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), settings.maxBodyBytes, take).pipe(Effect.either)
+        hold = bodies.hold(gateway.id)
+        const raw = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), settings.maxBodyBytes, hold.take).pipe(Effect.either)
         if (Either.isLeft(raw)) return yield* fromProblem(raw.left)
         const nowMs = yield* Clock.currentTimeMillis
         if (gateway.signingSecret === null) return yield* admit(request, mode.right, gateway, raw.right, nowMs)
@@ -179,7 +169,7 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
           }))
         )
       }).pipe(
-        Effect.ensuring(release),
+        Effect.ensuring(Effect.sync(() => hold?.release())),
         Effect.catchAll(render),
         Effect.withSpan("Ingest.handle", HOT_SPAN)
       )

@@ -24,6 +24,22 @@ describe("BodyBudget", () => {
   })
 })
 
+describe("BodyBudget.hold", () => {
+  it("takes for its gateway, gives all of it back once, and takes nothing after", () => {
+    const budget = new BodyBudget({ total: 10, perGateway: 6 })
+    const hold = budget.hold("a")
+    expect(hold.take(4)).toBe(true)
+    expect(hold.take(3)).toBe(false)
+    expect(hold.take(2)).toBe(true)
+    expect(budget.total).toBe(6)
+    hold.release()
+    hold.release()
+    expect(budget.total).toBe(0)
+    expect(hold.take(1)).toBe(false)
+    expect(budget.total).toBe(0)
+  })
+})
+
 describe("body budget settings", () => {
   const settings = (entries: ReadonlyArray<readonly [string, string]>) =>
     Effect.either(Effect.withConfigProvider(Effect.flatMap(IngestSettingsConfig, Effect.succeed), ConfigProvider.fromMap(new Map(entries))))
