@@ -35,12 +35,12 @@ import { startGatewaySeen } from "./GatewaySeen.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
 import { startJournalDrain } from "./JournalDrain.js"
 import { HOT_SPAN, traceparentLinks } from "../observability/Tracing.js"
-import { type IngestEvent, type Route, ROUTES, routeOf, traceparentOf } from "./IngestEvent.js"
+import { type IngestEvent, type Route, routeOf, traceparentOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 import { RecentKeys } from "./RecentKeys.js"
 import { forEachInSlices } from "./Slices.js"
 import { routeHealth } from "./RouteHealth.js"
-import { completeAcks, countOutcomes, settleFlushed, startPublisher } from "./Settle.js"
+import { completeAcks, recordFlush, settleFlushed, startPublisher } from "./Settle.js"
 import { CommittedEvents, IngestPipeline, PipelineClosed, PipelineFull } from "./PipelineService.js"
 import { IngestStream } from "./stream/IngestStream.js"
 import { startStreamIntake } from "./stream/StreamIntake.js"
@@ -100,29 +100,13 @@ export const IngestPipelineLive = Layer.scoped(
     const refuse = (item: Item, reason: string, at: number) =>
       deadLetters.record(item.event.gatewayId, [rejectionOf(item.event, item.index, "event", `refused by the database: ${reason}`, item.event)], at)
 
-    /** Per-route flush metrics, tagged once. */
-    const routeMetrics = new Map(ROUTES.map((route) => [route, {
-      batchSize: Metric.tagged(Metrics.batchSize, "route", route),
-      flushDuration: Metric.tagged(Metrics.flushDuration, "route", route)
-    }]))
-
     /** A flush's bookkeeping, all in place; returns the refusals to dead-letter. */
     const settleInPlace = (flushed: Flushed) => {
-      const { route, items, finishedAt } = flushed
       const settled = settleFlushed(flushed)
-      for (const item of items) {
-        Metrics.commitLag.unsafeUpdate((finishedAt - item.event.receivedAt) / 1000, [])
-        volatile.delete(item)
-      }
-      pending -= items.length
+      for (const item of flushed.items) volatile.delete(item)
+      pending -= flushed.items.length
       completeAcks(settled.done)
-      if (flushed.statements > 0) {
-        const metrics = routeMetrics.get(route)!
-        metrics.batchSize.unsafeUpdate(items.length, [])
-        metrics.flushDuration.unsafeUpdate((finishedAt - flushed.startedAt) / 1000, [])
-      }
-      Metrics.queueDepth.unsafeUpdate(pending, [])
-      countOutcomes(settled.counts)
+      recordFlush(flushed, settled, pending)
       if (settled.stored.length > 0) toPublish.unsafeOffer(settled.stored)
       return settled.refused
     }

@@ -1,9 +1,10 @@
 /**
  * What one flush means for each of its items: the store's verdict turned into per-event
  * outcomes, the waiting requests it completes, the events to publish and the outcome counts.
- * Pure apart from writing each outcome into its request's `Ack`; the pipeline's settler fiber
- * does the effects (dead letters, journal release, metrics) and queues the stored events for the
- * publisher fiber (`startPublisher`, here too).
+ * `settleFlushed` is pure apart from writing each outcome into its request's `Ack`; the
+ * pipeline's settler fiber completes the acks, records the flush's metrics (`recordFlush`), does
+ * the effects (dead letters, journal release) and queues the stored events for the publisher
+ * fiber (`startPublisher`, here too).
  *
  * The settler runs once per flush, so what it does is plain code where it can be (acks
  * completed, metrics updated, in place): each Effect step costs a flush a little CPU and
@@ -12,7 +13,7 @@
  */
 import { Deferred, Effect, Exit, Metric, MetricLabel, Queue } from "effect"
 import type { Ack, Flushed, Item, Outcome } from "./Batcher.js"
-import { type IngestEvent, traceparentOf } from "./IngestEvent.js"
+import { type IngestEvent, ROUTES, traceparentOf } from "./IngestEvent.js"
 import { typeLabel } from "./Labels.js"
 import { HOT_SPAN, traceparentLinks } from "../observability/Tracing.js"
 import * as Metrics from "./Metrics.js"
@@ -91,6 +92,25 @@ const outcomeCounter = (type: string, outcome: string): Counter => {
 /** Adds a flush's outcome counts (in place: call it inside `Effect.sync`). */
 export const countOutcomes = (counts: ReadonlyMap<readonly [type: string, outcome: string], number>): void => {
   for (const [[type, outcome], n] of counts) outcomeCounter(type, outcome).unsafeUpdate(n, [])
+}
+
+/** `ingest_batch_size` and `ingest_flush_duration_seconds`, tagged once per route. */
+const routeMetrics = new Map(ROUTES.map((route) => [route, {
+  batchSize: Metric.tagged(Metrics.batchSize, "route", route),
+  flushDuration: Metric.tagged(Metrics.flushDuration, "route", route)
+}]))
+
+/** A settled flush's metrics, updated in place (call it inside `Effect.sync`); `pending` is the queue depth after it. */
+export const recordFlush = (flushed: Flushed, settled: Settled, pending: number): void => {
+  const { route, items, finishedAt } = flushed
+  for (const item of items) Metrics.commitLag.unsafeUpdate((finishedAt - item.event.receivedAt) / 1000, [])
+  if (flushed.statements > 0) {
+    const metrics = routeMetrics.get(route)!
+    metrics.batchSize.unsafeUpdate(items.length, [])
+    metrics.flushDuration.unsafeUpdate((finishedAt - flushed.startedAt) / 1000, [])
+  }
+  Metrics.queueDepth.unsafeUpdate(pending, [])
+  countOutcomes(settled.counts)
 }
 
 /**
