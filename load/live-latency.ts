@@ -14,6 +14,9 @@
  *   --env KEY=VALUE (extra server environment, repeatable)  --profile (CPU profile of the server → tmp/profiles)
  *   --split (a receiver process takes the POSTs, an api process serves the streams: the
  *            cross-process path — LISTEN/NOTIFY by default, JetStream with --env REALTIME_BUS=nats)
+ *   --heavy-rate 0 (requests/s from one more gateway sending large events; its answers are
+ *            counted apart)  --heavy-events 5 (events per such request)  --heavy-bytes 1000000
+ *            (bytes of random text in each such event's data)
  *
  * A probe is recognised on the ticker by its amount (`7777.<n>`), the one field of a payment the
  * public ticker carries that the sender chooses freely.
@@ -47,7 +50,10 @@ const args = parseOptions({
   duration: 20,
   "wait-commit": false,
   split: false,
-  profile: false
+  profile: false,
+  "heavy-rate": 0,
+  "heavy-events": 5,
+  "heavy-bytes": 1_000_000
 }, ["env"])
 
 const options = {
@@ -63,6 +69,9 @@ const options = {
   waitCommit: args["wait-commit"],
   split: args.split,
   profile: args.profile,
+  heavyRate: args["heavy-rate"],
+  heavyEvents: args["heavy-events"],
+  heavyBytes: args["heavy-bytes"],
   env: envPairs(args.env)
 }
 
@@ -127,11 +136,12 @@ const main = async () => {
   await db.connect()
   const gateways = Array.from({ length: options.gateways }, (_, i) => ({ id: `gw-${i}`, key: newKey() }))
   const probe = { id: "gw-probe", key: newKey() }
+  const heavy = { id: "gw-heavy", key: newKey() }
   await db.query("INSERT INTO vendors (id, name) VALUES ('bench', 'Bench')")
   await db.query(
     `INSERT INTO gateways (id, vendor_id, name, ingest_key_hash)
      SELECT g->>'id', 'bench', g->>'id', g->>'hash' FROM jsonb_array_elements($1::jsonb) g`,
-    [JSON.stringify([...gateways, probe].map((g) => ({ id: g.id, hash: hashIngestKey(g.key) })))]
+    [JSON.stringify([...gateways, probe, heavy].map((g) => ({ id: g.id, hash: hashIngestKey(g.key) })))]
   )
   await db.end()
 
@@ -179,9 +189,17 @@ const main = async () => {
         route: "/probe", amount: `7777.${n}`, asset: "USDC", network: "base"
       }
     })))
+  // The heavy gateway: each request a batch of large events; the text is random, so it does not
+  // compress away in PostgreSQL's TOAST. Built per send (unique ids) from one shared payload.
+  const heavyPad = JSON.stringify(randomBytes(Math.ceil((options.heavyBytes * 3) / 4)).toString("base64").slice(0, options.heavyBytes))
+  const heavyBody = (r: number) =>
+    Buffer.from(`[${Array.from({ length: options.heavyEvents }, (_, e) =>
+      `{"specversion":"1.0","id":"heavy-${r}-${e}","source":"machpay://gateway/${heavy.id}","type":"com.example.Blob","time":"${new Date().toISOString()}","data":{"blob":${heavyPad}}}`).join(",")}]`)
+  const heavyCount = Math.floor(options.heavyRate * options.duration)
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
   const acks: Array<number> = []
   const statuses = new Map<number, number>()
+  const heavyStatuses = new Map<number, number>()
   const cpuBefore = sampleCpu(server.child.pid)
   const start = performance.now()
   const sends: Array<Promise<void>> = []
@@ -194,6 +212,12 @@ const main = async () => {
       statuses.set(status, (statuses.get(status) ?? 0) + 1)
     }))
   })
+  for (let r = 0; r < heavyCount; r++) {
+    sends.push(schedule(start + (r * 1000) / options.heavyRate, async () => {
+      const status = await post(agent, url, heavy.key, heavyBody(r), "application/cloudevents-batch+json", false)
+      heavyStatuses.set(status, (heavyStatuses.get(status) ?? 0) + 1)
+    }))
+  }
   probeBodies.forEach((body, n) => {
     const due = start + (n * 1000) / options.probeRate
     sends.push(schedule(due, async () => {
@@ -223,7 +247,7 @@ const main = async () => {
 == live latency (POST scheduled → ticker client) ==
 layout         ${options.split ? "receiver + api processes" : "one process"}${options.env["REALTIME_BUS"] === "nats" ? ", REALTIME_BUS=nats" : ""}
 load           probes ${options.probeRate}/s × ${options.duration}s${options.waitCommit ? " (wait=commit)" : ""}; background ${options.rate} events/s in batches of ${options.batch}; ${options.subscribers} background streams (${pool.connected()} connected, ${pool.retried()} openings retried after 503/429, ${pool.messages()} messages)
-requests       ${[...statuses].map(([s, n]) => `${s}:${n}`).join(" ")}
+requests       ${[...statuses].map(([s, n]) => `${s}:${n}`).join(" ")}${heavyCount === 0 ? "" : `; heavy gateway (${options.heavyRate}/s × ${options.heavyEvents} events of ${options.heavyBytes} bytes) ${[...heavyStatuses].map(([s, n]) => `${s}:${n}`).join(" ")}`}
 delivered      ${firstSeen.size}/${probeCount} probes on ${options.probes} ticker streams (${delivered.length} deliveries)
 POST → SSE     p50 ${fmt(live.p50)} ms  p99 ${fmt(live.p99)} ms  max ${fmt(live.max)} ms
 probe ack      p50 ${fmt(ack.p50)} ms  p99 ${fmt(ack.p99)} ms${options.waitCommit ? " (the commit, answered)" : ""}

@@ -155,8 +155,11 @@ export interface Admitted {
 
 /** One request at the door: what `take` decided so far. */
 export interface Door {
-  /** Decides one event (in request order; `index` is its place in the request). */
-  readonly take: (event: IngestEvent, index: number) => void
+  /**
+   * Decides one event (in request order; `index` is its place in the request). Returns the bytes
+   * it admitted (0 for a duplicate or a refusal): what its slice of the request cost.
+   */
+  readonly take: (event: IngestEvent, index: number) => number
   /** Per event, provisional: "accepted" means queued. */
   readonly outcomes: Array<Outcome>
   readonly admitted: ReadonlyArray<Admitted>
@@ -177,20 +180,21 @@ export const openDoor = (
   const admitted: Array<Admitted> = []
   const refused: Array<{ readonly index: number; readonly event: IngestEvent } & Refusal> = []
   const inRequest = new Set<string>()
-  const take = (event: IngestEvent, index: number): void => {
+  const take = (event: IngestEvent, index: number): number => {
     const key = eventKey(event)
     if (inRequest.has(key) || options.isRecent(key)) {
       outcomes[index] = "duplicate"
-      return
+      return 0
     }
     const verdict = admitEvent(event, options.limits)
     if (Either.isLeft(verdict)) {
       outcomes[index] = { status: "rejected", ...verdict.left }
       refused.push({ index, event, ...verdict.left })
-      return
+      return 0
     }
     inRequest.add(key)
     admitted.push({ index, event, key, row: verdict.right })
+    return verdict.right.byteLength
   }
   return { take, outcomes, admitted, refused }
 }

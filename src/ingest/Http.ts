@@ -108,10 +108,19 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
     const deadLetters = yield* DeadLetters
     const lookup = yield* makeKeyCache(settings.keyCacheTtl)
     const limiter = new RateLimiter()
+    const byteLimiter = new RateLimiter()
     const toleranceSeconds = Duration.toSeconds(settings.signatureTolerance)
     const replays = new ReplayGuard({ windowSeconds: 2 * toleranceSeconds, maxEntries: 100_000 })
 
     const bodies = new BodyBudget({ total: settings.maxBodyBytesInFlight, perGateway: settings.maxBodyBytesInFlightPerGateway })
+
+    const bytesRateLimited = (gatewayId: string, retryAfter: number) =>
+      problem(
+        429,
+        "rate_limited",
+        `gateway ${gatewayId} exceeded its byte rate (INGEST_RATE_LIMIT_BYTES_PER_SEC = ${settings.rateLimitBytesPerSec} bytes of bodies per second)`,
+        { retryAfter, field: "body" }
+      )
 
     const handle = (request: HttpServerRequest.HttpServerRequest) => {
       /** This request's share of the body budget, once its gateway is known; given back when it is answered. */
@@ -134,6 +143,11 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
 
         const mode = contentModeOf(headers["content-type"], headers)
         if (Either.isLeft(mode)) return yield* fromProblem(mode.left)
+
+        // A gateway already past its bytes is refused before its body is read (its debt does not
+        // depend on this request); the body's own bytes are counted once it is decoded, below.
+        const owing = byteLimiter.take(gateway.id, 0, settings.rateLimitBytesPerSec, yield* Clock.currentTimeMillis)
+        if (!owing.allowed) return yield* bytesRateLimited(gateway.id, owing.retryAfterSeconds)
 
         hold = bodies.hold(gateway.id)
         const raw = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), settings.maxBodyBytes, hold.take).pipe(Effect.either)
@@ -190,6 +204,11 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
           Effect.either
         )
         if (Either.isLeft(body)) return yield* fromProblem(body.left)
+        // Bytes before events, and before the body is parsed: a gateway sending a few very large
+        // events stays within its event rate while its bytes cost everyone parsing, copying,
+        // journal and database time (one 5 MB request holds the event loop for tens of ms).
+        const bytes = byteLimiter.take(gateway.id, body.right.byteLength, settings.rateLimitBytesPerSec, nowMs)
+        if (!bytes.allowed) return yield* bytesRateLimited(gateway.id, bytes.retryAfterSeconds)
 
         const candidates = candidatesOf(mode, {
           contentType: headers["content-type"],
@@ -199,9 +218,12 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
           maxEvents: settings.maxEventsPerRequest
         })
         if (Either.isLeft(candidates)) return yield* fromProblem(candidates.left)
-        const rate = limiter.take(gateway.id, candidates.right.length, gateway.rateLimitPerSec ?? settings.rateLimitPerSec, nowMs)
+        const eventRate = gateway.rateLimitPerSec ?? settings.rateLimitPerSec
+        const rate = limiter.take(gateway.id, candidates.right.length, eventRate, nowMs)
         if (!rate.allowed) {
-          return yield* problem(429, "rate_limited", `gateway ${gateway.id} exceeded its rate`, { retryAfter: rate.retryAfterSeconds })
+          return yield* problem(429, "rate_limited", `gateway ${gateway.id} exceeded its event rate (${eventRate} events per second)`, {
+            retryAfter: rate.retryAfterSeconds
+          })
         }
 
         const context = {

@@ -42,6 +42,8 @@ export interface IngestSettings {
   readonly maxClockSkew: Duration.Duration
   /** Default per-gateway rate (events/s); a gateway's own `rate_limit_per_sec` overrides it. */
   readonly rateLimitPerSec: number
+  /** Per-gateway bytes of request bodies (after decompression) per second, for every gateway. */
+  readonly rateLimitBytesPerSec: number
   readonly keyCacheTtl: Duration.Duration
   readonly signatureTolerance: Duration.Duration
   readonly deadLetterMaxPayloadBytes: number
@@ -67,6 +69,7 @@ const settings = Config.all({
   maxEventAge: duration("INGEST_MAX_EVENT_AGE", "7 days"),
   maxClockSkew: duration("INGEST_MAX_CLOCK_SKEW", "5 minutes"),
   rateLimitPerSec: positiveInt("INGEST_RATE_LIMIT_PER_SEC", 20_000),
+  rateLimitBytesPerSec: positiveInt("INGEST_RATE_LIMIT_BYTES_PER_SEC", 10 * 1024 * 1024),
   keyCacheTtl: duration("INGEST_KEY_CACHE_TTL", "30 seconds"),
   signatureTolerance: duration("INGEST_SIGNATURE_TOLERANCE", "5 minutes"),
   deadLetterMaxPayloadBytes: positiveInt("DEAD_LETTER_MAX_PAYLOAD_BYTES", 16 * 1024),

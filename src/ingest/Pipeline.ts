@@ -38,7 +38,7 @@ import { HOT_SPAN, traceparentLinks } from "../observability/Tracing.js"
 import { type IngestEvent, type Route, routeOf, traceparentOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
 import { RecentKeys } from "./RecentKeys.js"
-import { forEachInSlices } from "./Slices.js"
+import { forEachInSlices, SLICE_BYTES } from "./Slices.js"
 import { routeHealth } from "./RouteHealth.js"
 import { completeAcks, recordFlush, settleFlushed, startPublisher } from "./Settle.js"
 import { CommittedEvents, IngestPipeline, PipelineClosed, PipelineFull } from "./PipelineService.js"
@@ -224,8 +224,8 @@ export const IngestPipelineLive = Layer.scoped(
       Effect.gen(function*() {
         if (closed) return yield* Effect.fail(new PipelineClosed())
         const door = openDoor(events.length, { limits, isRecent: (key) => !options.waitForCommit && recent.has(key) })
-        // A large request is encoded in slices, letting other requests in between.
-        yield* forEachInSlices(events, door.take)
+        // A large request is encoded in slices (by count and by bytes), letting other requests in between.
+        yield* forEachInSlices(events, door.take, { weight: SLICE_BYTES })
         if (closed) return yield* Effect.fail(new PipelineClosed())
         const { admitted, outcomes, refused: refusedAtDoor } = door
         if (refusedAtDoor.length > 0) {

@@ -1,6 +1,7 @@
 /**
- * Per-gateway token bucket (events per second). A request may overdraw a full bucket — a big
- * batch is not refused forever — and the debt is what `Retry-After` is computed from.
+ * Per-gateway token bucket (units per second: events, or bytes of bodies; one second's worth is
+ * the burst). A request may overdraw a bucket that is not empty — a big batch is not refused
+ * forever — and the debt is what `Retry-After` is computed from.
  */
 export interface RateDecision {
   readonly allowed: boolean
@@ -12,7 +13,7 @@ export class RateLimiter {
 
   constructor(private readonly maxGateways = 100_000) {}
 
-  take(gatewayId: string, events: number, ratePerSec: number, nowMs: number): RateDecision {
+  take(gatewayId: string, units: number, ratePerSec: number, nowMs: number): RateDecision {
     const capacity = ratePerSec
     const bucket = this.buckets.get(gatewayId) ?? { tokens: capacity, at: nowMs }
     bucket.tokens = Math.min(capacity, bucket.tokens + ((nowMs - bucket.at) / 1000) * ratePerSec)
@@ -24,7 +25,7 @@ export class RateLimiter {
     if (bucket.tokens <= 0) {
       return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(-bucket.tokens / ratePerSec)) }
     }
-    bucket.tokens -= events
+    bucket.tokens -= units
     return { allowed: true, retryAfterSeconds: 0 }
   }
 }

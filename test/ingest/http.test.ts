@@ -203,6 +203,55 @@ describe("request bodies held at once are bounded (in total and per gateway)", (
     }).pipe(Effect.scoped, Effect.provide(BudgetServerLive)))
 })
 
+/** 2,000 bytes of bodies per second per gateway; events are not what limits here. */
+const ByteRateServerLive = serverWith(
+  ConfigProvider.fromMap(new Map([["INGEST_DURABILITY", "memory"], ["INGEST_RATE_LIMIT_BYTES_PER_SEC", "2000"]])),
+  [{ ...gateway("gw-1", KEY), rateLimitPerSec: 1000 }, { ...gateway("gw-2", KEY_2), rateLimitPerSec: 1000 }]
+)
+
+/** One event padded with spaces to `bytes` (valid JSON: whitespace after the value). */
+const paddedPost = (key: string, id: string, gatewayId: string, bytes: number) =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const response = yield* client.execute(HttpClientRequest.post("/v1/ingest").pipe(
+      HttpClientRequest.bearerToken(key),
+      HttpClientRequest.bodyText(JSON.stringify(event(id, gatewayId)).padEnd(bytes, " "), "application/cloudevents+json")
+    ))
+    return { status: response.status, retryAfter: response.headers["retry-after"], body: yield* response.json }
+  }).pipe(Effect.scoped)
+
+describe("bytes per second per gateway (INGEST_RATE_LIMIT_BYTES_PER_SEC)", () => {
+  it.live("a gateway past its bytes gets 429 naming the setting, before its body is parsed; nothing of it is stored; another gateway goes on", () =>
+    Effect.gen(function*() {
+      const tables = yield* InMemoryStore
+      // 1,500 + 1,500 bytes overdraw the 2,000 of a second (a request is not refused while the
+      // bucket is not empty); the third waits for the debt to be paid.
+      expect((yield* paddedPost(KEY, "y-1", "gw-1", 1500)).status).toBe(202)
+      expect((yield* paddedPost(KEY, "y-2", "gw-1", 1500)).status).toBe(202)
+      const refused = yield* paddedPost(KEY, "y-3", "gw-1", 1500)
+      expect(refused.status).toBe(429)
+      expect(refused.body).toMatchObject({ _tag: "IngestRateLimited", error: "rate_limited", field: "body" })
+      expect((refused.body as { message: string }).message).toContain("INGEST_RATE_LIMIT_BYTES_PER_SEC")
+      expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1)
+      // Even a body that is not JSON is refused for its bytes, not parsed.
+      expect((yield* post("{not json", "application/cloudevents+json")).status).toBe(429)
+      // While it owes bytes, it is answered before its body is read: a body that never comes.
+      const server = yield* HttpServer.HttpServer
+      const socket = yield* unfinished((server.address as HttpServer.TcpAddress).port, KEY, 100_000)
+      const head = yield* Effect.async<string>((resume) => {
+        socket.once("data", (chunk) => resume(Effect.succeed(chunk.toString("latin1"))))
+      }).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("no answer before the body") }))
+      expect(head).toMatch(/^HTTP\/1\.1 429 /)
+      // gw-2 has its own bucket.
+      expect((yield* paddedPost(KEY_2, "y-4", "gw-2", 1500)).status).toBe(202)
+      const stored = [...tables.raw.values()].map((e) => e.id).sort()
+      expect(stored).toEqual(["y-1", "y-2", "y-4"])
+      // The debt is paid at 2,000 bytes/s: within Retry-After the gateway is served again.
+      yield* Effect.sleep(`${Number(refused.retryAfter)} seconds`)
+      expect((yield* paddedPost(KEY, "y-5", "gw-1", 500)).status).toBe(202)
+    }).pipe(Effect.scoped, Effect.provide(ByteRateServerLive)))
+})
+
 describe("Prefer: wait=commit", () => {
   it("is read as RFC 7240 allows: case, spaces, a quoted value, among other preferences", () => {
     for (const prefer of ["wait=commit", "Wait = Commit", 'wait="commit"', "respond-async, wait=commit", "handling=lenient,wait=commit"]) {
