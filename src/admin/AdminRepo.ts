@@ -46,6 +46,7 @@ export const GatewayRow = Schema.Struct({
   name: Schema.String,
   keyPrefix: Schema.OptionFromNullOr(Schema.String),
   rateLimitPerSec: Schema.OptionFromNullOr(Schema.Number),
+  rateLimitBytesPerSec: Schema.OptionFromNullOr(Schema.Number),
   signed: Schema.Boolean,
   disabledAt: OptionalTimestamp,
   lastSeenAt: OptionalTimestamp,
@@ -65,7 +66,8 @@ export type AgentRow = typeof AgentRow.Type
 /** The `GatewayRow` columns; `t` qualifies them where a join makes names ambiguous. */
 const gatewayColumns = (sql: SqlClient.SqlClient, t = "gateways") =>
   sql`${sql(t)}.id, ${sql(t)}.vendor_id AS "vendorId", ${sql(t)}.name, ${sql(t)}.ingest_key_prefix AS "keyPrefix",
-      ${sql(t)}.rate_limit_per_sec AS "rateLimitPerSec", ${sql(t)}.signing_secret IS NOT NULL AS signed,
+      ${sql(t)}.rate_limit_per_sec AS "rateLimitPerSec",
+      ${sql(t)}.rate_limit_bytes_per_sec::float8 AS "rateLimitBytesPerSec", ${sql(t)}.signing_secret IS NOT NULL AS signed,
       ${sql(t)}.disabled_at AS "disabledAt", ${sql(t)}.last_seen_at AS "lastSeenAt", ${sql(t)}.created_at AS "createdAt"`
 
 const exists = (sql: SqlClient.SqlClient, table: "vendors" | "agents", id: string) =>
@@ -114,6 +116,7 @@ export interface NewGateway {
   readonly keyHash: string
   readonly keyPrefix: string
   readonly rateLimitPerSec: Option.Option<number>
+  readonly rateLimitBytesPerSec: Option.Option<number>
   readonly signingSecret: Option.Option<string>
 }
 
@@ -121,9 +124,11 @@ export const insertGateway = Effect.fn("AdminRepo.insertGateway")(function*(gate
   const sql = yield* SqlClient.SqlClient
   // The vendor check rides in the INSERT so a missing vendor is a clean "not found", not an FK violation.
   const rows = yield* sql`
-    INSERT INTO gateways (id, vendor_id, name, ingest_key_hash, ingest_key_prefix, signing_secret, rate_limit_per_sec)
+    INSERT INTO gateways (id, vendor_id, name, ingest_key_hash, ingest_key_prefix, signing_secret, rate_limit_per_sec,
+                          rate_limit_bytes_per_sec)
     SELECT ${gateway.id}, v.id, ${gateway.name}, ${gateway.keyHash}, ${gateway.keyPrefix},
-           ${Option.getOrNull(gateway.signingSecret)}::text, ${Option.getOrNull(gateway.rateLimitPerSec)}::int
+           ${Option.getOrNull(gateway.signingSecret)}::text, ${Option.getOrNull(gateway.rateLimitPerSec)}::int,
+           ${Option.getOrNull(gateway.rateLimitBytesPerSec)}::bigint
     FROM vendors v WHERE v.id = ${gateway.vendorId}
     ON CONFLICT (id) DO NOTHING
     RETURNING id`.pipe(Effect.orDie)

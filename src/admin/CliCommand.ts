@@ -18,6 +18,8 @@ import { Command, type TokenPrincipal } from "./Command.js"
 
 export const DEFAULT_TTL_SECONDS = 24 * 3600
 export const MAX_RATE_LIMIT = 1_000_000
+/** 1 TiB/s: beyond any link, and exact in a double. */
+export const MAX_BYTE_RATE_LIMIT = 2 ** 40
 const UNIT_SECONDS = { m: 60, h: 3600, d: 86_400 } as const
 export const MAX_TTL_SECONDS = 30 * UNIT_SECONDS.d
 
@@ -53,6 +55,13 @@ const rateLimit: Check<number> = (raw) => {
   return n >= 1 && n <= MAX_RATE_LIMIT
     ? Either.right(n)
     : Either.left(`${quote(raw)}: must be a whole number of events per second from 1 to ${MAX_RATE_LIMIT}`)
+}
+
+const byteRateLimit: Check<number> = (raw) => {
+  const n = /^\d{1,13}$/.test(raw) ? Number(raw) : Number.NaN
+  return n >= 1 && n <= MAX_BYTE_RATE_LIMIT
+    ? Either.right(n)
+    : Either.left(`${quote(raw)}: must be a whole number of bytes per second from 1 to ${MAX_BYTE_RATE_LIMIT}`)
 }
 
 /** `30m`, `24h`, `7d`: a positive whole number and a unit, at most 30 days. */
@@ -152,6 +161,9 @@ export const adminCommand = <E, R>(run: (command: Command) => Effect.Effect<void
         id: id(gatewayId, "new gateway id"),
         name,
         rateLimitPerSec: Options.optional(option("rate-limit", "events/s", rateLimit, `ingest quota (1-${MAX_RATE_LIMIT}); default: the server's`)),
+        rateLimitBytesPerSec: Options.optional(
+          option("byte-rate-limit", "bytes/s", byteRateLimit, `ingest quota of body bytes (1-${MAX_BYTE_RATE_LIMIT}); default: the server's`)
+        ),
         signingSecret: Options.boolean("signing-secret").pipe(
           Options.withDescription("also generate an HMAC request-signing secret (printed once)")
         ),

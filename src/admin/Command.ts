@@ -17,6 +17,7 @@ export type Command = Data.TaggedEnum<{
     readonly id: GatewayId
     readonly name: string
     readonly rateLimitPerSec: Option.Option<number>
+    readonly rateLimitBytesPerSec: Option.Option<number>
     readonly signingSecret: boolean
     readonly json: boolean
   }

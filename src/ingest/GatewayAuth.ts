@@ -10,6 +10,8 @@ export interface GatewayIdentity {
   readonly id: string
   readonly vendorId: string
   readonly rateLimitPerSec: number | null
+  /** Bytes of bodies per second; null: the server's `INGEST_RATE_LIMIT_BYTES_PER_SEC`. */
+  readonly rateLimitBytesPerSec: number | null
   readonly signingSecret: string | null
   readonly disabled: boolean
 }
@@ -24,14 +26,15 @@ export class GatewayDirectory extends Context.Tag("Ingest/GatewayDirectory")<Gat
     GatewayDirectory,
     Effect.map(SqlClient.SqlClient, (sql) => ({
       findByKeyHash: (hash: string) =>
-        sql<{ id: string; vendor_id: string; rate_limit_per_sec: number | null; signing_secret: string | null; disabled: boolean }>`
-          SELECT id, vendor_id, rate_limit_per_sec, signing_secret, disabled_at IS NOT NULL AS disabled
+        sql<{ id: string; vendor_id: string; rate_limit_per_sec: number | null; rate_limit_bytes_per_sec: string | null; signing_secret: string | null; disabled: boolean }>`
+          SELECT id, vendor_id, rate_limit_per_sec, rate_limit_bytes_per_sec, signing_secret, disabled_at IS NOT NULL AS disabled
             FROM gateways WHERE ingest_key_hash = ${hash}`.pipe(
           Effect.map((rows) =>
             Option.map(Option.fromNullable(rows[0]), (row) => ({
               id: row.id,
               vendorId: row.vendor_id,
               rateLimitPerSec: row.rate_limit_per_sec,
+              rateLimitBytesPerSec: row.rate_limit_bytes_per_sec === null ? null : Number(row.rate_limit_bytes_per_sec),
               signingSecret: row.signing_secret,
               disabled: row.disabled
             }))

@@ -114,11 +114,13 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
 
     const bodies = new BodyBudget({ total: settings.maxBodyBytesInFlight, perGateway: settings.maxBodyBytesInFlightPerGateway })
 
-    const bytesRateLimited = (gatewayId: string, retryAfter: number) =>
+    const byteRateOf = (gateway: GatewayIdentity) => gateway.rateLimitBytesPerSec ?? settings.rateLimitBytesPerSec
+    const bytesRateLimited = (gateway: GatewayIdentity, retryAfter: number) =>
       problem(
         429,
         "rate_limited",
-        `gateway ${gatewayId} exceeded its byte rate (INGEST_RATE_LIMIT_BYTES_PER_SEC = ${settings.rateLimitBytesPerSec} bytes of bodies per second)`,
+        `gateway ${gateway.id} exceeded its byte rate (${byteRateOf(gateway)} bytes of bodies per second: ${
+          gateway.rateLimitBytesPerSec === null ? "INGEST_RATE_LIMIT_BYTES_PER_SEC" : "its rate_limit_bytes_per_sec"})`,
         { retryAfter, field: "body" }
       )
 
@@ -146,8 +148,8 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
 
         // A gateway already past its bytes is refused before its body is read (its debt does not
         // depend on this request); the body's own bytes are counted once it is decoded, below.
-        const owing = byteLimiter.take(gateway.id, 0, settings.rateLimitBytesPerSec, yield* Clock.currentTimeMillis)
-        if (!owing.allowed) return yield* bytesRateLimited(gateway.id, owing.retryAfterSeconds)
+        const owing = byteLimiter.take(gateway.id, 0, byteRateOf(gateway), yield* Clock.currentTimeMillis)
+        if (!owing.allowed) return yield* bytesRateLimited(gateway, owing.retryAfterSeconds)
 
         hold = bodies.hold(gateway.id)
         const raw = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), settings.maxBodyBytes, hold.take).pipe(Effect.either)
@@ -207,8 +209,8 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
         // Bytes before events, and before the body is parsed: a gateway sending a few very large
         // events stays within its event rate while its bytes cost everyone parsing, copying,
         // journal and database time (one 5 MB request holds the event loop for tens of ms).
-        const bytes = byteLimiter.take(gateway.id, body.right.byteLength, settings.rateLimitBytesPerSec, nowMs)
-        if (!bytes.allowed) return yield* bytesRateLimited(gateway.id, bytes.retryAfterSeconds)
+        const bytes = byteLimiter.take(gateway.id, body.right.byteLength, byteRateOf(gateway), nowMs)
+        if (!bytes.allowed) return yield* bytesRateLimited(gateway, bytes.retryAfterSeconds)
 
         const candidates = candidatesOf(mode, {
           contentType: headers["content-type"],

@@ -68,7 +68,7 @@ layer(TestLive)("admin CLI on PostgreSQL", (it) => {
       const out = yield* cli([
         "gateway", "create", "--vendor", "v-key", "--id", "g-key", "--name", "Edge 1", "--rate-limit", "250", "--signing-secret"
       ])
-      expect(out[0]).toBe("created gateway g-key for vendor v-key (\"Edge 1\", rate limit: 250 events/s)")
+      expect(out[0]).toBe("created gateway g-key for vendor v-key (\"Edge 1\", rate limit: 250 events/s, byte rate limit: server default)")
       const key = valueOf(out, "ingest key")
       const secret = valueOf(out, "signing secret")
       expect(isIngestKeyFormat(key)).toBe(true)
@@ -142,7 +142,7 @@ layer(TestLive)("admin CLI on PostgreSQL", (it) => {
       const again = yield* cli(["gateway", "disable", "--id", "g-dis"])
       expect(again[0]).toMatch(/^gateway g-dis was already disabled since \d{4}-/)
       const list = yield* cli(["gateway", "list", "--vendor", "v-dis"])
-      expect(list[1]).toMatch(/^g-dis\s+v-dis\s+D\s+mpk_live_\S{3}\s+default\s+no\s+disabled since \S+\s+never$/)
+      expect(list[1]).toMatch(/^g-dis\s+v-dis\s+D\s+mpk_live_\S{3}\s+default\s+default\s+no\s+disabled since \S+\s+never$/)
       const rotated = yield* cli(["gateway", "rotate-key", "--id", "g-dis"])
       expect(rotated.at(-1)).toBe("note: gateway g-dis is disabled; `npm run cli -- gateway enable --id g-dis` accepts its events again")
 
@@ -158,7 +158,10 @@ layer(TestLive)("admin CLI on PostgreSQL", (it) => {
       yield* cli(["vendor", "create", "--id", "v-list", "--name", "List"])
       yield* cli(["vendor", "create", "--id", "v-empty", "--name", "Empty"])
       const key = valueOf(
-        yield* cli(["gateway", "create", "--vendor", "v-list", "--id", "g-list", "--name", "L", "--rate-limit", "10", "--signing-secret"]),
+        yield* cli([
+          "gateway", "create", "--vendor", "v-list", "--id", "g-list", "--name", "L", "--rate-limit", "10", "--byte-rate-limit", "5000000000",
+          "--signing-secret"
+        ]),
         "ingest key"
       )
       const all = (yield* cli(["gateway", "list"])).join("\n")
@@ -166,8 +169,8 @@ layer(TestLive)("admin CLI on PostgreSQL", (it) => {
       expect(all).toContain("g-key")
       const mine = yield* cli(["gateway", "list", "--vendor", "v-list"])
       expect(mine).toHaveLength(2)
-      expect(mine[0]).toMatch(/^ID\s+VENDOR\s+NAME\s+KEY PREFIX\s+RATE LIMIT\s+SIGNED\s+STATUS\s+LAST SEEN$/)
-      expect(mine[1]).toMatch(new RegExp(`^g-list\\s+v-list\\s+L\\s+${keyPrefix(key)}\\s+10/s\\s+yes\\s+active\\s+never$`))
+      expect(mine[0]).toMatch(/^ID\s+VENDOR\s+NAME\s+KEY PREFIX\s+RATE LIMIT\s+BYTE RATE LIMIT\s+SIGNED\s+STATUS\s+LAST SEEN$/)
+      expect(mine[1]).toMatch(new RegExp(`^g-list\\s+v-list\\s+L\\s+${keyPrefix(key)}\\s+10/s\\s+5000000000 B/s\\s+yes\\s+active\\s+never$`))
       const json = yield* cli(["gateway", "list", "--vendor", "v-list", "--json"])
       for (const text of [all, mine.join("\n"), json.join("\n")]) {
         expect(text).not.toContain(key)
@@ -179,6 +182,7 @@ layer(TestLive)("admin CLI on PostgreSQL", (it) => {
         name: "L",
         keyPrefix: keyPrefix(key),
         rateLimitPerSec: 10,
+        rateLimitBytesPerSec: 5_000_000_000,
         signed: true,
         status: "active",
         disabledAt: null,
@@ -198,6 +202,7 @@ layer(TestLive)("admin CLI on PostgreSQL", (it) => {
         vendorId: "v-json",
         name: "J",
         rateLimitPerSec: null,
+        rateLimitBytesPerSec: null,
         ingestKey: expect.stringMatching(/^mpk_live_/),
         keyPrefix: expect.stringMatching(/^mpk_live_/),
         signingSecret: null

@@ -42,10 +42,13 @@ describe("accepted command lines", () => {
       Command.VendorCreate({ id: v("acme:eu-1"), name: "Acme", json: false })],
     ["vendor list --json", ["vendor", "list", "--json"], Command.VendorList({ json: true })],
     ["gateway create, defaults", ["gateway", "create", "--vendor", "v1", "--id", "g1", "--name", "Edge"],
-      Command.GatewayCreate({ vendorId: v("v1"), id: g("g1"), name: "Edge", rateLimitPerSec: Option.none(), signingSecret: false, json: false })],
+      Command.GatewayCreate({ vendorId: v("v1"), id: g("g1"), name: "Edge", rateLimitPerSec: Option.none(), rateLimitBytesPerSec: Option.none(), signingSecret: false, json: false })],
     ["gateway create, all options in any order",
       ["gateway", "create", "--signing-secret", "--rate-limit", "500", "--name", "Edge", "--id", "g1", "--vendor=v1", "--json"],
-      Command.GatewayCreate({ vendorId: v("v1"), id: g("g1"), name: "Edge", rateLimitPerSec: Option.some(500), signingSecret: true, json: true })],
+      Command.GatewayCreate({ vendorId: v("v1"), id: g("g1"), name: "Edge", rateLimitPerSec: Option.some(500), rateLimitBytesPerSec: Option.none(), signingSecret: true, json: true })],
+    ["gateway create --byte-rate-limit",
+      ["gateway", "create", "--byte-rate-limit", "1048576", "--name", "Edge", "--id", "g1", "--vendor=v1"],
+      Command.GatewayCreate({ vendorId: v("v1"), id: g("g1"), name: "Edge", rateLimitPerSec: Option.none(), rateLimitBytesPerSec: Option.some(1048576), signingSecret: false, json: false })],
     ["gateway rotate-key", ["gateway", "rotate-key", "--id", "g1"], Command.GatewayRotateKey({ id: g("g1"), json: false })],
     ["gateway list", ["gateway", "list"], Command.GatewayList({ vendorId: Option.none(), json: false })],
     ["gateway list --vendor", ["gateway", "list", "--vendor", "v1"], Command.GatewayList({ vendorId: Option.some(v("v1")), json: false })],
@@ -135,6 +138,10 @@ describe("rejected command lines name the argument and the problem", () => {
       "--rate-limit \"0\": must be a whole number of events per second from 1 to 1000000"],
     [["gateway", "create", "--vendor", "v1", "--id", "g1", "--name", "x", "--rate-limit", "12.5"],
       "--rate-limit \"12.5\": must be a whole number of events per second from 1 to 1000000"],
+    [["gateway", "create", "--vendor", "v1", "--id", "g1", "--name", "x", "--byte-rate-limit", "0"],
+      "--byte-rate-limit \"0\": must be a whole number of bytes per second from 1 to 1099511627776"],
+    [["gateway", "create", "--vendor", "v1", "--id", "g1", "--name", "x", "--byte-rate-limit", "10M"],
+      "--byte-rate-limit \"10M\": must be a whole number of bytes per second from 1 to 1099511627776"],
     [["gateway", "rotate-key"], missing("id")],
     [["agent", "create", "--id", "a1", "--wallet", "0x 12"], "--wallet \"0x 12\": must be 1-256 printable characters without spaces"],
     [["token", "mint"], missing("role")],
@@ -176,7 +183,7 @@ describe("generated help", () => {
   it.effect("a command's help shows its options, placeholders and which are optional", () =>
     Effect.gen(function*() {
       expect(yield* help(["gateway", "create", "--help"])).toContain(
-        "--vendor vendorId --id id --name name [--rate-limit events/s] [--signing-secret] [--json]"
+        "--vendor vendorId --id id --name name [--rate-limit events/s] [--byte-rate-limit bytes/s] [--signing-secret] [--json]"
       )
       expect(yield* help(["gateway", "list", "--help"])).toContain("[--vendor vendorId]")
       expect(yield* help(["agent", "create", "--help"])).toContain("--id id [--name name] [--wallet address]")

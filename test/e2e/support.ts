@@ -13,7 +13,7 @@ import { wireEvent, type WireEvent } from "../support/ingestEvents.js"
 import { startTestServer, type TestServer } from "../support/server.js"
 
 export const newKey = () => `mpk_live_${randomBytes(32).toString("base64url")}`
-export const KEYS = { main: newKey(), signed: newKey(), disabled: newKey(), slow: newKey() }
+export const KEYS = { main: newKey(), signed: newKey(), disabled: newKey(), slow: newKey(), narrow: newKey() }
 export const SIGNING_SECRET = "whsec_e2e_signing_secret"
 
 export const LIMITS = {
@@ -35,16 +35,19 @@ const seed = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* sql`INSERT INTO vendors (id, name) VALUES ('v-e2e', 'E2E vendor')`
   const gateways = [
-    { id: "gw-main", key: KEYS.main, signing_secret: null, rate_limit_per_sec: null, disabled: false },
-    { id: "gw-signed", key: KEYS.signed, signing_secret: SIGNING_SECRET, rate_limit_per_sec: null, disabled: false },
-    { id: "gw-disabled", key: KEYS.disabled, signing_secret: null, rate_limit_per_sec: null, disabled: true },
-    { id: "gw-slow", key: KEYS.slow, signing_secret: null, rate_limit_per_sec: 1, disabled: false }
+    { id: "gw-main", key: KEYS.main, signing_secret: null, rate_limit_per_sec: null, rate_limit_bytes_per_sec: null, disabled: false },
+    { id: "gw-signed", key: KEYS.signed, signing_secret: SIGNING_SECRET, rate_limit_per_sec: null, rate_limit_bytes_per_sec: null, disabled: false },
+    { id: "gw-disabled", key: KEYS.disabled, signing_secret: null, rate_limit_per_sec: null, rate_limit_bytes_per_sec: null, disabled: true },
+    { id: "gw-slow", key: KEYS.slow, signing_secret: null, rate_limit_per_sec: 1, rate_limit_bytes_per_sec: null, disabled: false },
+    // 2,000 bytes of bodies per second: its own byte rate, not the server's.
+    { id: "gw-narrow", key: KEYS.narrow, signing_secret: null, rate_limit_per_sec: null, rate_limit_bytes_per_sec: 2000, disabled: false }
   ]
   for (const g of gateways) {
     yield* sql`
-      INSERT INTO gateways (id, vendor_id, name, ingest_key_hash, ingest_key_prefix, signing_secret, rate_limit_per_sec, disabled_at)
+      INSERT INTO gateways (id, vendor_id, name, ingest_key_hash, ingest_key_prefix, signing_secret, rate_limit_per_sec,
+                            rate_limit_bytes_per_sec, disabled_at)
       VALUES (${g.id}, 'v-e2e', ${g.id}, ${hashIngestKey(g.key)}, ${g.key.slice(0, 12)}, ${g.signing_secret},
-              ${g.rate_limit_per_sec}, ${g.disabled ? new Date() : null})`
+              ${g.rate_limit_per_sec}, ${g.rate_limit_bytes_per_sec}, ${g.disabled ? new Date() : null})`
   }
 })
 

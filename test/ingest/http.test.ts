@@ -33,6 +33,7 @@ const gateway = (id: string, key: string, disabled = false) => ({
   key,
   vendorId: "v1",
   rateLimitPerSec: 3,
+  rateLimitBytesPerSec: null as number | null,
   signingSecret: null,
   disabled
 })

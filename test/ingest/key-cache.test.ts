@@ -11,7 +11,7 @@ import { DirectoryUnavailable, GatewayDirectory, type GatewayIdentity, makeKeyCa
 
 const newKey = () => `mpk_live_${randomBytes(32).toString("base64url")}`
 const KNOWN = newKey()
-const gateway: GatewayIdentity = { id: "gw-1", vendorId: "v", rateLimitPerSec: null, signingSecret: null, disabled: false }
+const gateway: GatewayIdentity = { id: "gw-1", vendorId: "v", rateLimitPerSec: null, rateLimitBytesPerSec: null, signingSecret: null, disabled: false }
 
 /** A directory that counts queries, can be made to fail, and can hold queries until released. */
 const fakeDirectory = () => {

@@ -25,6 +25,7 @@ const gatewayJson = (g: GatewayRow) => ({
   name: g.name,
   keyPrefix: Option.getOrNull(g.keyPrefix),
   rateLimitPerSec: Option.getOrNull(g.rateLimitPerSec),
+  rateLimitBytesPerSec: Option.getOrNull(g.rateLimitBytesPerSec),
   signed: g.signed,
   status: Option.isSome(g.disabledAt) ? "disabled" : "active",
   disabledAt: isoOrNull(g.disabledAt),
@@ -32,14 +33,15 @@ const gatewayJson = (g: GatewayRow) => ({
   createdAt: iso(g.createdAt)
 })
 
-const rateText = (rate: Option.Option<number>): string =>
-  Option.match(rate, { onNone: () => "server default", onSome: (n) => `${n} events/s` })
+const rateText = (rate: Option.Option<number>, unit: string): string =>
+  Option.match(rate, { onNone: () => "server default", onSome: (n) => `${n} ${unit}` })
 
 export const gatewayCreate = Effect.fn("Cli.gatewayCreate")(function*(input: {
   readonly vendorId: VendorId
   readonly id: GatewayId
   readonly name: string
   readonly rateLimitPerSec: Option.Option<number>
+  readonly rateLimitBytesPerSec: Option.Option<number>
   readonly signingSecret: boolean
   readonly json: boolean
 }) {
@@ -52,13 +54,15 @@ export const gatewayCreate = Effect.fn("Cli.gatewayCreate")(function*(input: {
       vendorId: input.vendorId,
       name: input.name,
       rateLimitPerSec: Option.getOrNull(input.rateLimitPerSec),
+      rateLimitBytesPerSec: Option.getOrNull(input.rateLimitBytesPerSec),
       ingestKey: key,
       keyPrefix: keyPrefix(key),
       signingSecret: Option.getOrNull(secret)
     })
   }
   const lines: Array<string> = [
-    `created gateway ${input.id} for vendor ${input.vendorId} (${JSON.stringify(input.name)}, rate limit: ${rateText(input.rateLimitPerSec)})`,
+    `created gateway ${input.id} for vendor ${input.vendorId} (${JSON.stringify(input.name)}, rate limit: ${rateText(input.rateLimitPerSec, "events/s")}, byte rate limit: ${
+      rateText(input.rateLimitBytesPerSec, "bytes/s")})`,
     `ingest key:     ${key}`,
     `key prefix:     ${keyPrefix(key)}`
   ]
@@ -92,13 +96,14 @@ export const gatewayList = (input: { readonly vendorId: Option.Option<VendorId>;
       return [Option.match(input.vendorId, { onNone: () => "no gateways yet", onSome: (v) => `vendor ${v} has no gateways` })]
     }
     return table(
-      ["ID", "VENDOR", "NAME", "KEY PREFIX", "RATE LIMIT", "SIGNED", "STATUS", "LAST SEEN"],
+      ["ID", "VENDOR", "NAME", "KEY PREFIX", "RATE LIMIT", "BYTE RATE LIMIT", "SIGNED", "STATUS", "LAST SEEN"],
       gateways.map((g) => [
         g.id,
         g.vendorId,
         g.name,
         orDash(g.keyPrefix),
         Option.match(g.rateLimitPerSec, { onNone: () => "default", onSome: (n) => `${n}/s` }),
+        Option.match(g.rateLimitBytesPerSec, { onNone: () => "default", onSome: (n) => `${n} B/s` }),
         g.signed ? "yes" : "no",
         Option.match(g.disabledAt, { onNone: () => "active", onSome: (at) => `disabled since ${iso(at)}` }),
         Option.match(g.lastSeenAt, { onNone: () => "never", onSome: iso })
