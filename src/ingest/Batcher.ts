@@ -12,9 +12,10 @@
  * docs/ingest.md. A database with more cores can take more.
  *
  * Writers never stop on a bad event and never die silently:
- * - a failed write is classified (`StoreError.kind`): unreachable (also a write still running
- *   after `writeTimeout`: a hung connection) → retried with backoff until the database is back;
- *   transient → retried a few times, then treated as permanent; permanent
+ * - a failed write is classified (`StoreError.kind`, EventStore.ts): unavailable (the database
+ *   cannot take writes now, also a write still running after `writeTimeout`: a hung connection)
+ *   → retried with backoff until the database is back, never dead-lettered; transient → retried
+ *   a few times, then treated as permanent; permanent
  *   (or a defect) → the batch is split in halves until the offending events are alone, and those
  *   are handed back as refused (the rest is committed);
  * - a defect anywhere in an iteration is logged at ERROR, counted, and the items it held are
@@ -89,6 +90,12 @@ export interface RouteStatus {
 export interface WriterSettings {
   readonly batchSize: number
   /**
+   * Bytes of rows per statement: a batch larger than this is written as several statements. A
+   * thousand 1 MB events in one statement would pass PostgreSQL's 1 GB value limit (and its
+   * memory); after an outage the journal drains in full batches.
+   */
+  readonly maxBatchBytes: number
+  /**
    * Writes running at once across all routes; the others wait, and their batches grow meanwhile.
    * Fewer concurrent statements leave the CPU to the receiver and cost the database less per event.
    */
@@ -99,7 +106,7 @@ export interface WriterSettings {
   readonly retryMax: Duration.Duration
   /**
    * Longest one write attempt may take. A write still running then (its connection hung
-   * without an error) is abandoned as `unreachable` and retried: its slot is free again at once.
+   * without an error) is abandoned as `unavailable` and retried: its slot is free again at once.
    */
   readonly writeTimeout: Duration.Duration
 }
@@ -107,15 +114,35 @@ export interface WriterSettings {
 export const defaultWriterSettings = (
   batchSize: number,
   maxConcurrentFlushes = ROUTES.length,
-  writeTimeout: Duration.DurationInput = Duration.seconds(30)
+  writeTimeout: Duration.DurationInput = Duration.seconds(30),
+  maxBatchBytes = 16 * 1024 * 1024
 ): WriterSettings => ({
   batchSize,
+  maxBatchBytes,
   maxConcurrentFlushes,
   transientAttempts: 5,
   retryBase: Duration.millis(50),
   retryMax: Duration.seconds(5),
   writeTimeout: Duration.decode(writeTimeout)
 })
+
+/** Consecutive parts of at most `maxBytes` of rows each (an item larger than that is a part alone). */
+export const byBytes = (items: ReadonlyArray<Item>, maxBytes: number): Array<ReadonlyArray<Item>> => {
+  const parts: Array<Array<Item>> = []
+  let part: Array<Item> = []
+  let bytes = 0
+  for (const item of items) {
+    if (part.length > 0 && bytes + item.row.byteLength > maxBytes) {
+      parts.push(part)
+      part = []
+      bytes = 0
+    }
+    part.push(item)
+    bytes += item.row.byteLength
+  }
+  if (part.length > 0) parts.push(part)
+  return parts
+}
 
 const describe = (defect: unknown): string => (defect instanceof Error ? defect.message : String(defect))
 
@@ -177,7 +204,7 @@ export const startWriters = (
             const now = yield* Clock.currentTimeMillis
             status.failure = { error, since: status.failure?.since ?? now }
             yield* Effect.logWarning("flush failed; retrying").pipe(
-              Effect.annotateLogs({ route, events: events.length, kind: error.kind ?? "unreachable", error: error.message })
+              Effect.annotateLogs({ route, events: events.length, kind: error.kind ?? "unavailable", error: error.message })
             )
             // A route backing off from a failure holds no slot while it sleeps.
             yield* slot.give
@@ -217,7 +244,13 @@ export const startWriters = (
           // A key twice in one batch would be refused by PostgreSQL (ON CONFLICT cannot touch a row twice).
           const unique = new Map<string, Item>()
           for (const item of items) if (!unique.has(item.key)) unique.set(item.key, item)
-          const written = yield* isolate([...unique.values()])
+          const written = { inserted: new Set<string>(), refused: new Map<Item, string>(), statements: 0 }
+          for (const part of byBytes([...unique.values()], settings.maxBatchBytes)) {
+            const result = yield* isolate(part)
+            for (const key of result.inserted) written.inserted.add(key)
+            for (const [item, reason] of result.refused) written.refused.set(item, reason)
+            written.statements += result.statements
+          }
           const finishedAt = yield* Clock.currentTimeMillis
           return { route, items, ...written, startedAt, finishedAt } satisfies Flushed
         }).pipe(

@@ -30,29 +30,40 @@ export interface GatewaySeen {
 
 /**
  * How a failed write is handled:
- * - `unreachable`: the connection failed or the server is going away — nothing is wrong with the
- *   data; retried with backoff for as long as it takes.
- * - `transient`: the server could not do it now (serialization failure, deadlock, lock or
- *   resource shortage) — retried a few times, then treated as `permanent`.
+ * - `unavailable`: the database cannot take writes now — the connection failed, the server is
+ *   going away or not accepting connections, it is out of connections or disk, a lock is taken,
+ *   two transactions conflicted. Nothing is wrong with the data: retried with backoff for as
+ *   long as it takes (the events wait in the journal), never split or dead-lettered. Before
+ *   2026-12-08 these were retried five times (under a second) and then dead-lettered: a
+ *   PostgreSQL at `max_connections` for a second lost acknowledged events.
+ * - `transient`: a failure a smaller batch may avoid (out of memory, a statement cancelled by
+ *   `statement_timeout`, an internal error) — retried a few times, then treated as `permanent`.
  * - `permanent`: the server refused the statement (bad value, index row too large, constraint,
  *   a defect in our code) — retrying the same batch cannot help, so the batch is split until the
  *   offending events are alone and those are dead-lettered.
  */
-export type StoreErrorKind = "unreachable" | "transient" | "permanent"
+export type StoreErrorKind = "unavailable" | "transient" | "permanent"
 
 /** The database refused or could not be reached. */
 export class StoreError extends Data.TaggedError("StoreError")<{
   readonly message: string
   readonly cause?: unknown
-  /** Defaults to `unreachable` (retried). */
+  /** Defaults to `unavailable` (retried). */
   readonly kind?: StoreErrorKind
   /** SQLSTATE, when the server answered. */
   readonly code?: string
 }> {}
 
-/** SQLSTATE classes (and codes) that say "try again", per PostgreSQL's appendix A. */
-const UNREACHABLE_CLASSES = ["08", "57"]
-const TRANSIENT_CLASSES = ["40", "53", "55", "58", "XX"]
+/**
+ * SQLSTATE classes that say "the database, not the data" (PostgreSQL's appendix A): connection
+ * (08), transaction rollback (40: serialization, deadlock), insufficient resources (53),
+ * object not in prerequisite state (55: not accepting connections, lock not available),
+ * operator intervention (57: shutdown, cannot connect now), system error (58: I/O).
+ */
+const UNAVAILABLE_CLASSES = ["08", "40", "53", "55", "57", "58"]
+/** Failures a smaller statement may avoid: out of memory, a statement timeout; internal errors (XX) too. */
+const TRANSIENT_CODES = ["53200", "57014"]
+const TRANSIENT_CLASSES = ["XX"]
 
 /**
  * The SQLSTATE of an error the server sent, if it is one. A Node system error has a `code` too
@@ -70,20 +81,19 @@ export const storeErrorOf = (cause: unknown, what = "database write failed"): St
   const code = sqlStateOf(cause)
   const message = `${what}: ${cause instanceof Error ? cause.message : String(cause)}`
   // No SQLSTATE: a socket error (ECONNREFUSED, ECONNRESET, EPIPE, timeout) — the server was not reached.
-  if (code === undefined) return new StoreError({ message, cause, kind: "unreachable" })
+  if (code === undefined) return new StoreError({ message, cause, kind: "unavailable" })
   const klass = code.slice(0, 2)
-  // 57014 is a statement cancelled (by statement_timeout or by us), not the server going away.
-  const kind: StoreErrorKind = UNREACHABLE_CLASSES.includes(klass) && code !== "57014"
-    ? "unreachable"
-    : TRANSIENT_CLASSES.includes(klass) || code === "57014"
+  const kind: StoreErrorKind = TRANSIENT_CODES.includes(code) || TRANSIENT_CLASSES.includes(klass)
     ? "transient"
+    : UNAVAILABLE_CLASSES.includes(klass)
+    ? "unavailable"
     : "permanent"
   return new StoreError({ message, cause, kind, code })
 }
 
 /**
  * Bounds one store call: still running after `timeout` (its connection hung without an error),
- * it fails as `unreachable`, to be retried. The call is interrupted in the background, since its
+ * it fails as `unavailable`, to be retried. The call is interrupted in the background, since its
  * clean-up (a cancel request, a rollback) may hang on the same connection; the pool then drops
  * that connection (src/db/Database.ts). `interruptible`: a caller's region may not be.
  */
@@ -92,7 +102,7 @@ export const abandonAfter = (timeout: Duration.Duration) => <A>(call: Effect.Eff
     Effect.timeoutFail({
       duration: timeout,
       onTimeout: () =>
-        new StoreError({ message: `the write did not finish within ${Duration.format(timeout)}; abandoned`, kind: "unreachable" })
+        new StoreError({ message: `the write did not finish within ${Duration.format(timeout)}; abandoned`, kind: "unavailable" })
     })
   )
 
@@ -102,7 +112,7 @@ export const describeStoreError = (error: StoreError): string =>
     ? `the database refused events${error.code === undefined ? "" : ` (SQLSTATE ${error.code})`}`
     : error.kind === "transient"
     ? `the database could not take writes for now${error.code === undefined ? "" : ` (SQLSTATE ${error.code})`}`
-    : `the database is unreachable${error.code === undefined ? "" : ` (SQLSTATE ${error.code})`}`
+    : `the database is unavailable${error.code === undefined ? "" : ` (SQLSTATE ${error.code})`}`
 
 export class EventStore extends Context.Tag("Ingest/EventStore")<EventStore, {
   /** Writes one route's batch — typed rows and raw log — atomically; duplicates are skipped. */

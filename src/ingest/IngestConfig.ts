@@ -22,6 +22,8 @@ export interface IngestSettings {
   readonly queueCapacity: number
   /** Most events per flush statement; a route writes whatever queued during its last flush, up to this. */
   readonly batchSize: number
+  /** Most bytes of rows per flush statement; a larger batch is written as several statements. */
+  readonly maxBatchBytes: number
   /** Flush statements running at once across all routes (write slots); a route waits for a free one. */
   readonly maxConcurrentFlushes: number
   /** Longest one write attempt may take before it is abandoned (a hung connection) and retried. */
@@ -57,6 +59,7 @@ const settings = Config.all({
   spillThreshold: positiveInt("INGEST_SPILL_THRESHOLD", 50_000),
   queueCapacity: positiveInt("INGEST_QUEUE_CAPACITY", 100_000),
   batchSize: positiveInt("INGEST_BATCH_SIZE", 1000),
+  maxBatchBytes: positiveInt("INGEST_BATCH_MAX_BYTES", 16 * 1024 * 1024),
   maxConcurrentFlushes: positiveInt("INGEST_MAX_CONCURRENT_FLUSHES", 2),
   writeTimeout: positiveDuration("INGEST_WRITE_TIMEOUT", "30 seconds"),
   maxNestingDepth: positiveInt("INGEST_MAX_NESTING_DEPTH", 64),

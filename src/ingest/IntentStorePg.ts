@@ -166,7 +166,7 @@ export const writeIntents = (
         : attempts > 1
         ? writeIntents(sql, events, rows, attempts - 1)
         : Effect.fail(
-          new StoreError({ message: "payment intents kept changing under a concurrent writer; retrying", kind: "transient" })
+          new StoreError({ message: "payment intents kept changing under a concurrent writer; retrying", kind: "unavailable" })
         )
     )
   )

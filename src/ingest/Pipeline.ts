@@ -95,7 +95,7 @@ export const IngestPipelineLive = Layer.scoped(
     // Writers → settler → publisher, each a fiber of this layer's scope.
     const results = yield* Queue.unbounded<Flushed>()
     const toPublish = yield* Queue.unbounded<ReadonlyArray<IngestEvent>>()
-    const writers = yield* startWriters(defaultWriterSettings(settings.batchSize, settings.maxConcurrentFlushes, settings.writeTimeout), store, results)
+    const writers = yield* startWriters(defaultWriterSettings(settings.batchSize, settings.maxConcurrentFlushes, settings.writeTimeout, settings.maxBatchBytes), store, results)
 
     const refuse = (item: Item, reason: string, at: number) =>
       deadLetters.record(item.event.gatewayId, [rejectionOf(item.event, item.index, "event", `refused by the database: ${reason}`, item.event)], at)
@@ -108,6 +108,8 @@ export const IngestPipelineLive = Layer.scoped(
       completeAcks(settled.done)
       recordFlush(flushed, settled, pending)
       if (settled.stored.length > 0) toPublish.unsafeOffer(settled.stored)
+      // Refused after its acknowledgement: not stored, so its key must not answer a re-send "duplicate".
+      for (const [item] of settled.refused) recent.delete(item.key)
       return settled.refused
     }
 

@@ -26,6 +26,15 @@ export class RecentKeys {
     this.keys.add(key)
   }
 
+  /**
+   * Forgets a key: the database refused its event, so a corrected re-send with the same id is
+   * not a duplicate. (Its slot in the ring stays; evicting it later deletes nothing, or a copy
+   * of the key added again since — one dedup hint lost, the tables' keys still decide.)
+   */
+  delete(key: string): void {
+    this.keys.delete(key)
+  }
+
   get size(): number {
     return this.keys.size
   }

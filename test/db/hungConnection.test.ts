@@ -72,7 +72,7 @@ describe("a hung database connection", () => {
         proxy.freeze()
 
         const abandoned = yield* abandonAfter(Duration.millis(300))(store.write("PaymentIntent", [intent("hung-2", "settled")])).pipe(Effect.either)
-        expect(Either.isLeft(abandoned) && abandoned.left.kind).toBe("unreachable")
+        expect(Either.isLeft(abandoned) && abandoned.left.kind).toBe("unavailable")
         // The abandoned write is handed back once its cancel request gives up (DB_CONNECT_TIMEOUT_MS);
         // until then the one connection is taken, so the next write may have to try again. A
         // transaction would have held the connection for its ROLLBACK, which hangs as well.

@@ -315,6 +315,24 @@ describe("ingest pipeline (in-memory store)", () => {
       expect((yield* health.snapshot)["ingest"]).toEqual({ status: "ok" })
     }), { INGEST_DURABILITY: "journal" }))
 
+  it.live("an event the database refused is forgotten: sent again (corrected), it is stored, not answered duplicate", () =>
+    withPipeline(Effect.gen(function*() {
+      const pipeline = yield* IngestPipeline
+      const tables = yield* InMemoryStore
+      const recorder = yield* Recorder
+      recorder.refuseIds.add("fixme-0")
+      const first = yield* pipeline.submit(payments("fixme", 1), { waitForCommit: false })
+      expect(first.outcomes).toEqual(["accepted"])
+      yield* waitUntil(() => recorder.writes.some((w) => w.events[0]?.id === "fixme-0"))
+      yield* Effect.sleep("50 millis")
+      expect(tables.raw.size).toBe(0)
+      // The gateway fixes what the database refused and sends the event again, same id.
+      recorder.refuseIds.delete("fixme-0")
+      const again = yield* pipeline.submit(payments("fixme", 1), { waitForCommit: false })
+      expect(again.outcomes).toEqual(["accepted"])
+      yield* waitUntil(() => tables.raw.size === 1)
+    })))
+
   it.live("the health probe reports failing writes until a flush succeeds", () =>
     withPipeline(Effect.gen(function*() {
       const pipeline = yield* IngestPipeline

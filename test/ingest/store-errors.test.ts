@@ -1,6 +1,6 @@
 /**
  * How a write failure is classified: by the SQLSTATE the server sent; a broken socket is
- * "unreachable" (retried until the database is back), never a refusal of the data.
+ * "unavailable" (retried until the database is back), never a refusal of the data.
  */
 import { describe, expect, it } from "vitest"
 import pg from "pg"
@@ -14,12 +14,19 @@ describe("storeErrorOf", () => {
     ["54000", "permanent"], // index row too large
     ["22007", "permanent"], // invalid datetime
     ["23505", "permanent"],
-    ["40001", "transient"], // serialization failure
-    ["53300", "transient"], // too many connections
-    ["57014", "transient"], // statement cancelled
-    ["57P01", "unreachable"], // admin shutdown
-    ["57P03", "unreachable"], // starting up
-    ["08006", "unreachable"]
+    ["40001", "unavailable"], // serialization failure: the data is fine
+    ["40P01", "unavailable"], // deadlock
+    ["53300", "unavailable"], // too many connections (a probe: a second at max_connections dead-lettered acknowledged events)
+    ["53100", "unavailable"], // disk full
+    ["55000", "unavailable"], // database not accepting connections
+    ["55P03", "unavailable"], // lock not available
+    ["58030", "unavailable"], // I/O error
+    ["53200", "transient"], // out of memory: a smaller batch may pass
+    ["57014", "transient"], // statement cancelled (statement_timeout): a smaller batch may pass
+    ["XX000", "transient"], // internal error
+    ["57P01", "unavailable"], // admin shutdown
+    ["57P03", "unavailable"], // starting up
+    ["08006", "unavailable"]
   ] as const)("SQLSTATE %s from the server is %s", (code, kind) => {
     const error = storeErrorOf(databaseError(code))
     expect(error.kind).toBe(kind)
@@ -31,14 +38,14 @@ describe("storeErrorOf", () => {
     ["EBUSY", "read"],
     ["ECONNREFUSED", "connect"],
     ["ECONNRESET", "read"]
-  ])("a socket error %s is unreachable, without a SQLSTATE", (code, syscall) => {
+  ])("a socket error %s is unavailable, without a SQLSTATE", (code, syscall) => {
     const error = storeErrorOf(systemError(code, syscall))
-    expect(error.kind).toBe("unreachable")
+    expect(error.kind).toBe("unavailable")
     expect(error.code).toBeUndefined()
   })
 
-  it("an error without a code (connection terminated, client closed) is unreachable", () => {
-    expect(storeErrorOf(new Error("Connection terminated unexpectedly")).kind).toBe("unreachable")
-    expect(storeErrorOf(undefined).kind).toBe("unreachable")
+  it("an error without a code (connection terminated, client closed) is unavailable", () => {
+    expect(storeErrorOf(new Error("Connection terminated unexpectedly")).kind).toBe("unavailable")
+    expect(storeErrorOf(undefined).kind).toBe("unavailable")
   })
 })

@@ -41,7 +41,7 @@ const ControlledStore = Layer.effectContext(
       write: (route, events, rows) =>
         Effect.suspend(() => {
           db.attempts.push(...events.map((e) => e.id))
-          if (db.down) return Effect.fail(new StoreError({ message: "connect ECONNREFUSED", kind: "unreachable" }))
+          if (db.down) return Effect.fail(new StoreError({ message: "connect ECONNREFUSED", kind: "unavailable" }))
           if (events.some((e) => db.refuse.has(e.id))) {
             return Effect.fail(new StoreError({ message: "index row size exceeds btree maximum", kind: "permanent", code: "54000" }))
           }

@@ -36,7 +36,7 @@ const fakeStore = Effect.gen(function*() {
   const fake: FakeStore = {
     writes: [],
     started: 0,
-    failures: { count: 0, kind: "unreachable" },
+    failures: { count: 0, kind: "unavailable" },
     hangs: 0,
     gate,
     store: {
@@ -104,17 +104,55 @@ describe("route writers (group commit)", () => {
       expect(sizes).toEqual([1, 4, 4, 2])
     }))
 
+  it.scoped("an unavailable database (e.g. 53300, out of connections) is retried for a minute and more; nothing is refused", () =>
+    Effect.gen(function*() {
+      const { fake, results, writers } = yield* setup(10)
+      // Far more attempts than a transient failure gets: 5 s apart once the backoff is at its cap.
+      fake.failures = { count: 20, kind: "unavailable" }
+      yield* writers.offer("PaymentAuthorized", [item("u1"), item("u2")])
+      const waiting = yield* Effect.fork(Queue.take(results))
+      for (let i = 0; i < 25; i++) {
+        yield* Effect.yieldNow().pipe(Effect.repeatN(10))
+        yield* TestClock.adjust(Duration.seconds(5))
+      }
+      const flushed = yield* Fiber.join(waiting)
+      expect(fake.writes.length).toBe(21)
+      expect(flushed.refused.size).toBe(0)
+      expect(flushed.inserted.size).toBe(2)
+      expect(writers.failing()).toBe(false)
+    }))
+
+  it.scoped("a batch over the byte cap is written as several statements, each within it", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeStore
+      const results = yield* Queue.unbounded<Flushed>()
+      const rowBytes = item("x").row.byteLength
+      // Room for two rows per statement.
+      const writers = yield* startWriters({ ...defaultWriterSettings(100), maxBatchBytes: 2 * rowBytes + 10 }, fake.store, results)
+      yield* fake.gate.close
+      yield* writers.offer("PaymentAuthorized", [item("first")])
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      yield* writers.offer("PaymentAuthorized", ["b1", "b2", "b3", "b4", "b5"].map((id) => item(id)))
+      yield* fake.gate.open
+      yield* Queue.take(results)
+      const flushed = yield* Queue.take(results)
+      expect(ids(flushed)).toEqual(["b1", "b2", "b3", "b4", "b5"])
+      expect(flushed.inserted.size).toBe(5)
+      expect(flushed.statements).toBe(3)
+      expect(fake.writes).toEqual([["first"], ["b1", "b2"], ["b3", "b4"], ["b5"]])
+    }))
+
   it.scoped("an unreachable database is retried with backoff until it is back; the status says so meanwhile", () =>
     Effect.gen(function*() {
       const { fake, results, writers } = yield* setup(10)
-      fake.failures = { count: 3, kind: "unreachable" }
+      fake.failures = { count: 3, kind: "unavailable" }
       yield* writers.offer("PaymentAuthorized", [item("r1"), item("r2")])
       const waiting = yield* Effect.fork(Queue.take(results))
       yield* Effect.yieldNow().pipe(Effect.repeatN(20))
       expect(fake.writes.length).toBe(1)
       expect(writers.failing()).toBe(true)
       const status = (yield* writers.status).find((s) => s.route === "PaymentAuthorized")
-      expect(status?.failure?.error.kind).toBe("unreachable")
+      expect(status?.failure?.error.kind).toBe("unavailable")
       expect(status?.inFlight).toBe(2)
       // 50 ms, 100 ms, 200 ms of backoff.
       yield* TestClock.adjust(Duration.millis(50))
@@ -233,7 +271,7 @@ describe("route writers (group commit)", () => {
     (slots) =>
       Effect.gen(function*() {
         const { fake, results, writers } = yield* setup(10, slots)
-        fake.failures = { count: 1, kind: "unreachable" }
+        fake.failures = { count: 1, kind: "unavailable" }
         yield* writers.offer("PaymentAuthorized", [item("retried")])
         yield* Effect.yieldNow().pipe(Effect.repeatN(20))
         yield* writers.offer("RequestBlocked", [blockedItem("meanwhile")])
@@ -261,7 +299,7 @@ describe("route writers (group commit)", () => {
       const first = yield* Queue.take(results)
       expect(first.route).toBe("RequestBlocked")
       const status = (yield* writers.status).find((s) => s.route === "PaymentAuthorized")
-      expect(status?.failure?.error.kind).toBe("unreachable")
+      expect(status?.failure?.error.kind).toBe("unavailable")
       expect(status?.failure?.error.message).toMatch(/did not finish within 30s/)
       yield* TestClock.adjust(Duration.millis(50))
       const second = yield* Queue.take(results)
