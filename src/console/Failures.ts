@@ -39,7 +39,9 @@ const CONSOLE_PATHS = ["/v1/vendor", "/v1/agent", "/v1/admin"]
 /** node-postgres / libpq signs of a database that cannot be reached or is going away. */
 const UNREACHABLE_CODES = new Set([
   "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EPIPE", "EAI_AGAIN",
-  "57P01", "57P02", "57P03", "53300", "53400"
+  // Shutting down, starting up; out of connections, memory or configured limits; not accepting
+  // connections (ALLOW_CONNECTIONS false, an outside probe: a 500 and an ERROR before).
+  "57P01", "57P02", "57P03", "53300", "53400", "53200", "55000"
 ])
 const UNREACHABLE_TEXT = /connection terminated|timeout exceeded when trying to connect|connection error|not queryable|pool after calling end/i
 
