@@ -115,6 +115,10 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
     const bodies = new BodyBudget({ total: settings.maxBodyBytesInFlight, perGateway: settings.maxBodyBytesInFlightPerGateway })
 
     const byteRateOf = (gateway: GatewayIdentity) => gateway.rateLimitBytesPerSec ?? settings.rateLimitBytesPerSec
+    /** Counts bytes a refused request cost (the answer stays its own refusal). */
+    const chargeBytes = (gateway: GatewayIdentity, bytes: number, nowMs: number): void => {
+      byteLimiter.take(gateway.id, bytes, byteRateOf(gateway), nowMs)
+    }
     const bytesRateLimited = (gateway: GatewayIdentity, retryAfter: number) =>
       problem(
         429,
@@ -153,7 +157,11 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
 
         hold = bodies.hold(gateway.id)
         const raw = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), settings.maxBodyBytes, hold.take).pipe(Effect.either)
-        if (Either.isLeft(raw)) return yield* fromProblem(raw.left)
+        if (Either.isLeft(raw)) {
+          // Too large: what was read (and dropped) counts against the bytes, up to the limit.
+          if (raw.left.status === 413) chargeBytes(gateway, settings.maxBodyBytes, yield* Clock.currentTimeMillis)
+          return yield* fromProblem(raw.left)
+        }
         const nowMs = yield* Clock.currentTimeMillis
         if (gateway.signingSecret === null) return yield* admit(request, mode.right, gateway, raw.right, nowMs)
         // Binary mode carries the event's attributes in headers: they are signed with the body.
@@ -205,7 +213,14 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
         const body = yield* decodeContentEncoding(headers["content-encoding"], raw, settings.maxDecompressedBytes).pipe(
           Effect.either
         )
-        if (Either.isLeft(body)) return yield* fromProblem(body.left)
+        if (Either.isLeft(body)) {
+          // A body that would not decompress (too large, not gzip) may have cost a whole
+          // INGEST_MAX_DECOMPRESSED_BYTES of inflating: counted so. Before, a 25 KB gzip body
+          // inflating past the limit could be sent without end (an outside probe: 3.2 GB of
+          // inflating in 15 s from one gateway, no 429).
+          chargeBytes(gateway, settings.maxDecompressedBytes, nowMs)
+          return yield* fromProblem(body.left)
+        }
         // Bytes before events, and before the body is parsed: a gateway sending a few very large
         // events stays within its event rate while its bytes cost everyone parsing, copying,
         // journal and database time (one 5 MB request holds the event loop for tens of ms).

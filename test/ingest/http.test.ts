@@ -9,6 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import * as net from "node:net"
+import { gzipSync } from "node:zlib"
 import type { CloudEventWire } from "../../schema/index.js"
 import { HealthChecks } from "../../src/health/HealthChecks.js"
 import { IngestApi } from "../../src/ingest/Api.js"
@@ -206,7 +207,11 @@ describe("request bodies held at once are bounded (in total and per gateway)", (
 
 /** 2,000 bytes of bodies per second per gateway; events are not what limits here. */
 const ByteRateServerLive = serverWith(
-  ConfigProvider.fromMap(new Map([["INGEST_DURABILITY", "memory"], ["INGEST_RATE_LIMIT_BYTES_PER_SEC", "2000"]])),
+  ConfigProvider.fromMap(new Map([
+    ["INGEST_DURABILITY", "memory"],
+    ["INGEST_RATE_LIMIT_BYTES_PER_SEC", "2000"],
+    ["INGEST_MAX_DECOMPRESSED_BYTES", "5000"]
+  ])),
   [{ ...gateway("gw-1", KEY), rateLimitPerSec: 1000 }, { ...gateway("gw-2", KEY_2), rateLimitPerSec: 1000 }]
 )
 
@@ -251,6 +256,24 @@ describe("bytes per second per gateway (INGEST_RATE_LIMIT_BYTES_PER_SEC)", () =>
       yield* Effect.sleep(`${Number(refused.retryAfter)} seconds`)
       expect((yield* paddedPost(KEY, "y-5", "gw-1", 500)).status).toBe(202)
     }).pipe(Effect.scoped, Effect.provide(ByteRateServerLive)))
+
+  it.live("a gzip body that inflates past INGEST_MAX_DECOMPRESSED_BYTES is 413 and counts as that many bytes", () =>
+    Effect.gen(function*() {
+      const client = yield* HttpClient.HttpClient
+      // 10,000 spaces: about 40 bytes on the wire, 5,000 bytes inflated before the limit stops it.
+      const bomb = gzipSync(Buffer.alloc(10_000, " "))
+      const response = yield* client.execute(HttpClientRequest.post("/v1/ingest").pipe(
+        HttpClientRequest.bearerToken(KEY),
+        HttpClientRequest.setHeader("content-encoding", "gzip"),
+        HttpClientRequest.bodyUint8Array(bomb, "application/cloudevents+json")
+      )).pipe(Effect.scoped)
+      expect(response.status).toBe(413)
+      // 5,000 counted against a rate of 2,000 a second: the next request, however small, waits.
+      const next = yield* paddedPost(KEY, "z-1", "gw-1", 300)
+      expect(next.status).toBe(429)
+      expect(next.body).toMatchObject({ error: "rate_limited", field: "body" })
+      expect((yield* paddedPost(KEY_2, "z-2", "gw-2", 300)).status).toBe(202)
+    }).pipe(Effect.provide(ByteRateServerLive)))
 })
 
 describe("Prefer: wait=commit", () => {
