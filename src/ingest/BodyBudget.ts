@@ -1,5 +1,5 @@
 /**
- * Bytes of ingest request bodies held at once, in total and per gateway. A request reserves its
+ * Bytes of ingest request bodies held at once, in total, per vendor and per gateway. A request reserves its
  * declared `Content-Length` before reading (a chunked one reserves as its chunks arrive) and
  * gives it back when it is answered; a reservation past either limit is refused (503, retry
  * shortly). Without it, a gateway that opened hundreds of requests and never finished their
@@ -10,6 +10,11 @@ export interface BodyBudgetLimits {
   readonly total: number
   /** One gateway. */
   readonly perGateway: number
+  /**
+   * One vendor's gateways together (default: all of `total`). Without it, a vendor with four
+   * gateways held the whole default total (4 × 32 MiB) and every other tenant got 503.
+   */
+  readonly perVendor?: number
 }
 
 export interface BodyHold {
@@ -17,43 +22,53 @@ export interface BodyHold {
   readonly release: () => void
 }
 
+const add = (counts: Map<string, number>, key: string, bytes: number): void => {
+  const next = (counts.get(key) ?? 0) + bytes
+  if (next <= 0) counts.delete(key)
+  else counts.set(key, next)
+}
+
 export class BodyBudget {
   private held = 0
   private readonly byGateway = new Map<string, number>()
+  private readonly byVendor = new Map<string, number>()
 
   constructor(private readonly limits: BodyBudgetLimits) {}
 
-  /** Takes `bytes` for `gateway` if both limits allow it. */
-  reserve(gateway: string, bytes: number): boolean {
-    const mine = this.byGateway.get(gateway) ?? 0
-    if (this.held + bytes > this.limits.total || mine + bytes > this.limits.perGateway) return false
+  /** Takes `bytes` for `gateway` (of `vendor`) if every limit allows it. */
+  reserve(gateway: string, vendor: string, bytes: number): boolean {
+    if (
+      this.held + bytes > this.limits.total ||
+      (this.byGateway.get(gateway) ?? 0) + bytes > this.limits.perGateway ||
+      (this.byVendor.get(vendor) ?? 0) + bytes > (this.limits.perVendor ?? this.limits.total)
+    ) return false
     this.held += bytes
-    this.byGateway.set(gateway, mine + bytes)
+    add(this.byGateway, gateway, bytes)
+    add(this.byVendor, vendor, bytes)
     return true
   }
 
-  release(gateway: string, bytes: number): void {
+  release(gateway: string, vendor: string, bytes: number): void {
     if (bytes <= 0) return
-    const mine = (this.byGateway.get(gateway) ?? 0) - bytes
     this.held -= bytes
-    if (mine <= 0) this.byGateway.delete(gateway)
-    else this.byGateway.set(gateway, mine)
+    add(this.byGateway, gateway, -bytes)
+    add(this.byVendor, vendor, -bytes)
   }
 
   /** One request's share: `take` reserves (nothing once released), `release` gives all of it back, once. */
-  hold(gateway: string): BodyHold {
+  hold(gateway: string, vendor: string): BodyHold {
     let bytes = 0
     let released = false
     return {
       take: (n) => {
-        if (released || !this.reserve(gateway, n)) return false
+        if (released || !this.reserve(gateway, vendor, n)) return false
         bytes += n
         return true
       },
       release: () => {
         if (released) return
         released = true
-        this.release(gateway, bytes)
+        this.release(gateway, vendor, bytes)
       }
     }
   }

@@ -112,7 +112,11 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
     const toleranceSeconds = Duration.toSeconds(settings.signatureTolerance)
     const replays = new ReplayGuard({ windowSeconds: 2 * toleranceSeconds, maxEntries: 100_000 })
 
-    const bodies = new BodyBudget({ total: settings.maxBodyBytesInFlight, perGateway: settings.maxBodyBytesInFlightPerGateway })
+    const bodies = new BodyBudget({
+      total: settings.maxBodyBytesInFlight,
+      perGateway: settings.maxBodyBytesInFlightPerGateway,
+      perVendor: settings.maxBodyBytesInFlightPerVendor
+    })
 
     const byteRateOf = (gateway: GatewayIdentity) => gateway.rateLimitBytesPerSec ?? settings.rateLimitBytesPerSec
     /** Counts bytes a refused request cost (the answer stays its own refusal). */
@@ -155,7 +159,7 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
         const owing = byteLimiter.take(gateway.id, 0, byteRateOf(gateway), yield* Clock.currentTimeMillis)
         if (!owing.allowed) return yield* bytesRateLimited(gateway, owing.retryAfterSeconds)
 
-        hold = bodies.hold(gateway.id)
+        hold = bodies.hold(gateway.id, gateway.vendorId)
         const raw = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), settings.maxBodyBytes, hold.take).pipe(Effect.either)
         if (Either.isLeft(raw)) {
           // Too large: what was read (and dropped) counts against the bytes, up to the limit.

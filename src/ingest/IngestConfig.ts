@@ -37,6 +37,8 @@ export interface IngestSettings {
   readonly maxBodyBytesInFlight: number
   /** The same for one gateway. */
   readonly maxBodyBytesInFlightPerGateway: number
+  /** The same for one vendor's gateways together: one tenant cannot hold the whole total. */
+  readonly maxBodyBytesInFlightPerVendor: number
   readonly maxDecompressedBytes: number
   readonly maxEventsPerRequest: number
   /** Events older than this (by `time`) are rejected rather than written into a wrong partition. */
@@ -67,6 +69,7 @@ const settings = Config.all({
   maxBodyBytes: positiveInt("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024),
   maxBodyBytesInFlight: positiveInt("INGEST_MAX_BODY_BYTES_IN_FLIGHT", 128 * 1024 * 1024),
   maxBodyBytesInFlightPerGateway: positiveInt("INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY", 32 * 1024 * 1024),
+  maxBodyBytesInFlightPerVendor: positiveInt("INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_VENDOR", 64 * 1024 * 1024),
   maxDecompressedBytes: positiveInt("INGEST_MAX_DECOMPRESSED_BYTES", 20 * 1024 * 1024),
   maxEventsPerRequest: positiveInt("INGEST_MAX_EVENTS_PER_REQUEST", 10_000),
   maxEventAge: duration("INGEST_MAX_EVENT_AGE", "7 days"),
@@ -83,7 +86,10 @@ const settings = Config.all({
 /** The body budgets must hold one body of the largest size, or such a request could never pass. */
 export const IngestSettingsConfig: Config.Config<IngestSettings> = settings.pipe(
   Config.validate({
-    message: "INGEST_MAX_BODY_BYTES_IN_FLIGHT and INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY must be at least INGEST_MAX_BODY_BYTES",
-    validation: (s) => s.maxBodyBytesInFlight >= s.maxBodyBytes && s.maxBodyBytesInFlightPerGateway >= s.maxBodyBytes
+    message:
+      "INGEST_MAX_BODY_BYTES_IN_FLIGHT, INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_VENDOR and INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY must be at least INGEST_MAX_BODY_BYTES",
+    validation: (s) =>
+      s.maxBodyBytesInFlight >= s.maxBodyBytes && s.maxBodyBytesInFlightPerGateway >= s.maxBodyBytes &&
+      s.maxBodyBytesInFlightPerVendor >= s.maxBodyBytes
   })
 )

@@ -7,27 +7,44 @@ import { IngestSettingsConfig } from "../../src/ingest/IngestConfig.js"
 describe("BodyBudget", () => {
   it("refuses past a gateway's share or the total, and takes again once released", () => {
     const budget = new BodyBudget({ total: 10, perGateway: 6 })
-    expect(budget.reserve("a", 4)).toBe(true)
-    expect(budget.reserve("a", 3)).toBe(false) // 7 > 6 for a
-    expect(budget.reserve("b", 6)).toBe(true)
-    expect(budget.reserve("c", 1)).toBe(false) // 11 > 10 in total
+    expect(budget.reserve("a", "v", 4)).toBe(true)
+    expect(budget.reserve("a", "v", 3)).toBe(false) // 7 > 6 for a
+    expect(budget.reserve("b", "v", 6)).toBe(true)
+    expect(budget.reserve("c", "v", 1)).toBe(false) // 11 > 10 in total
     expect(budget.total).toBe(10)
-    budget.release("a", 4)
-    expect(budget.reserve("c", 1)).toBe(true)
-    expect(budget.reserve("a", 3)).toBe(true)
-    budget.release("a", 3)
-    budget.release("b", 6)
-    budget.release("c", 1)
+    budget.release("a", "v", 4)
+    expect(budget.reserve("c", "v", 1)).toBe(true)
+    expect(budget.reserve("a", "v", 3)).toBe(true)
+    budget.release("a", "v", 3)
+    budget.release("b", "v", 6)
+    budget.release("c", "v", 1)
     expect(budget.total).toBe(0)
-    budget.release("d", 0)
-    expect(budget.reserve("a", 6)).toBe(true)
+    budget.release("d", "v", 0)
+    expect(budget.reserve("a", "v", 6)).toBe(true)
+  })
+})
+
+describe("BodyBudget per vendor", () => {
+  it("one vendor's gateways together stop at the vendor's share; another vendor still gets its own", () => {
+    // The default proportions: total 128, per gateway 32, per vendor 64 (MiB).
+    const budget = new BodyBudget({ total: 128, perGateway: 32, perVendor: 64 })
+    expect(budget.reserve("e1", "evil", 32)).toBe(true)
+    expect(budget.reserve("e2", "evil", 32)).toBe(true)
+    // A third and a fourth gateway of the same vendor: refused (the probe held all 128 with four).
+    expect(budget.reserve("e3", "evil", 1)).toBe(false)
+    expect(budget.reserve("e4", "evil", 32)).toBe(false)
+    expect(budget.reserve("a1", "acme", 32)).toBe(true)
+    expect(budget.reserve("a2", "acme", 32)).toBe(true)
+    expect(budget.total).toBe(128)
+    budget.release("e1", "evil", 32)
+    expect(budget.reserve("e3", "evil", 32)).toBe(true)
   })
 })
 
 describe("BodyBudget.hold", () => {
   it("takes for its gateway, gives all of it back once, and takes nothing after", () => {
     const budget = new BodyBudget({ total: 10, perGateway: 6 })
-    const hold = budget.hold("a")
+    const hold = budget.hold("a", "v")
     expect(hold.take(4)).toBe(true)
     expect(hold.take(3)).toBe(false)
     expect(hold.take(2)).toBe(true)
@@ -55,5 +72,8 @@ describe("body budget settings", () => {
       const bad = yield* settings([["INGEST_MAX_BODY_BYTES", "1000"], ["INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY", "999"]])
       expect(Either.isLeft(bad)).toBe(true)
       if (Either.isLeft(bad)) expect(String(bad.left)).toContain("INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY")
+      const vendor = yield* settings([["INGEST_MAX_BODY_BYTES", "1000"], ["INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_VENDOR", "999"]])
+      expect(Either.isLeft(vendor)).toBe(true)
+      if (Either.isLeft(vendor)) expect(String(vendor.left)).toContain("INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_VENDOR")
     }))
 })

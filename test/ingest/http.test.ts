@@ -276,6 +276,38 @@ describe("bytes per second per gateway (INGEST_RATE_LIMIT_BYTES_PER_SEC)", () =>
     }).pipe(Effect.provide(ByteRateServerLive)))
 })
 
+const KEY_3 = `mpk_live_${randomBytes(32).toString("base64url")}`
+
+/** Per vendor 2,000 bytes; gw-1 and gw-2 are vendor v1's, gw-3 is v2's. */
+const VendorBudgetServerLive = serverWith(
+  ConfigProvider.fromMap(new Map([
+    ["INGEST_DURABILITY", "memory"],
+    ["INGEST_MAX_BODY_BYTES", "1000"],
+    ["INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY", "2000"],
+    ["INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_VENDOR", "2000"],
+    ["INGEST_MAX_BODY_BYTES_IN_FLIGHT", "10000"]
+  ])),
+  [
+    { ...gateway("gw-1", KEY), rateLimitPerSec: 1000 },
+    { ...gateway("gw-2", KEY_2), rateLimitPerSec: 1000 },
+    { ...gateway("gw-3", KEY_3), vendorId: "v2", rateLimitPerSec: 1000 }
+  ]
+)
+
+describe("request bodies held at once, per vendor", () => {
+  it.live("one vendor's gateways together stop at its share; another vendor's gateway goes on", () =>
+    Effect.gen(function*() {
+      const server = yield* HttpServer.HttpServer
+      const port = (server.address as HttpServer.TcpAddress).port
+      // Vendor v1 holds 2,000 bytes with two gateways, 1,000 each (each within its own 2,000).
+      yield* unfinished(port, KEY, 1000)
+      yield* unfinished(port, KEY_2, 1000)
+      const refused = yield* until(postAs(KEY_2, "pv-1", "gw-2"), (r) => r.status === 503)
+      expect(refused.body).toMatchObject({ error: "too_many_bodies" })
+      expect((yield* postAs(KEY_3, "pv-2", "gw-3")).status).toBe(202)
+    }).pipe(Effect.scoped, Effect.provide(VendorBudgetServerLive)))
+})
+
 describe("Prefer: wait=commit", () => {
   it("is read as RFC 7240 allows: case, spaces, a quoted value, among other preferences", () => {
     for (const prefer of ["wait=commit", "Wait = Commit", 'wait="commit"', "respond-async, wait=commit", "handling=lenient,wait=commit"]) {
