@@ -169,4 +169,18 @@ describe("metric labels from bounded sets (finding 6)", () => {
   it("field: a thousand keys a sender made up inside data are one series", () => {
     expect(new Set(Array.from({ length: 1000 }, (_, i) => fieldLabel(`data.key${i}`))).size).toBe(1)
   })
+
+  it("field: the schemas' own names in orders no schema has are data.other (an outside probe made 10,000 series a request)", () => {
+    expect(fieldLabel("data.amount.asset.route")).toBe("data.other")
+    expect(fieldLabel("data.latency_ms.p99.p99")).toBe("data.other")
+    const names = ["amount", "asset", "route", "routes", "latency_ms", "p99", "config", "settings", "paid", "gateway_id"]
+    const paths = Array.from({ length: 10_000 }, (_, i) => {
+      const depth = 1 + (i % 6)
+      return ["data", ...Array.from({ length: depth }, (_, d) => names[(i * 7 + d * 13 + Math.floor(i / 10)) % names.length]!)].join(".")
+    })
+    const labels = new Set(paths.map(fieldLabel))
+    // Only paths the schemas declare keep their shape: a few dozen at most, whatever is sent.
+    expect(labels.size).toBeLessThan(30)
+    for (const label of labels) expect(label === "data.other" || paths.includes(label)).toBe(true)
+  })
 })
