@@ -89,5 +89,17 @@ export const authorize = (
     }
   })
 
-/** Streams are limited per user; anonymous (ticker-only) streams share one pool per process. */
-export const userKey = (principal: Principal): string => `${principal.role}:${principal.subject}`
+/**
+ * Streams are limited per user; anonymous (ticker-only) streams share one pool per process. A
+ * user is its subject within its tenant: `sub` is unique only per issuer, so two vendors' tokens
+ * with the same `sub` (a shared service-account name) used to share one limit, and one vendor's
+ * streams refused the other's (an outside probe).
+ */
+export const userKey = (principal: Principal): string =>
+  JSON.stringify(
+    principal.role === "vendor"
+      ? [principal.role, principal.vendorId, principal.subject]
+      : principal.role === "agent"
+      ? [principal.role, principal.agentId, principal.subject]
+      : [principal.role, principal.subject]
+  )

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Schema, TestClock } from "effect"
 import type { Principal } from "../../src/identity/Jwt.js"
-import { authorize, GatewayOwnership } from "../../src/realtime/Access.js"
+import { authorize, GatewayOwnership, userKey } from "../../src/realtime/Access.js"
 import type { Outgoing } from "../../src/realtime/Hub.js"
 import { decodeNotification, encodeBatch, isFrom, MAX_PAYLOAD_BYTES, Notification } from "../../src/realtime/Notification.js"
 import { openSseStream } from "../../src/realtime/Sse.js"
@@ -71,6 +71,21 @@ describe("topic permissions", () => {
       expect(yield* check(agent, ["vendor:gw_1"])).toMatch(/^Forbidden: vendor: topics are for vendor and admin tokens/)
       expect(yield* check(admin, ["vendor:gw_9", "agent:a9", "ticker"])).toBe("ok")
     }))
+})
+
+describe("per-user stream limits", () => {
+  it("a user is its subject within its tenant: two vendors' (or agents') tokens with the same sub are two users", () => {
+    const ops = (vendorId: string): Principal => ({ role: "vendor", vendorId, subject: "ops", expiresAt: 4_000_000_000 })
+    expect(userKey(ops("acme"))).not.toBe(userKey(ops("evil")))
+    expect(userKey(ops("acme"))).toBe(userKey(ops("acme")))
+    const bot = (agentId: string): Principal => ({ role: "agent", agentId, subject: "bot", expiresAt: 4_000_000_000 })
+    expect(userKey(bot("a1"))).not.toBe(userKey(bot("a2")))
+    expect(userKey(admin)).not.toBe(userKey({ ...ops("acme"), subject: "ops" }))
+    // No delimiter to forge: a vendor id holding the separator is not another vendor's subject.
+    expect(userKey({ role: "vendor", vendorId: "a:b", subject: "c", expiresAt: 1 })).not.toBe(
+      userKey({ role: "vendor", vendorId: "a", subject: "b:c", expiresAt: 1 })
+    )
+  })
 })
 
 describe("NOTIFY payloads", () => {
