@@ -58,7 +58,8 @@ export const rfc3339ToEpochMillis = (value: string): number => {
   const t = value.charCodeAt(10)
   if (value.charCodeAt(4) !== 45 || value.charCodeAt(7) !== 45 || (t !== 84 && t !== 116)) return Number.NaN
   if (value.charCodeAt(13) !== 58 || value.charCodeAt(16) !== 58) return Number.NaN
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return Number.NaN
+  // Year 0000 is RFC 3339 but not PostgreSQL (SQLSTATE 22008): refused here, not after the ack.
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return Number.NaN
   if (hour > 23 || minute > 59 || second > 59) return Number.NaN
   let at = 19
   let millis = 0
@@ -97,7 +98,7 @@ export const isRfc3339 = (value: string): boolean => !Number.isNaN(rfc3339ToEpoc
 /** An RFC 3339 date-time string, e.g. "2025-06-01T12:00:00Z". */
 export const Rfc3339 = Schema.String.annotations({ message: () => "must be an RFC 3339 date-time string" }).pipe(
   Schema.filter(isRfc3339, {
-    message: () => "must be a valid RFC 3339 date-time such as \"2025-06-01T12:00:00Z\" (UTC offset at most ±15:59)",
+    message: () => "must be a valid RFC 3339 date-time such as \"2025-06-01T12:00:00Z\" (year 0001 or later, UTC offset at most ±15:59)",
     jsonSchema: { format: "date-time" },
     // For property tests (`Arbitrary.make`): random strings would almost never pass the filter.
     arbitrary: () => (fc) =>

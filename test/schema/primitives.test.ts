@@ -98,7 +98,11 @@ describe("Rfc3339", () => {
     "2025-06-01T12:00:00+24:00",
     // Beyond what PostgreSQL stores (SQLSTATE 22009): refused at the door, not after the ack.
     "2025-06-01T12:00:00+16:00",
-    "2025-06-01T12:00:00-23:59"
+    "2025-06-01T12:00:00-23:59",
+    // Year 0: RFC 3339 allows it, PostgreSQL does not (SQLSTATE 22008; an intent's expires_at was
+    // acknowledged and then dead-lettered, an outside probe).
+    "0000-01-01T00:00:00Z",
+    "0000-12-31T23:59:59+15:59"
   ])("rejects %s", (t) => bad(Rfc3339, t))
 
   it("stays a string when decoded and encoded", () => {
@@ -122,7 +126,7 @@ const referenceEpochMillis = (value: string): number => {
   if (m === null) return Number.NaN
   const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]))
   const dim = month === 2 ? ((year! % 4 === 0 && year! % 100 !== 0) || year! % 400 === 0 ? 29 : 28) : [4, 6, 9, 11].includes(month!) ? 30 : 31
-  if (month! < 1 || month! > 12 || day! < 1 || day! > dim || hour! > 23 || minute! > 59 || second! > 59) return Number.NaN
+  if (year! < 1 || month! < 1 || month! > 12 || day! < 1 || day! > dim || hour! > 23 || minute! > 59 || second! > 59) return Number.NaN
   let offset = 0
   if (m[8] === undefined) {
     if (Number(m[10]) > 15 || Number(m[11]) > 59) return Number.NaN
