@@ -67,7 +67,12 @@ export const resolveRange = (
     const fromRest = query.from === undefined ? "" : subMillis(query.from)
     const toRest = query.to === undefined ? "" : subMillis(query.to)
     if (fromMs > toMs || (fromMs === toMs && fromRest.padEnd(6, "0") >= toRest.padEnd(6, "0"))) {
-      return yield* Effect.fail(invalidParameter(query.from === undefined ? "to" : "from", "must be before `to`"))
+      return yield* Effect.fail(
+        query.from === undefined
+          // The default `from` stops at 1970-01-01: a `to` at or before it leaves no range.
+          ? invalidParameter("to", "must be after 1970-01-01T00:00:00Z (the earliest `from`)")
+          : invalidParameter("from", "must be before `to`")
+      )
     }
     if (toMs - fromMs > rule.maxMs) {
       return yield* Effect.fail(invalidParameter("from", `the range from \`from\` to \`to\` must not exceed ${describeLength(rule.maxMs)}`))

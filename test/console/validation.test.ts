@@ -59,6 +59,11 @@ layer(ConsoleTestLayer, { excludeTestServices: true })("console parameter valida
       const activity = yield* send("GET", "/v1/agent/activity?to=1970-01-02T00:00:00Z", { bearer: agent })
       expect(activity.status).toBe(200)
       expect((activity.body as { from: string }).from).toMatch(/^1970-01-01T00:00:00(\.000)?Z$/)
+      // A `to` at the earliest time leaves no range: the message says so (it said "to: must be before `to`").
+      const none = yield* send("GET", "/v1/vendor/payments?to=1970-01-01T00:00:00Z", { bearer: vendor })
+      expect(none.status).toBe(400)
+      expect(JSON.stringify(none.body)).toContain("must be after 1970-01-01T00:00:00Z")
+      expect(JSON.stringify(none.body)).not.toContain("must be before `to`")
     }))
 
   it.effect("text where a number is expected, and limits out of range", () =>
