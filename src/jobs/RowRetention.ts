@@ -94,16 +94,41 @@ const byAge = (ctx: JobContext, policy: RowPolicy, cutoff: Date) =>
     yield* ctx.step(`deleted ${what}`, deleteInBatches(ctx, policy.table, where, "age"))
   })
 
-/** Newest first, the dead letters that fit in the cap stay; the id of the newest that does not. */
-const capBoundary = (maxBytes: number) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.map(
-      sql<{ id: string }>`
-        SELECT id::text AS id FROM (
-          SELECT id, sum(pg_column_size(d.*)) OVER (ORDER BY id DESC) AS stored FROM dead_letters d) x
-         WHERE stored > ${maxBytes} ORDER BY x.id DESC LIMIT 1`,
-      (rows) => Option.fromNullable(rows[0]?.id)
-    ))
+/**
+ * The most bytes each gateway may keep so that all of them fit in `cap`, filling from the
+ * smallest (max-min fair): a gateway under the level keeps everything, the largest lose their
+ * oldest first. Undefined when everything fits.
+ */
+export const fairLevel = (totals: ReadonlyArray<number>, cap: number): number | undefined => {
+  if (totals.reduce((a, b) => a + b, 0) <= cap) return undefined
+  const sorted = [...totals].sort((a, b) => a - b)
+  let remaining = cap
+  for (let i = 0; i < sorted.length; i++) {
+    const share = remaining / (sorted.length - i)
+    if (sorted[i]! > share) return share
+    remaining -= sorted[i]!
+  }
+  return remaining
+}
+
+/**
+ * Per gateway over the level, the id of its newest dead letter that does not fit (newest first,
+ * its letters up to the level stay). Before, the cap dropped the oldest rows of all tenants:
+ * one gateway sending invalid events emptied every other vendor's rejection history.
+ */
+const capBoundaries = (maxBytes: number) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const totals = yield* sql<{ bytes: number }>`
+      SELECT sum(pg_column_size(d.*))::float8 AS bytes FROM dead_letters d GROUP BY gateway_id`
+    const level = fairLevel(totals.map((t) => t.bytes), maxBytes)
+    if (level === undefined) return []
+    return yield* sql<{ gateway: string | null; id: string }>`
+      SELECT gateway_id AS gateway, max(id)::text AS id FROM (
+        SELECT gateway_id, id, sum(pg_column_size(d.*)) OVER (PARTITION BY gateway_id ORDER BY id DESC) AS stored
+          FROM dead_letters d) x
+       WHERE stored > ${level} GROUP BY gateway_id`
+  })
 
 const storedBytes = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   Effect.map(
@@ -115,10 +140,12 @@ const deadLetterCap = (ctx: JobContext) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const max = ctx.settings.retention.deadLettersMaxBytes
-    const boundary = yield* capBoundary(max)
-    if (Option.isSome(boundary)) {
-      const where = sql`t.id <= ${boundary.value}::bigint`
-      const what = `dead_letters beyond ${max} stored bytes (oldest first, id ≤ ${boundary.value})`
+    const boundaries = yield* capBoundaries(max)
+    if (boundaries.length > 0) {
+      const where = sql`EXISTS (
+        SELECT 1 FROM jsonb_to_recordset(${JSON.stringify(boundaries)}::jsonb) b(gateway text, id bigint)
+         WHERE t.gateway_id IS NOT DISTINCT FROM b.gateway AND t.id <= b.id)`
+      const what = `dead_letters beyond ${max} stored bytes (the largest gateways' oldest first: ${boundaries.length} gateway(s))`
       yield* ctx.dryRun
         ? ctx.step(`would delete ${what}`,
           Effect.map(sql<{ n: number }>`SELECT count(*)::int AS n FROM dead_letters t WHERE ${where}`, (rows) => rows[0]?.n ?? 0))

@@ -11,6 +11,7 @@ import { PgPool } from "../../src/db/Database.js"
 import * as M from "../../src/jobs/JobMetrics.js"
 import { runJobOnce } from "../../src/jobs/Jobs.js"
 import { defaultRetentionSettings, type RetentionSettings, RetentionSettingsConfig } from "../../src/jobs/RetentionConfig.js"
+import { fairLevel } from "../../src/jobs/RowRetention.js"
 import { makeTestDatabase } from "../support/database.js"
 import { at, insertPayments, runnerLayer } from "./support.js"
 
@@ -50,10 +51,10 @@ const stats = (gateway: string, hour: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     sql`INSERT INTO gateway_stats_hourly (gateway_id, hour) VALUES (${gateway}, ${at(hour)})`)
 
-const deadLetter = (time: string, bytes = 100) =>
+const deadLetter = (time: string, bytes = 100, gateway: string | null = null) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`INSERT INTO dead_letters (received_at, reason, payload, payload_bytes)
-        VALUES (${at(time)}, 'invalid', ${randomBytes(bytes / 2).toString("hex")}, ${bytes})`)
+    sql`INSERT INTO dead_letters (received_at, reason, payload, payload_bytes, gateway_id)
+        VALUES (${at(time)}, 'invalid', ${randomBytes(bytes / 2).toString("hex")}, ${bytes}, ${gateway})`)
 
 const archived = (id: string, lastEvent: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -183,5 +184,38 @@ layer(retention({}).pipe(Layer.provideMerge(makeTestDatabase())), { excludeTestS
       expect(yield* count("payment_authorized")).toBe(1)
       expect(yield* count("gateway_stats_hourly")).toBe(1)
       expect(yield* count("request_blocked")).toBe(0)
+    }))
+})
+
+describe("the dead-letter cap is shared fairly between gateways", () => {
+  it("fairLevel: the smallest keep all, the largest are cut to one level; nothing when all fit", () => {
+    expect(fairLevel([10, 20], 100)).toBeUndefined()
+    expect(fairLevel([10, 1000], 100)).toBe(90)
+    expect(fairLevel([10, 1000, 1000], 100)).toBe(45)
+    expect(fairLevel([60, 60], 100)).toBe(50)
+  })
+})
+
+layer(retention({}).pipe(Layer.provideMerge(makeTestDatabase())), { excludeTestServices: true })("dead-letter cap per gateway", (it) => {
+  it.effect("one gateway's flood of dead letters loses its own oldest; another vendor's few are all kept", () =>
+    Effect.gen(function*() {
+      // Within the age policy: only the size cap applies. 3 small letters of gw-quiet, then 60 of gw-loud.
+      for (let i = 0; i < 3; i++) yield* deadLetter("2025-06-14T00:00:00Z", 200, "gw-quiet")
+      for (let i = 0; i < 60; i++) yield* deadLetter("2025-06-14T01:00:00Z", 600, "gw-loud")
+      const report = yield* runJobOnce("retention", { now })
+      expect(report.status, report.summary).toBe("ok")
+      expect(yield* count("dead_letters", "gateway_id = 'gw-quiet'")).toBe(3)
+      const sql = yield* SqlClient.SqlClient
+      const [loud] = yield* sql<{ n: number; bytes: number; contiguous: boolean; newest: boolean }>`
+        SELECT count(*)::int AS n, sum(pg_column_size(d.*))::int AS bytes, max(id) - min(id) + 1 = count(*) AS contiguous,
+               max(id) = (SELECT max(id) FROM dead_letters) AS newest
+          FROM dead_letters d WHERE gateway_id = 'gw-loud'`
+      expect(loud?.n).toBeGreaterThan(5)
+      expect(loud?.n).toBeLessThan(60)
+      // gw-loud kept its newest, contiguous: its oldest went.
+      expect(loud?.contiguous).toBe(true)
+      expect(loud?.newest).toBe(true)
+      const [all] = yield* sql<{ bytes: number }>`SELECT sum(pg_column_size(d.*))::int AS bytes FROM dead_letters d`
+      expect(all?.bytes).toBeLessThanOrEqual(CAP)
     }))
 })
