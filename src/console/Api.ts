@@ -34,7 +34,7 @@ import {
   VendorStats
 } from "../../schema/api/ConsoleVendor.js"
 import { AdminAuthentication, AgentAuthentication, VendorAuthentication } from "../auth/Authentication.js"
-import { Conflict, NotFound, Unavailable } from "./Errors.js"
+import { Conflict, NotFound, PayloadTooLarge, Unavailable } from "./Errors.js"
 
 const describe = (text: string) => OpenApi.annotations({ description: text })
 
@@ -61,11 +61,13 @@ export class VendorConsoleApi extends HttpApiGroup.make("consoleVendor")
   )
   .add(
     HttpApiEndpoint.post("createEndpoint", "/endpoints").setPayload(CreateEndpoint).addSuccess(Endpoint, { status: 201 })
+      .addError(PayloadTooLarge)
       .annotateContext(describe("Creates a priced route. 409 when you already price this method + path; 404 when gateway_id is not yours."))
   )
   .add(
     HttpApiEndpoint.patch("updateEndpoint", "/endpoints/:id").setPath(EndpointPath).setPayload(UpdateEndpoint)
       .addSuccess(Endpoint)
+      .addError(PayloadTooLarge)
       .annotateContext(describe("Changes the given fields. 409 when the new method + path is taken."))
   )
   .add(

@@ -28,6 +28,12 @@ export const invalidParameter = (parameter: string, message: string) =>
 
 export type InvalidParameter = HttpApiError.HttpApiDecodeError
 
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
+  "PayloadTooLarge",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 413, description: "The request body is larger than `CONSOLE_MAX_BODY_BYTES`" })
+) {}
+
 export class Unavailable extends Schema.TaggedError<Unavailable>()(
   "Unavailable",
   { message: Schema.String },

@@ -25,11 +25,11 @@ import { RequestError } from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { SqlError } from "@effect/sql/SqlError"
-import { Cause, Duration, Effect, Option } from "effect"
+import { Cause, Duration, Effect, Option, Schema } from "effect"
 import { jsonDepth } from "../http/JsonDepth.js"
 import { jsonMayHoldUnstorable, unstorableTextAt } from "../http/JsonText.js"
 import { ConsoleSettingsConfig } from "./ConsoleConfig.js"
-import { Unavailable } from "./Errors.js"
+import { PayloadTooLarge, Unavailable } from "./Errors.js"
 
 /** Seconds a client is asked to wait before retrying a 503. */
 export const RETRY_AFTER_SECONDS = 5
@@ -110,7 +110,9 @@ const bounded = <E, R>(
 
 const tooLarge = (maxBodyBytes: number) =>
   HttpServerResponse.unsafeJson(
-    { _tag: "PayloadTooLarge", message: `the request body is larger than ${maxBodyBytes} bytes (CONSOLE_MAX_BODY_BYTES)` },
+    Schema.encodeSync(PayloadTooLarge)(
+      new PayloadTooLarge({ message: `the request body is larger than ${maxBodyBytes} bytes (CONSOLE_MAX_BODY_BYTES)` })
+    ),
     { status: 413 }
   )
 

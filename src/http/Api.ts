@@ -9,9 +9,10 @@ import { HealthApi } from "../health/Api.js"
 import { IngestApi } from "../ingest/Api.js"
 import { ObservabilityApi } from "../observability/Api.js"
 import { RealtimeApi } from "../realtime/Api.js"
+import { InternalError } from "./Errors.js"
 
 /** Served by every process: health, readiness and metrics. */
-const Operations = HttpApi.make("machpay-telemetry").add(HealthApi).add(ObservabilityApi)
+const Operations = HttpApi.make("machpay-telemetry").addError(InternalError).add(HealthApi).add(ObservabilityApi)
 
 const TITLE = "MachPay Telemetry"
 /** The API's version in the OpenAPI document: the package's (a test keeps them equal). */

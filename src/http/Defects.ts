@@ -4,7 +4,10 @@ import type * as HttpApp from "@effect/platform/HttpApp"
 import * as Respondable from "@effect/platform/HttpServerRespondable"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Cause, Effect, Option } from "effect"
+import { Cause, Effect, Option, Schema } from "effect"
+import { INTERNAL_ERROR_MESSAGE, InternalError } from "./Errors.js"
+
+const internalErrorBody = Schema.encodeSync(InternalError)(new InternalError({ message: INTERNAL_ERROR_MESSAGE }))
 
 /** A defect the platform answers itself (a body it could not read → 400, a response thrown as is). */
 const answeredByPlatform = (cause: Cause.Cause<unknown>) =>
@@ -27,10 +30,7 @@ export const defectsAnswered = (app: HttpApp.Default) =>
       ? Effect.failCause(cause)
       : Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
         Effect.logError(`${request.method} ${request.url.split("?")[0]} failed`, cause).pipe(
-          Effect.as(HttpServerResponse.unsafeJson(
-            { _tag: "InternalError", message: "internal error; it has been logged" },
-            { status: 500 }
-          ))
+          Effect.as(HttpServerResponse.unsafeJson(internalErrorBody, { status: 500 }))
         )))
 
 export const DefectsAnsweredLive = HttpApiBuilder.middleware(defectsAnswered)

@@ -41,6 +41,12 @@ export class IngestApi extends HttpApiGroup.make("ingest")
       .addError(IngestUnsupportedMedia)
       .addError(IngestRateLimited)
       .addError(IngestUnavailable)
+      // Answered by Node itself, with no body, when the request is not fully sent in time.
+      .addError(
+        HttpApiSchema.Empty(408).annotations({
+          description: "The request was not fully sent within `HTTP_REQUEST_TIMEOUT`; no body, and the connection is closed"
+        })
+      )
       .annotate(OpenApi.Summary, "Ingest CloudEvents or a telemetry packet")
       .annotate(
         OpenApi.Description,

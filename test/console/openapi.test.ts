@@ -134,6 +134,24 @@ describe("the whole contract", () => {
     ])
   })
 
+  it("every operation declares its 500 (InternalError); ingest its 408; the console's body endpoints their 413", () => {
+    const doc: Doc = JSON.parse(JSON.stringify(OpenApi.fromApi(Api)))
+    const paths = doc["paths"] as Record<string, Record<string, { responses: Record<string, { description?: string }> }>>
+    let operations = 0
+    for (const [path, methods] of Object.entries(paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        operations += 1
+        expect(Object.keys(op.responses), `${method} ${path}`).toContain("500")
+      }
+    }
+    expect(operations).toBeGreaterThan(15)
+    expect(JSON.stringify(paths["/v1/ingest"]?.["post"]?.responses["500"])).toContain("InternalError")
+    expect(paths["/v1/ingest"]?.["post"]?.responses["408"]?.description).toContain("HTTP_REQUEST_TIMEOUT")
+    expect(Object.keys(paths["/v1/vendor/endpoints"]?.["post"]?.responses ?? {})).toContain("413")
+    expect(Object.keys(paths["/v1/vendor/endpoints/{id}"]?.["patch"]?.responses ?? {})).toContain("413")
+    expect(Object.keys(paths["/v1/vendor/endpoints"]?.["get"]?.responses ?? {})).not.toContain("413")
+  })
+
   it("states the package's version (and the default APP_VERSION)", () => {
     const doc = OpenApi.fromApi(Api)
     const pkg = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
