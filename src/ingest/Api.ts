@@ -41,12 +41,9 @@ export class IngestApi extends HttpApiGroup.make("ingest")
       .addError(IngestUnsupportedMedia)
       .addError(IngestRateLimited)
       .addError(IngestUnavailable)
-      // Answered by Node itself, with no body, when the request is not fully sent in time.
-      .addError(
-        HttpApiSchema.Empty(408).annotations({
-          description: "The request was not fully sent within `HTTP_REQUEST_TIMEOUT`; no body, and the connection is closed"
-        })
-      )
+      // Node's 408 (a request not fully sent within HTTP_REQUEST_TIMEOUT) has no body and is in the
+      // description below, not declared: a second empty error schema made the platform answer every
+      // unknown route 408 instead of 404 (it picks an empty error's status by its schema, void for both).
       .annotate(OpenApi.Summary, "Ingest CloudEvents or a telemetry packet")
       .annotate(
         OpenApi.Description,
@@ -64,7 +61,9 @@ export class IngestApi extends HttpApiGroup.make("ingest")
           "`source` + `id` is the duplicate key, so duplicates never cross gateways. Text limits are in UTF-8 bytes",
           "(`id`, `source` ≤ 512). See docs/ingest.md.",
           "Each event gets an outcome (accepted / duplicate / rejected with the field). 202 = queued;",
-          "send `Prefer: wait=commit` to get 200 once the events are committed in PostgreSQL."
+          "send `Prefer: wait=commit` to get 200 once the events are committed in PostgreSQL.",
+          "A request not fully sent within `HTTP_REQUEST_TIMEOUT` (60 s) is answered 408 by the HTTP server, with no body,",
+          "and its connection is closed."
         ].join(" ")
       )
   )

@@ -260,6 +260,8 @@ layer(ServersLive, { excludeTestServices: true, timeout: "180 seconds" })("inges
       const before = (yield* metricsText).length
       yield* Effect.forEach(Array.from({ length: 300 }, (_, i) => i), (i) =>
         request(main, `/random/${nextId("p")}/${i}`), { concurrency: 10, discard: true })
+      // An unknown route is a 404 (an empty 408 declared on ingest once made the platform answer it 408).
+      expect((yield* request(main, `/random/${nextId("p")}`)).status).toBe(404)
       const unknown = Array.from({ length: 300 }, () => ({ ...payment(), type: `com.example.${nextId("t")}`, id: nextId("u") }))
       for (let i = 0; i < unknown.length; i += 50) {
         const reply = yield* ingest(main, JSON.stringify(unknown.slice(i, i + 50)), { "content-type": BATCH, ...WAIT })
