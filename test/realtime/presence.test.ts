@@ -12,7 +12,8 @@ import { PgPool } from "../../src/db/Database.js"
 import { announce, presenceTiming, watchListeners } from "../../src/realtime/Presence.js"
 import { makeTestDatabase } from "../support/database.js"
 
-const timing = presenceTiming(Duration.millis(40))
+// 200 ms (trust 600 ms): with 40 ms a reading delayed 120 ms by a loaded CI machine aged out and the test saw "listening".
+const timing = presenceTiming(Duration.millis(200))
 
 /** Until `probe` holds, checked every 10 ms (each reading takes one `check`). */
 const eventually = (probe: () => boolean) =>
