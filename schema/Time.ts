@@ -6,6 +6,9 @@
  */
 import { Schema } from "effect"
 
+/** 0001-01-01T00:00:00Z: PostgreSQL has no year 0, and RFC 3339 has no years before it. */
+const FIRST_INSTANT_MS = -62_135_596_800_000
+
 /** The largest UTC offset's hours PostgreSQL's timestamptz accepts. */
 const MAX_OFFSET_HOURS = 15
 
@@ -89,7 +92,9 @@ export const rfc3339ToEpochMillis = (value: string): number => {
     return Number.NaN
   }
   const days = daysFromCivil(year, month, day)
-  return days * 86_400_000 + ((hour * 60 + minute) * 60 + second) * 1000 + millis - offsetMinutes * 60_000
+  const ms = days * 86_400_000 + ((hour * 60 + minute) * 60 + second) * 1000 + millis - offsetMinutes * 60_000
+  // In UTC too: "0001-01-01T00:30:00+01:00" is year 0 once stored, and read back it cannot be written again.
+  return ms < FIRST_INSTANT_MS ? Number.NaN : ms
 }
 
 /** True when `value` is a valid RFC 3339 date-time. */

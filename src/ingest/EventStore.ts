@@ -61,8 +61,13 @@ export class StoreError extends Data.TaggedError("StoreError")<{
  * operator intervention (57: shutdown, cannot connect now), system error (58: I/O).
  */
 const UNAVAILABLE_CLASSES = ["08", "40", "53", "55", "57", "58"]
-/** Failures a smaller statement may avoid: out of memory, a statement timeout; internal errors (XX) too. */
-const TRANSIENT_CODES = ["53200", "57014"]
+/** A read-only server (a failover to a standby, a disk-full guard): writes are refused, not the data. */
+const UNAVAILABLE_CODES = ["25006"]
+/**
+ * Failures a smaller statement may avoid: out of memory, a configured limit (`temp_file_limit`,
+ * 53400), a statement timeout; internal errors (XX) too.
+ */
+const TRANSIENT_CODES = ["53200", "53400", "57014"]
 const TRANSIENT_CLASSES = ["XX"]
 
 /**
@@ -85,7 +90,7 @@ export const storeErrorOf = (cause: unknown, what = "database write failed"): St
   const klass = code.slice(0, 2)
   const kind: StoreErrorKind = TRANSIENT_CODES.includes(code) || TRANSIENT_CLASSES.includes(klass)
     ? "transient"
-    : UNAVAILABLE_CLASSES.includes(klass)
+    : UNAVAILABLE_CLASSES.includes(klass) || UNAVAILABLE_CODES.includes(code)
     ? "unavailable"
     : "permanent"
   return new StoreError({ message, cause, kind, code })

@@ -13,6 +13,7 @@ import { binaryHeaderBlock, ReplayGuard, replayKey, verifySignature } from "../i
 import { Api } from "../http/Api.js"
 import { decodeContentEncoding, readBody } from "./Body.js"
 import { BodyBudget, type BodyHold } from "./BodyBudget.js"
+import { ByteRate } from "./ByteRate.js"
 import { DeadLetters } from "./DeadLetters.js"
 import {
   IngestBadRequest,
@@ -108,7 +109,11 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
     const deadLetters = yield* DeadLetters
     const lookup = yield* makeKeyCache(settings.keyCacheTtl)
     const limiter = new RateLimiter()
-    const byteLimiter = new RateLimiter()
+    const byteRate = new ByteRate({
+      bytesPerSec: settings.rateLimitBytesPerSec,
+      maxBodyBytes: settings.maxBodyBytes,
+      maxDecompressedBytes: settings.maxDecompressedBytes
+    })
     const toleranceSeconds = Duration.toSeconds(settings.signatureTolerance)
     const replays = new ReplayGuard({ windowSeconds: 2 * toleranceSeconds, maxEntries: 100_000 })
 
@@ -118,19 +123,8 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
       perVendor: settings.maxBodyBytesInFlightPerVendor
     })
 
-    const byteRateOf = (gateway: GatewayIdentity) => gateway.rateLimitBytesPerSec ?? settings.rateLimitBytesPerSec
-    /** Counts bytes a refused request cost (the answer stays its own refusal). */
-    const chargeBytes = (gateway: GatewayIdentity, bytes: number, nowMs: number): void => {
-      byteLimiter.take(gateway.id, bytes, byteRateOf(gateway), nowMs)
-    }
     const bytesRateLimited = (gateway: GatewayIdentity, retryAfter: number) =>
-      problem(
-        429,
-        "rate_limited",
-        `gateway ${gateway.id} exceeded its byte rate (${byteRateOf(gateway)} bytes of bodies per second: ${
-          gateway.rateLimitBytesPerSec === null ? "INGEST_RATE_LIMIT_BYTES_PER_SEC" : "its rate_limit_bytes_per_sec"})`,
-        { retryAfter, field: "body" }
-      )
+      problem(429, "rate_limited", byteRate.message(gateway), { retryAfter, field: "body" })
 
     const handle = (request: HttpServerRequest.HttpServerRequest) => {
       /** This request's share of the body budget, once its gateway is known; given back when it is answered. */
@@ -156,14 +150,13 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
 
         // A gateway already past its bytes is refused before its body is read (its debt does not
         // depend on this request); the body's own bytes are counted once it is decoded, below.
-        const owing = byteLimiter.take(gateway.id, 0, byteRateOf(gateway), yield* Clock.currentTimeMillis)
+        const owing = byteRate.owes(gateway, yield* Clock.currentTimeMillis)
         if (!owing.allowed) return yield* bytesRateLimited(gateway, owing.retryAfterSeconds)
 
         hold = bodies.hold(gateway.id, gateway.vendorId)
         const raw = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), settings.maxBodyBytes, hold.take).pipe(Effect.either)
         if (Either.isLeft(raw)) {
-          // Too large: what was read (and dropped) counts against the bytes, up to the limit.
-          if (raw.left.status === 413) chargeBytes(gateway, settings.maxBodyBytes, yield* Clock.currentTimeMillis)
+          byteRate.chargeRefused(gateway, raw.left, "read", 0, yield* Clock.currentTimeMillis)
           return yield* fromProblem(raw.left)
         }
         const nowMs = yield* Clock.currentTimeMillis
@@ -218,17 +211,13 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
           Effect.either
         )
         if (Either.isLeft(body)) {
-          // A body that would not decompress (too large, not gzip) may have cost a whole
-          // INGEST_MAX_DECOMPRESSED_BYTES of inflating: counted so. Before, a 25 KB gzip body
-          // inflating past the limit could be sent without end (an outside probe: 3.2 GB of
-          // inflating in 15 s from one gateway, no 429).
-          chargeBytes(gateway, settings.maxDecompressedBytes, nowMs)
+          byteRate.chargeRefused(gateway, body.left, "decode", raw.byteLength, nowMs)
           return yield* fromProblem(body.left)
         }
         // Bytes before events, and before the body is parsed: a gateway sending a few very large
         // events stays within its event rate while its bytes cost everyone parsing, copying,
         // journal and database time (one 5 MB request holds the event loop for tens of ms).
-        const bytes = byteLimiter.take(gateway.id, body.right.byteLength, byteRateOf(gateway), nowMs)
+        const bytes = byteRate.take(gateway, body.right.byteLength, nowMs)
         if (!bytes.allowed) return yield* bytesRateLimited(gateway, bytes.retryAfterSeconds)
 
         const candidates = candidatesOf(mode, {

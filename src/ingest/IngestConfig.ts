@@ -83,8 +83,15 @@ const settings = Config.all({
   drainTimeout: duration("SHUTDOWN_DRAIN_TIMEOUT", "20 seconds")
 })
 
+/** A flush's rows travel as one jsonb value, which PostgreSQL stops at 256 MiB: half of it, for its own encoding. */
+const MAX_BATCH_BYTES = 128 * 1024 * 1024
+
 /** The body budgets must hold one body of the largest size, or such a request could never pass. */
 export const IngestSettingsConfig: Config.Config<IngestSettings> = settings.pipe(
+  Config.validate({
+    message: `INGEST_BATCH_MAX_BYTES must be at most ${MAX_BATCH_BYTES} (half of PostgreSQL's largest jsonb value)`,
+    validation: (s) => s.maxBatchBytes <= MAX_BATCH_BYTES
+  }),
   Config.validate({
     message:
       "INGEST_MAX_BODY_BYTES_IN_FLIGHT, INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_VENDOR and INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY must be at least INGEST_MAX_BODY_BYTES",

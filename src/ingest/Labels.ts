@@ -22,7 +22,8 @@ const MAX_PATH_DEPTH = 8
  * (an outside probe: 31,000 series and a 4.5 MB `/metrics` after three requests).
  */
 const schemaPaths = (): ReadonlySet<string> => {
-  const paths = new Set<string>()
+  // "data" itself: a missing or malformed `data` (not an object, a NUL in a string).
+  const paths = new Set<string>(["data"])
   const visit = (ast: AST.AST, path: string, depth: number): void => {
     if (depth > MAX_PATH_DEPTH) return
     switch (ast._tag) {

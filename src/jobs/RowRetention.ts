@@ -104,11 +104,12 @@ export const fairLevel = (totals: ReadonlyArray<number>, cap: number): number | 
   const sorted = [...totals].sort((a, b) => a - b)
   let remaining = cap
   for (let i = 0; i < sorted.length; i++) {
-    const share = remaining / (sorted.length - i)
+    // Whole bytes: the level is compared with a bigint sum in SQL ('45.5' is not a bigint).
+    const share = Math.floor(remaining / (sorted.length - i))
     if (sorted[i]! > share) return share
     remaining -= sorted[i]!
   }
-  return remaining
+  return Math.floor(remaining)
 }
 
 /**
@@ -142,14 +143,21 @@ const deadLetterCap = (ctx: JobContext) =>
     const max = ctx.settings.retention.deadLettersMaxBytes
     const boundaries = yield* capBoundaries(max)
     if (boundaries.length > 0) {
-      const where = sql`EXISTS (
-        SELECT 1 FROM jsonb_to_recordset(${JSON.stringify(boundaries)}::jsonb) b(gateway text, id bigint)
-         WHERE t.gateway_id IS NOT DISTINCT FROM b.gateway AND t.id <= b.id)`
+      // One gateway at a time: `id <= …` walks the primary key, where one predicate over all of
+      // them would scan the table for every batch.
+      const wheres = boundaries.map((b) =>
+        b.gateway === null
+          ? sql`t.gateway_id IS NULL AND t.id <= ${b.id}::bigint`
+          : sql`t.gateway_id = ${b.gateway} AND t.id <= ${b.id}::bigint`
+      )
       const what = `dead_letters beyond ${max} stored bytes (the largest gateways' oldest first: ${boundaries.length} gateway(s))`
+      const count = (where: Statement.Fragment) =>
+        Effect.map(sql<{ n: number }>`SELECT count(*)::int AS n FROM dead_letters t WHERE ${where}`, (rows) => rows[0]?.n ?? 0)
+      const sum = <E>(effects: ReadonlyArray<Effect.Effect<number, E, SqlClient.SqlClient>>) =>
+        Effect.map(Effect.all(effects), (ns) => ns.reduce((a, b) => a + b, 0))
       yield* ctx.dryRun
-        ? ctx.step(`would delete ${what}`,
-          Effect.map(sql<{ n: number }>`SELECT count(*)::int AS n FROM dead_letters t WHERE ${where}`, (rows) => rows[0]?.n ?? 0))
-        : ctx.step(`deleted ${what}`, deleteInBatches(ctx, "dead_letters", where, "size"))
+        ? ctx.step(`would delete ${what}`, sum(wheres.map(count)))
+        : ctx.step(`deleted ${what}`, sum(wheres.map((where) => deleteInBatches(ctx, "dead_letters", where, "size"))))
     }
     if (!ctx.dryRun) yield* Metric.set(M.deadLettersStoredBytes, yield* storedBytes)
   })

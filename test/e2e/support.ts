@@ -39,8 +39,8 @@ const seed = Effect.gen(function*() {
     { id: "gw-signed", key: KEYS.signed, signing_secret: SIGNING_SECRET, rate_limit_per_sec: null, rate_limit_bytes_per_sec: null, disabled: false },
     { id: "gw-disabled", key: KEYS.disabled, signing_secret: null, rate_limit_per_sec: null, rate_limit_bytes_per_sec: null, disabled: true },
     { id: "gw-slow", key: KEYS.slow, signing_secret: null, rate_limit_per_sec: 1, rate_limit_bytes_per_sec: null, disabled: false },
-    // 2,000 bytes of bodies per second: its own byte rate, not the server's.
-    { id: "gw-narrow", key: KEYS.narrow, signing_secret: null, rate_limit_per_sec: null, rate_limit_bytes_per_sec: 2000, disabled: false }
+    // 500 bytes of bodies per second: its own byte rate, not the server's.
+    { id: "gw-narrow", key: KEYS.narrow, signing_secret: null, rate_limit_per_sec: null, rate_limit_bytes_per_sec: 500, disabled: false }
   ]
   for (const g of gateways) {
     yield* sql`

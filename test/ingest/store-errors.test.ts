@@ -21,7 +21,9 @@ describe("storeErrorOf", () => {
     ["55000", "unavailable"], // database not accepting connections
     ["55P03", "unavailable"], // lock not available
     ["58030", "unavailable"], // I/O error
+    ["25006", "unavailable"], // read-only transaction: a failover to a standby
     ["53200", "transient"], // out of memory: a smaller batch may pass
+    ["53400", "transient"], // configuration limit (temp_file_limit): a smaller batch may pass
     ["57014", "transient"], // statement cancelled (statement_timeout): a smaller batch may pass
     ["XX000", "transient"], // internal error
     ["57P01", "unavailable"], // admin shutdown

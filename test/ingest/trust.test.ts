@@ -172,6 +172,7 @@ describe("metric labels from bounded sets (finding 6)", () => {
 
   it("field: the schemas' own names in orders no schema has are data.other (an outside probe made 10,000 series a request)", () => {
     expect(fieldLabel("data.amount.asset.route")).toBe("data.other")
+    expect(fieldLabel("data")).toBe("data")
     expect(fieldLabel("data.latency_ms.p99.p99")).toBe("data.other")
     const names = ["amount", "asset", "route", "routes", "latency_ms", "p99", "config", "settings", "paid", "gateway_id"]
     const paths = Array.from({ length: 10_000 }, (_, i) => {

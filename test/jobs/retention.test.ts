@@ -193,22 +193,28 @@ describe("the dead-letter cap is shared fairly between gateways", () => {
     expect(fairLevel([10, 1000], 100)).toBe(90)
     expect(fairLevel([10, 1000, 1000], 100)).toBe(45)
     expect(fairLevel([60, 60], 100)).toBe(50)
+    // Whole bytes (it is compared with a bigint in SQL): 100 / 3 is not.
+    expect(fairLevel([1000, 1000, 1000], 100)).toBe(33)
+    expect(fairLevel([10, 1000, 1000, 1000], 101)).toBe(30)
   })
 })
 
 layer(retention({}).pipe(Layer.provideMerge(makeTestDatabase())), { excludeTestServices: true })("dead-letter cap per gateway", (it) => {
   it.effect("one gateway's flood of dead letters loses its own oldest; another vendor's few are all kept", () =>
     Effect.gen(function*() {
-      // Within the age policy: only the size cap applies. 3 small letters of gw-quiet, then 60 of gw-loud.
+      // Within the age policy: only the size cap applies. 3 small letters of gw-quiet, then 60 of
+      // gw-loud and 40 of gw-loud-2 (three gateways: the level is not a whole division).
       for (let i = 0; i < 3; i++) yield* deadLetter("2025-06-14T00:00:00Z", 200, "gw-quiet")
       for (let i = 0; i < 60; i++) yield* deadLetter("2025-06-14T01:00:00Z", 600, "gw-loud")
+      for (let i = 0; i < 40; i++) yield* deadLetter("2025-06-14T01:00:00Z", 600, "gw-loud-2")
+      const sql = yield* SqlClient.SqlClient
+      const [before] = yield* sql<{ newest: string }>`SELECT max(id)::text AS newest FROM dead_letters WHERE gateway_id = 'gw-loud'`
       const report = yield* runJobOnce("retention", { now })
       expect(report.status, report.summary).toBe("ok")
       expect(yield* count("dead_letters", "gateway_id = 'gw-quiet'")).toBe(3)
-      const sql = yield* SqlClient.SqlClient
       const [loud] = yield* sql<{ n: number; bytes: number; contiguous: boolean; newest: boolean }>`
         SELECT count(*)::int AS n, sum(pg_column_size(d.*))::int AS bytes, max(id) - min(id) + 1 = count(*) AS contiguous,
-               max(id) = (SELECT max(id) FROM dead_letters) AS newest
+               max(id) = ${before?.newest}::bigint AS newest
           FROM dead_letters d WHERE gateway_id = 'gw-loud'`
       expect(loud?.n).toBeGreaterThan(5)
       expect(loud?.n).toBeLessThan(60)
@@ -217,5 +223,6 @@ layer(retention({}).pipe(Layer.provideMerge(makeTestDatabase())), { excludeTestS
       expect(loud?.newest).toBe(true)
       const [all] = yield* sql<{ bytes: number }>`SELECT sum(pg_column_size(d.*))::int AS bytes FROM dead_letters d`
       expect(all?.bytes).toBeLessThanOrEqual(CAP)
+      expect(yield* count("dead_letters", "gateway_id = 'gw-loud-2'")).toBeGreaterThan(5)
     }))
 })

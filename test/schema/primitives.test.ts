@@ -102,7 +102,9 @@ describe("Rfc3339", () => {
     // Year 0: RFC 3339 allows it, PostgreSQL does not (SQLSTATE 22008; an intent's expires_at was
     // acknowledged and then dead-lettered, an outside probe).
     "0000-01-01T00:00:00Z",
-    "0000-12-31T23:59:59+15:59"
+    "0000-12-31T23:59:59+15:59",
+    // Year 1 by its text, year 0 in UTC (stored as 1 BC, and read back as year 0).
+    "0001-01-01T00:30:00+01:00"
   ])("rejects %s", (t) => bad(Rfc3339, t))
 
   it("stays a string when decoded and encoded", () => {
@@ -135,8 +137,12 @@ const referenceEpochMillis = (value: string): number => {
   const date = new Date(0)
   date.setUTCFullYear(year!, month! - 1, day!)
   date.setUTCHours(hour!, minute!, second!, m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, "0")))
-  return date.getTime() - offset * 60_000
+  const ms = date.getTime() - offset * 60_000
+  return ms < FIRST_INSTANT ? Number.NaN : ms
 }
+
+/** 0001-01-01T00:00:00Z (`Date.UTC` would read year 1 as 1901). */
+const FIRST_INSTANT = new Date(0).setUTCFullYear(1, 0, 1)
 
 describe("rfc3339ToEpochMillis agrees with the regular-expression reference", () => {
   const digit = fc.constantFrom(..."0123456789")
