@@ -15,7 +15,8 @@
  * - a failed write is classified (`StoreError.kind`, EventStore.ts): unavailable (the database
  *   cannot take writes now, also a write still running after `writeTimeout`: a hung connection)
  *   → retried with backoff until the database is back, never dead-lettered; transient → retried
- *   a few times, then treated as permanent; permanent
+ *   a few times, then split like a permanent one, but a single event waits for it to pass
+ *   unless it is an internal error (`waitsWhenAlone`); permanent
  *   (or a defect) → the batch is split in halves until the offending events are alone, and those
  *   are handed back as refused (the rest is committed);
  * - a defect anywhere in an iteration is logged at ERROR, counted, and the items it held are
@@ -26,7 +27,7 @@
  */
 import { Cause, Clock, type Deferred, Duration, Effect, Metric, Queue } from "effect"
 import type { RecordRef } from "../journal/Service.js"
-import { abandonAfter, type EventStore, StoreError } from "./EventStore.js"
+import { abandonAfter, type EventStore, StoreError, waitsWhenAlone } from "./EventStore.js"
 import { HOT_SPAN, traceparentLinks } from "../observability/Tracing.js"
 import { type IngestEvent, type Route, ROUTES, traceparentOf } from "./IngestEvent.js"
 import * as Metrics from "./Metrics.js"
@@ -197,7 +198,7 @@ export const startWriters = (
               status.failure = undefined
               return attempt
             }
-            if (error.kind === "transient" && ++transient >= settings.transientAttempts) {
+            if (error.kind === "transient" && ++transient >= settings.transientAttempts && !(events.length === 1 && waitsWhenAlone(error))) {
               status.failure = undefined
               return { _tag: "Left" as const, left: new StoreError({ ...error, message: error.message, kind: "permanent" }) }
             }

@@ -81,6 +81,16 @@ const sqlStateOf = (cause: unknown): string | undefined => {
   return /^[0-9A-Z]{5}$/.test(cause.code) ? cause.code : undefined
 }
 
+/**
+ * A transient failure that one event alone cannot have caused — out of memory, a configured
+ * limit, a statement timeout (a lock someone else holds, under `statement_timeout`) — so a
+ * batch is split on it but a single event waits for it to pass instead of being dead-lettered.
+ * An outside probe lost acknowledged payments to a 16 s table lock under a 2 s statement_timeout.
+ * An internal error (XX) may be the data's doing: alone, it is refused.
+ */
+export const waitsWhenAlone = (error: StoreError): boolean =>
+  error.kind === "transient" && error.code !== undefined && !error.code.startsWith("XX")
+
 /** Classifies a node-postgres error (or any thrown value) into a `StoreError`. */
 export const storeErrorOf = (cause: unknown, what = "database write failed"): StoreError => {
   const code = sqlStateOf(cause)

@@ -23,8 +23,8 @@ interface FakeStore {
   readonly writes: Array<ReadonlyArray<string>>
   /** Writes begun (counted before the gate): how many run at once while it is closed. */
   started: number
-  /** The next this-many writes fail with this kind. */
-  failures: { count: number; kind: StoreErrorKind }
+  /** The next this-many writes fail with this kind (and SQLSTATE, 40001 unless given). */
+  failures: { count: number; kind: StoreErrorKind; code?: string }
   /** The next this-many writes never finish, nor does their clean-up (a connection hung without an error). */
   hangs: number
   readonly gate: Effect.Latch
@@ -49,7 +49,7 @@ const fakeStore = Effect.gen(function*() {
           }
           if (fake.failures.count > 0) {
             fake.failures.count -= 1
-            return Effect.fail(new StoreError({ message: "injected", kind: fake.failures.kind, code: "40001" }))
+            return Effect.fail(new StoreError({ message: "injected", kind: fake.failures.kind, code: fake.failures.code ?? "40001" }))
           }
           if (events.some((e) => e.id.startsWith("defect"))) return Effect.die(new Error("boom in the store"))
           if (events.some((e) => e.id.startsWith("poison"))) {
@@ -197,10 +197,26 @@ describe("route writers (group commit)", () => {
       expect(status?.failure).toBeUndefined()
     }))
 
-  it.scoped("a transient failure that keeps recurring on one event is refused after a bounded number of attempts", () =>
+  it.scoped("a statement timeout (a lock held elsewhere) recurring on one event: it waits, and is stored once the lock goes", () =>
     Effect.gen(function*() {
       const { fake, results, writers } = yield* setup(10)
-      fake.failures = { count: 1_000, kind: "transient" }
+      fake.failures = { count: 12, kind: "transient", code: "57014" }
+      yield* writers.offer("PaymentAuthorized", [item("locked")])
+      const waiting = yield* Effect.fork(Queue.take(results))
+      for (let i = 0; i < 15; i++) {
+        yield* Effect.yieldNow().pipe(Effect.repeatN(10))
+        yield* TestClock.adjust(Duration.seconds(5))
+      }
+      const flushed = yield* Fiber.join(waiting)
+      expect(flushed.refused.size).toBe(0)
+      expect(flushed.inserted.size).toBe(1)
+      expect(fake.writes.length).toBe(13)
+    }))
+
+  it.scoped("an internal error (XX000) that keeps recurring on one event is refused after a bounded number of attempts", () =>
+    Effect.gen(function*() {
+      const { fake, results, writers } = yield* setup(10)
+      fake.failures = { count: 1_000, kind: "transient", code: "XX000" }
       yield* writers.offer("PaymentAuthorized", [item("stuck")])
       const waiting = yield* Effect.fork(Queue.take(results))
       for (let i = 0; i < 10; i++) {
