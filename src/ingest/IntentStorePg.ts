@@ -46,7 +46,11 @@ type IntentReadRow =
  * One write, all or nothing: $4 is what the fold started from (gateway, intent, row version or
  * null when absent). The intents are locked in key order; if any differs, nothing is written and
  * the statement answers one `stale` row. Otherwise: the new transitions ($1), the raw log of the
- * events ($2: the batch's rows) whose transition is new, the intents' rows ($3).
+ * events ($2: the batch's rows) whose transition is new, the intents' rows ($3). An intent read
+ * as absent is inserted without `ON CONFLICT`: one that another receiver inserts meanwhile (not
+ * yet committed when this statement began, so not locked above) makes it fail on the primary
+ * key, which is stale too. With `ON CONFLICT DO UPDATE` the fold from "absent" overwrote it (an
+ * outside probe with two receivers: `failed` over `settled`, its `tx_hash` lost).
  */
 const INTENT_WRITE = `WITH expected AS (
     SELECT k->>0 AS gateway_id, k->>1 AS intent_id, k->>2 AS version FROM jsonb_array_elements($4::jsonb) k),
@@ -68,10 +72,15 @@ const INTENT_WRITE = `WITH expected AS (
   raw AS (${RAW_INSERT}
       JOIN transitions t ON t.source = i.source AND t.id = i.id
     ON CONFLICT DO NOTHING),
+  folded AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(${INTENT_COLUMNS})),
+  created AS (
+    INSERT INTO payment_intents (${INTENT_NAMES.join(", ")})
+    SELECT f.* FROM folded f JOIN expected e ON e.gateway_id = f.gateway_id AND e.intent_id = f.intent_id
+     WHERE e.version IS NULL AND NOT EXISTS (SELECT 1 FROM stale) ORDER BY f.gateway_id, f.intent_id),
   intents AS (
     INSERT INTO payment_intents (${INTENT_NAMES.join(", ")})
-    SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(${INTENT_COLUMNS})
-     WHERE NOT EXISTS (SELECT 1 FROM stale) ORDER BY gateway_id, intent_id
+    SELECT f.* FROM folded f JOIN expected e ON e.gateway_id = f.gateway_id AND e.intent_id = f.intent_id
+     WHERE e.version IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stale) ORDER BY f.gateway_id, f.intent_id
     ON CONFLICT (gateway_id, intent_id) DO UPDATE SET
       ${INTENT_NAMES.filter((n) => n !== "gateway_id" && n !== "intent_id").map((n) => `${n} = EXCLUDED.${n}`).join(", ")}
     WHERE payment_intents.status_rank <= EXCLUDED.status_rank)
@@ -147,10 +156,15 @@ export const writeFolded = (
       rowsOf(events, rows),
       JSON.stringify(folded.rows),
       JSON.stringify(read.expected)
-    ])
-    if (written.some((row) => row.stale)) return "stale" as const
+    ]).pipe(Effect.catchIf(insertedMeanwhile, () => Effect.succeed("stale" as const)))
+    if (written === "stale" || written.some((row) => row.stale)) return "stale" as const
     return { inserted: keysOf(written as ReadonlyArray<{ source: string; id: string }>) }
   })
+
+/** Another writer inserted an intent this one read as absent: the primary key says so. */
+const insertedMeanwhile = (error: StoreError): boolean =>
+  error.code === "23505" && typeof error.cause === "object" && error.cause !== null &&
+  (error.cause as { constraint?: unknown }).constraint === "payment_intents_pkey"
 
 /** Read, fold, write; again from the read while another process keeps changing the same intents. */
 export const writeIntents = (

@@ -92,4 +92,44 @@ describe("payment intents written by two receivers at once", () => {
       )
       expect(transitions.rows[0]).toEqual({ n: n + INTENTS, distinct: n + INTENTS })
     }), 120_000)
+
+  it.scopedLive("an intent read as absent that another receiver inserts meanwhile is read again, not overwritten (first terminal wins)", () =>
+    Effect.gen(function*() {
+      const url = databaseUrl(yield* createDatabase("irace2"))
+      const pool = () => PgClient.layer({ url: Redacted.make(url), maxConnections: 2 })
+      yield* Effect.provide(migrate(), pool())
+      const store = Context.get(yield* Layer.build(EventStorePg.pipe(Layer.provide(pool()))), EventStore)
+      const other = yield* Effect.acquireRelease(
+        Effect.promise(async () => {
+          const client = new pg.Client({ connectionString: url })
+          await client.connect()
+          return client
+        }),
+        (client) => Effect.promise(() => client.end())
+      )
+      // The other receiver's transaction: "settled" inserted, not committed yet.
+      yield* Effect.promise(() => other.query("BEGIN"))
+      yield* Effect.promise(() =>
+        other.query(`INSERT INTO payment_intents (gateway_id, intent_id, agent_id, status, status_rank, amount, asset, network,
+          tx_hash, created_at, updated_at, last_event_time, received_at)
+          VALUES ('gw-eu-1', 'contested', 'agent-1', 'settled', 2, 1, 'USDC', 'base', '0xsettled',
+                  '2025-06-01T12:00:00Z', '2025-06-01T12:00:00Z', '2025-06-01T12:00:00Z', now())`)
+      )
+      // This receiver reads the intent as absent and writes "failed": its insert waits on the other's key.
+      const failed = toIngestEvent(wireIntent({ id: "contested-failed", time: "2025-06-01T12:00:01Z" }, "contested", "failed", {
+        failure_reason: "timeout"
+      }))
+      const writing = yield* Effect.fork(store.write("PaymentIntent", [failed]))
+      yield* Effect.sleep("500 millis")
+      yield* Effect.promise(() => other.query("COMMIT"))
+      yield* writing.await
+      const [row] = (yield* Effect.promise(() =>
+        other.query<{ status: string; tx_hash: string | null }>("SELECT status, tx_hash FROM payment_intents WHERE intent_id = 'contested'")
+      )).rows
+      expect(row).toEqual({ status: "settled", tx_hash: "0xsettled" })
+      const [transition] = (yield* Effect.promise(() =>
+        other.query<{ applied: boolean }>("SELECT applied FROM payment_intent_transitions WHERE event_id = 'contested-failed'")
+      )).rows
+      expect(transition).toEqual({ applied: false })
+    }), 60_000)
 })
