@@ -110,6 +110,8 @@ export interface WriterSettings {
    * without an error) is abandoned as `unavailable` and retried: its slot is free again at once.
    */
   readonly writeTimeout: Duration.Duration
+  /** A write running this long lends its slot to the other routes until it ends (WriteSlots.ts). */
+  readonly lendSlotAfter: Duration.Duration
 }
 
 export const defaultWriterSettings = (
@@ -124,7 +126,8 @@ export const defaultWriterSettings = (
   transientAttempts: 5,
   retryBase: Duration.millis(50),
   retryMax: Duration.seconds(5),
-  writeTimeout: Duration.decode(writeTimeout)
+  writeTimeout: Duration.decode(writeTimeout),
+  lendSlotAfter: Duration.seconds(2)
 })
 
 /** Consecutive parts of at most `maxBytes` of rows each (an item larger than that is a part alone). */
@@ -161,7 +164,10 @@ export const startWriters = (
 ) =>
   Effect.gen(function*() {
     const queues = new Map<Route, RouteQueue<Item>>()
-    /** Write slots shared by the routes: at most this many statements (or intent transactions) run at once. */
+    /**
+     * Write slots shared by the routes: at most this many statements (or intent transactions) run
+     * at once, plus one per statement running past `lendSlotAfter` (waiting on a lock).
+     */
     const slots = yield* makeWriteSlots(settings.maxConcurrentFlushes)
     const statuses = new Map<Route, MutableStatus>()
 
@@ -180,7 +186,7 @@ export const startWriters = (
           while (true) {
             // The slot taken to form the batch, or taken again after a back-off.
             yield* slot.take
-            const attempt = yield* timed(store.write(route, events, rows)).pipe(
+            const attempt = yield* slot.lendDuring(timed(store.write(route, events, rows)), settings.lendSlotAfter).pipe(
               Effect.catchAllDefect((defect) =>
                 Effect.fail(new StoreError({ message: `internal error while writing: ${describe(defect)}`, kind: "permanent" }))
               ),

@@ -63,4 +63,22 @@ describe("WriteSlots", () => {
       yield* second.give
       yield* Fiber.join(third)
     }))
+
+  it.effect("a lent slot is one more for now, and the next release takes it back: the count is kept", () =>
+    Effect.gen(function*() {
+      const slots = yield* makeWriteSlots(1)
+      yield* slots.acquire
+      // The holder waits on a lock: it lends; someone else writes meanwhile.
+      yield* slots.lend
+      yield* slots.acquire
+      yield* slots.release
+      yield* slots.release
+      // Back to one slot: one acquire passes, a second waits.
+      yield* slots.acquire
+      const waiting = yield* Effect.fork(slots.acquire)
+      yield* Effect.yieldNow().pipe(Effect.repeatN(10))
+      expect(waiting.unsafePoll()).toBeNull()
+      yield* slots.release
+      yield* Fiber.join(waiting)
+    }))
 })

@@ -301,6 +301,27 @@ describe("route writers (group commit)", () => {
       })
   )
 
+  it.scoped("two writes waiting on locks lend their slots after 2 s: a third route commits meanwhile", () =>
+    Effect.gen(function*() {
+      const { fake, results, writers } = yield* setup(10, 2, "30 seconds")
+      fake.hangs = 2
+      yield* writers.offer("PaymentAuthorized", [item("locked-1")])
+      yield* writers.offer("RequestBlocked", [blockedItem("locked-2")])
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      const alert = toIngestEvent(wireEvent("SolvencyAlert", { id: "free", time: TIME }))
+      yield* writers.offer("SolvencyAlert", [{ event: alert, row: Buffer.from(encodedRow(alert)), key: eventKey(alert), index: 0, ack: undefined, ref: undefined }])
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      // Both slots are held by the waiting writes.
+      expect(fake.started).toBe(2)
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect(fake.started).toBe(2)
+      yield* TestClock.adjust(Duration.seconds(1))
+      const flushed = yield* Queue.take(results)
+      expect(flushed.route).toBe("SolvencyAlert")
+      expect(flushed.inserted.size).toBe(1)
+      expect(fake.started).toBe(3)
+    }))
+
   it.scoped("a write that hangs is abandoned at the write timeout and retried; its slot is free for the other routes", () =>
     Effect.gen(function*() {
       const { fake, results, writers } = yield* setup(10, 1, "30 seconds")
