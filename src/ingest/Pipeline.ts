@@ -45,10 +45,13 @@ import { CommittedEvents, IngestPipeline, PipelineClosed, PipelineFull } from ".
 import { IngestStream } from "./stream/IngestStream.js"
 import { startStreamIntake } from "./stream/StreamIntake.js"
 
+/** The gateway is told the class of the failure (ENOSPC, EIO), not the system's text; the log has that. */
 const journalRefused = (error: JournalFull | JournalUnavailable) =>
   new PipelineFull({
     retryAfterSeconds: error._tag === "JournalFull" ? 5 : 10,
-    reason: error._tag === "JournalFull" ? "the spill journal is full" : `the spill journal is unavailable (${error.message})`
+    reason: error._tag === "JournalFull"
+      ? "the spill journal is full"
+      : `the spill journal is unavailable${error.code === undefined ? "" : ` (${error.code})`}`
   })
 
 /** An event's dead-letter entry. */
@@ -83,6 +86,8 @@ export const IngestPipelineLive = Layer.scoped(
       maxEventBytes: Math.min(settings.maxEventBytes, ingestStream?.maxRowBytes ?? Number.MAX_SAFE_INTEGER)
     }
     const recent = new RecentKeys(settings.recentKeys)
+    /** The journal's last refusal, until a request is taken again: `/health` says so. */
+    let journalFailure: { readonly at: number; readonly what: string } | undefined
     let pending = 0
     let closed = false
     /** Items held only in memory (not journaled): written to the journal if shutdown times out. */
@@ -191,7 +196,8 @@ export const IngestPipelineLive = Layer.scoped(
         now,
         pending,
         capacity: settings.queueCapacity,
-        spilledPending: stats.spilledPending
+        spilledPending: stats.spilledPending,
+        journalFailure
       })
     }))
 
@@ -265,8 +271,18 @@ export const IngestPipelineLive = Layer.scoped(
         // A caller waiting for the commit re-sends if we crash first: no journal write needed.
         const journaled = !options.waitForCommit && (settings.durability === "journal" || !toMemory)
         const refs = journaled
-          ? yield* journal.append(admitted.map((a) => a.row), { spilled: !toMemory }).pipe(Effect.mapError(journalRefused))
+          ? yield* journal.append(admitted.map((a) => a.row), { spilled: !toMemory }).pipe(
+            Effect.tapError((error) =>
+              Effect.flatMap(Clock.currentTimeMillis, (at) =>
+                Effect.sync(() => {
+                  journalFailure = { at, what: error._tag === "JournalFull" ? "full" : error.code ?? "unavailable" }
+                }))
+            ),
+            Effect.mapError(journalRefused)
+          )
           : undefined
+        // A request taken (journaled, or to memory): whatever the journal refused before no longer refuses everyone.
+        journalFailure = undefined
         if (!toMemory) yield* Metric.incrementBy(Metrics.spilled, admitted.length)
         for (const a of admitted) {
           recent.add(a.key)

@@ -16,9 +16,20 @@ export const STUCK_AFTER_MS = 5_000
 
 export const routeHealth = (
   routes: ReadonlyArray<RouteStatus>,
-  context: { readonly now: number; readonly pending: number; readonly capacity: number; readonly spilledPending: number }
+  context: {
+    readonly now: number
+    readonly pending: number
+    readonly capacity: number
+    readonly spilledPending: number
+    /** The journal's last refusal (full, or a system error's code), until a request is taken again. */
+    readonly journalFailure?: { readonly at: number; readonly what: string } | undefined
+  }
 ): typeof ComponentStatus.Type => {
   const problems: Array<string> = []
+  if (context.journalFailure !== undefined) {
+    const seconds = Math.max(0, Math.round((context.now - context.journalFailure.at) / 1000))
+    problems.push(`the journal refused a write ${seconds} s ago (${context.journalFailure.what}); requests get 503`)
+  }
   for (const route of routes) {
     if (route.failure !== undefined) {
       const seconds = Math.max(0, Math.round((context.now - route.failure.since) / 1000))

@@ -273,9 +273,13 @@ describe("ingest pipeline (in-memory store)", () => {
     withPipeline(
       Effect.gen(function*() {
         const pipeline = yield* IngestPipeline
+        const health = yield* HealthChecks
         const refused = yield* pipeline.submit(payments("disk", 2), { waitForCommit: false }).pipe(Effect.flip)
         expect(refused._tag).toBe("PipelineFull")
-        if (refused._tag === "PipelineFull") expect(refused.reason).toContain("unavailable")
+        // The class of the failure, not the system's text.
+        if (refused._tag === "PipelineFull") expect(refused.reason).toBe("the spill journal is unavailable (ENOSPC)")
+        // /health says so (it said "ok" while every request got 503: an outside probe).
+        expect((yield* health.snapshot)["ingest"]).toMatchObject({ status: "degraded", reason: expect.stringContaining("journal refused a write") })
       }),
       { INGEST_DURABILITY: "journal" },
       JournalInMemory({ failure: () => "ENOSPC" })

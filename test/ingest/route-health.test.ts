@@ -25,6 +25,13 @@ describe("routeHealth", () => {
     })
   })
 
+  it("a journal that refused a write is reported (until a request is taken again)", () => {
+    expect(routeHealth([], { ...context, journalFailure: { at: NOW - 3_000, what: "ENOSPC" } })).toEqual({
+      status: "degraded",
+      reason: "the journal refused a write 3 s ago (ENOSPC); requests get 503"
+    })
+  })
+
   it("a failing route says its class and SQLSTATE, never the database's text", () => {
     const error = new StoreError({ message: "database \"secret_db\" is not currently accepting connections", kind: "unavailable", code: "55000" })
     const health = routeHealth([route({ failure: { error, since: NOW - 12_000 } })], context)
