@@ -28,14 +28,14 @@ const INTENT_NAMES = INTENT_COLUMNS.split(",").map((c) => c.trim().split(" ")[0]
  */
 const INTENT_READ = `SELECT 'seen' AS kind, source, event_id AS id, NULL AS version, NULL AS gateway_id, NULL AS intent_id,
          NULL AS agent_id, NULL AS status, NULL::smallint AS status_rank, NULL AS amount, NULL AS asset, NULL AS network,
-         NULL AS method, NULL AS route, NULL AS tx_hash, NULL AS failure_reason, NULL::timestamptz AS expires_at,
-         NULL::timestamptz AS created_at, NULL::timestamptz AS updated_at, NULL::timestamptz AS last_event_time,
-         NULL::timestamptz AS received_at
+         NULL AS method, NULL AS route, NULL AS tx_hash, NULL AS failure_reason, NULL AS expires_at,
+         NULL AS created_at, NULL AS updated_at, NULL AS last_event_time, NULL AS received_at
     FROM payment_intent_transitions
    WHERE (source, event_id) IN (SELECT k->>0, k->>1 FROM jsonb_array_elements($1::jsonb) k)
   UNION ALL
   SELECT 'current', NULL, NULL, xmin::text, gateway_id, intent_id, agent_id, status, status_rank, amount::text, asset, network,
-         method, route, tx_hash, failure_reason, expires_at, created_at, updated_at, last_event_time, received_at
+         method, route, tx_hash, failure_reason, to_json(expires_at)#>>'{}', to_json(created_at)#>>'{}',
+         to_json(updated_at)#>>'{}', to_json(last_event_time)#>>'{}', to_json(received_at)#>>'{}'
     FROM payment_intents WHERE (gateway_id, intent_id) IN (SELECT k->>0, k->>1 FROM jsonb_array_elements($2::jsonb) k)`
 
 type IntentReadRow =
@@ -87,7 +87,11 @@ const INTENT_WRITE = `WITH expected AS (
   SELECT source, id, false AS stale FROM transitions
   UNION ALL SELECT NULL, NULL, true FROM stale`
 
-/** node-postgres returns Date objects for timestamptz; the state machine works on strings. */
+/**
+ * The state machine works on strings. Times are read as text (ISO 8601, to the microsecond): read
+ * as `Date`s they came back to the millisecond, and an intent's `expires_at` and `created_at`
+ * lost their microseconds whenever a later event rewrote the row (an outside probe).
+ */
 const normaliseRow = (row: IntentRow): IntentRow => {
   const iso = (value: unknown): string => (value instanceof Date ? value.toISOString() : String(value))
   return {

@@ -361,6 +361,26 @@ layer(StoreTest, { excludeTestServices: true })("EventStorePg", (it) => {
       expect(yield* count("telemetry_events", "id LIKE 'ooo-%'")).toBe(4)
     }))
 
+  it.effect("an intent's times keep their microseconds when a later event rewrites its row", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const pending = toIngestEvent(
+        wireIntent({ id: "us-pending", time: "2025-06-01T12:00:10.123456Z" }, "int-us", "pending", { expires_at: "2025-06-01T13:00:00.654321Z" })
+      )
+      // Without an expires_at of its own: the row keeps the one read back.
+      const wire = wireIntent({ id: "us-submitted", time: "2025-06-01T12:00:20.000001Z" }, "int-us", "submitted")
+      const { expires_at: _, ...data } = wire["data"] as Record<string, unknown>
+      const submitted = toIngestEvent({ ...wire, data })
+      yield* write([pending])
+      yield* write([submitted])
+      const [row] = yield* sql<{ expires_at: string; created_at: string; updated_at: string }>`
+        SELECT to_char(expires_at AT TIME ZONE 'UTC', 'HH24:MI:SS.US') AS expires_at,
+               to_char(created_at AT TIME ZONE 'UTC', 'HH24:MI:SS.US') AS created_at,
+               to_char(updated_at AT TIME ZONE 'UTC', 'HH24:MI:SS.US') AS updated_at
+          FROM payment_intents WHERE intent_id = 'int-us'`
+      expect(row).toEqual({ expires_at: "13:00:00.654321", created_at: "12:00:10.123456", updated_at: "12:00:20.000001" })
+    }))
+
   it.effect("an intent changed by another writer between read and write: nothing written, and the flush folds again", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
