@@ -59,6 +59,13 @@ const serverWith = (settings: ConfigProvider.ConfigProvider, gateways: ReadonlyA
 
 const ServerLive = serverWith(config, [gateway("gw-1", KEY), gateway("gw-off", DISABLED, true)])
 
+/** A server in memory mode with these settings, for gateways allowed 1,000 events a second. */
+const memoryServer = (entries: ReadonlyArray<readonly [string, string]>, gateways: ReadonlyArray<ReturnType<typeof gateway>>) =>
+  serverWith(
+    ConfigProvider.fromMap(new Map([["INGEST_DURABILITY", "memory"], ...entries])),
+    gateways.map((g) => ({ ...g, rateLimitPerSec: 1000 }))
+  )
+
 const clientWith = (key: string, headers: Readonly<Record<string, string>> = {}) =>
   HttpApiClient.make(IngestTestApi, {
     transformClient: HttpClient.mapRequest((request) =>
@@ -132,15 +139,11 @@ describe("POST /v1/ingest in process (typed client on the contract)", () => {
 const KEY_2 = `mpk_live_${randomBytes(32).toString("base64url")}`
 
 /** Small body budgets: one gateway may hold 2,500 bytes of bodies at once, all gateways 3,500. */
-const BudgetServerLive = serverWith(
-  ConfigProvider.fromMap(new Map([
-    ["INGEST_DURABILITY", "memory"],
-    ["INGEST_MAX_BODY_BYTES", "1000"],
-    ["INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY", "2500"],
-    ["INGEST_MAX_BODY_BYTES_IN_FLIGHT", "3500"]
-  ])),
-  [{ ...gateway("gw-1", KEY), rateLimitPerSec: 1000 }, { ...gateway("gw-2", KEY_2), rateLimitPerSec: 1000 }]
-)
+const BudgetServerLive = memoryServer([
+  ["INGEST_MAX_BODY_BYTES", "1000"],
+  ["INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY", "2500"],
+  ["INGEST_MAX_BODY_BYTES_IN_FLIGHT", "3500"]
+], [gateway("gw-1", KEY), gateway("gw-2", KEY_2)])
 
 /** A request whose body never finishes: headers declare `length`, 10 bytes follow, the socket stays open. */
 const unfinished = (port: number, key: string, length: number) =>
@@ -206,13 +209,9 @@ describe("request bodies held at once are bounded (in total and per gateway)", (
 })
 
 /** 2,000 bytes of bodies per second per gateway; events are not what limits here. */
-const ByteRateServerLive = serverWith(
-  ConfigProvider.fromMap(new Map([
-    ["INGEST_DURABILITY", "memory"],
-    ["INGEST_RATE_LIMIT_BYTES_PER_SEC", "2000"],
-    ["INGEST_MAX_DECOMPRESSED_BYTES", "5000"]
-  ])),
-  [{ ...gateway("gw-1", KEY), rateLimitPerSec: 1000 }, { ...gateway("gw-2", KEY_2), rateLimitPerSec: 1000 }]
+const ByteRateServerLive = memoryServer(
+  [["INGEST_RATE_LIMIT_BYTES_PER_SEC", "2000"], ["INGEST_MAX_DECOMPRESSED_BYTES", "5000"]],
+  [gateway("gw-1", KEY), gateway("gw-2", KEY_2)]
 )
 
 /** One event padded with spaces to `bytes` (valid JSON: whitespace after the value). */
@@ -279,20 +278,12 @@ describe("bytes per second per gateway (INGEST_RATE_LIMIT_BYTES_PER_SEC)", () =>
 const KEY_3 = `mpk_live_${randomBytes(32).toString("base64url")}`
 
 /** Per vendor 2,000 bytes; gw-1 and gw-2 are vendor v1's, gw-3 is v2's. */
-const VendorBudgetServerLive = serverWith(
-  ConfigProvider.fromMap(new Map([
-    ["INGEST_DURABILITY", "memory"],
-    ["INGEST_MAX_BODY_BYTES", "1000"],
-    ["INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY", "2000"],
-    ["INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_VENDOR", "2000"],
-    ["INGEST_MAX_BODY_BYTES_IN_FLIGHT", "10000"]
-  ])),
-  [
-    { ...gateway("gw-1", KEY), rateLimitPerSec: 1000 },
-    { ...gateway("gw-2", KEY_2), rateLimitPerSec: 1000 },
-    { ...gateway("gw-3", KEY_3), vendorId: "v2", rateLimitPerSec: 1000 }
-  ]
-)
+const VendorBudgetServerLive = memoryServer([
+  ["INGEST_MAX_BODY_BYTES", "1000"],
+  ["INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_GATEWAY", "2000"],
+  ["INGEST_MAX_BODY_BYTES_IN_FLIGHT_PER_VENDOR", "2000"],
+  ["INGEST_MAX_BODY_BYTES_IN_FLIGHT", "10000"]
+], [gateway("gw-1", KEY), gateway("gw-2", KEY_2), { ...gateway("gw-3", KEY_3), vendorId: "v2" }])
 
 describe("request bodies held at once, per vendor", () => {
   it.live("one vendor's gateways together stop at its share; another vendor's gateway goes on", () =>

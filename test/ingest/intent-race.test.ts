@@ -17,6 +17,17 @@ import { createDatabase, databaseUrl } from "../support/database.js"
 import { wireIntent } from "../support/ingestEvents.js"
 import { toIngestEvent } from "./support.js"
 
+/** A plain connection of its own, closed with the scope. */
+const clientOn = (url: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const client = new pg.Client({ connectionString: url })
+      await client.connect()
+      return client
+    }),
+    (client) => Effect.promise(() => client.end())
+  )
+
 const INTENTS = 10
 const BATCHES = 100
 const BASE = Date.parse("2025-06-01T12:00:00Z")
@@ -61,14 +72,7 @@ describe("payment intents written by two receivers at once", () => {
         ])
       }
 
-      const db = yield* Effect.acquireRelease(
-        Effect.promise(async () => {
-          const client = new pg.Client({ connectionString: url })
-          await client.connect()
-          return client
-        }),
-        (client) => Effect.promise(() => client.end())
-      )
+      const db = yield* clientOn(url)
       const intents = yield* Effect.promise(() =>
         db.query<{ intent_id: string; status: string; created_at: Date; last_event_time: Date }>(
           "SELECT intent_id, status, created_at, last_event_time FROM payment_intents ORDER BY intent_id"
@@ -99,14 +103,7 @@ describe("payment intents written by two receivers at once", () => {
       const pool = () => PgClient.layer({ url: Redacted.make(url), maxConnections: 2 })
       yield* Effect.provide(migrate(), pool())
       const store = Context.get(yield* Layer.build(EventStorePg.pipe(Layer.provide(pool()))), EventStore)
-      const other = yield* Effect.acquireRelease(
-        Effect.promise(async () => {
-          const client = new pg.Client({ connectionString: url })
-          await client.connect()
-          return client
-        }),
-        (client) => Effect.promise(() => client.end())
-      )
+      const other = yield* clientOn(url)
       // The other receiver's transaction: "settled" inserted, not committed yet.
       yield* Effect.promise(() => other.query("BEGIN"))
       yield* Effect.promise(() =>

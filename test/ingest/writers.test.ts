@@ -72,6 +72,15 @@ const setup = (batchSize: number, slots?: number, writeTimeout?: Duration.Durati
     return { fake, results, writers }
   })
 
+/** `times` steps of 5 s of the test clock, letting the writers run between them. */
+const advanceBy5s = (times: number) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < times; i++) {
+      yield* Effect.yieldNow().pipe(Effect.repeatN(10))
+      yield* TestClock.adjust(Duration.seconds(5))
+    }
+  })
+
 const ids = (flushed: Flushed) => flushed.items.map((i) => i.event.id)
 
 const blockedItem = (id: string): Item => {
@@ -111,10 +120,7 @@ describe("route writers (group commit)", () => {
       fake.failures = { count: 20, kind: "unavailable" }
       yield* writers.offer("PaymentAuthorized", [item("u1"), item("u2")])
       const waiting = yield* Effect.fork(Queue.take(results))
-      for (let i = 0; i < 25; i++) {
-        yield* Effect.yieldNow().pipe(Effect.repeatN(10))
-        yield* TestClock.adjust(Duration.seconds(5))
-      }
+      yield* advanceBy5s(25)
       const flushed = yield* Fiber.join(waiting)
       expect(fake.writes.length).toBe(21)
       expect(flushed.refused.size).toBe(0)
@@ -203,10 +209,7 @@ describe("route writers (group commit)", () => {
       fake.failures = { count: 12, kind: "transient", code: "57014" }
       yield* writers.offer("PaymentAuthorized", [item("locked")])
       const waiting = yield* Effect.fork(Queue.take(results))
-      for (let i = 0; i < 15; i++) {
-        yield* Effect.yieldNow().pipe(Effect.repeatN(10))
-        yield* TestClock.adjust(Duration.seconds(5))
-      }
+      yield* advanceBy5s(15)
       const flushed = yield* Fiber.join(waiting)
       expect(flushed.refused.size).toBe(0)
       expect(flushed.inserted.size).toBe(1)
@@ -219,10 +222,7 @@ describe("route writers (group commit)", () => {
       fake.failures = { count: 1_000, kind: "transient", code: "XX000" }
       yield* writers.offer("PaymentAuthorized", [item("stuck")])
       const waiting = yield* Effect.fork(Queue.take(results))
-      for (let i = 0; i < 10; i++) {
-        yield* Effect.yieldNow().pipe(Effect.repeatN(10))
-        yield* TestClock.adjust(Duration.seconds(5))
-      }
+      yield* advanceBy5s(10)
       const flushed = yield* Fiber.join(waiting)
       expect([...flushed.refused.keys()].map((i) => i.event.id)).toEqual(["stuck"])
       expect(fake.writes.length).toBe(defaultWriterSettings(10).transientAttempts)
