@@ -38,13 +38,11 @@ export class ByteRate {
    * its own bytes; an unknown encoding, nothing.
    */
   chargeRefused(gateway: GatewayIdentity, problem: RequestProblem, stage: "read" | "decode", rawBytes: number, nowMs: number): void {
-    const bytes = problem.status !== 413 && problem.status !== 400
-      ? 0
-      : stage === "read"
-      ? (problem.status === 413 && gateway.signingSecret === null ? this.limits.maxBodyBytes : 0)
-      : problem.status === 413
-      ? this.limits.maxDecompressedBytes
-      : rawBytes
+    const bytes = problem.status === 413
+      ? (stage === "decode" ? this.limits.maxDecompressedBytes : gateway.signingSecret === null ? this.limits.maxBodyBytes : 0)
+      : stage === "decode" && problem.status === 400
+      ? rawBytes
+      : 0
     if (bytes > 0) this.buckets.take(gateway.id, bytes, this.rateOf(gateway), nowMs)
   }
 

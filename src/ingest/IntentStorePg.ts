@@ -24,7 +24,10 @@ const INTENT_NAMES = INTENT_COLUMNS.split(",").map((c) => c.trim().split(" ")[0]
 
 /**
  * One read: the transitions already recorded (`kind` = 'seen': duplicates) and the current rows of
- * the batch's intents with their row version (`kind` = 'current').
+ * the batch's intents with their row version (`kind` = 'current'). Times come as text (ISO 8601, to
+ * the microsecond), as the state machine works on strings: read as `Date`s they came back to the
+ * millisecond, and an intent's `expires_at` and `created_at` lost their microseconds whenever a
+ * later event rewrote the row (an outside probe).
  */
 const INTENT_READ = `SELECT 'seen' AS kind, source, event_id AS id, NULL AS version, NULL AS gateway_id, NULL AS intent_id,
          NULL AS agent_id, NULL AS status, NULL::smallint AS status_rank, NULL AS amount, NULL AS asset, NULL AS network,
@@ -87,23 +90,6 @@ const INTENT_WRITE = `WITH expected AS (
   SELECT source, id, false AS stale FROM transitions
   UNION ALL SELECT NULL, NULL, true FROM stale`
 
-/**
- * The state machine works on strings. Times are read as text (ISO 8601, to the microsecond): read
- * as `Date`s they came back to the millisecond, and an intent's `expires_at` and `created_at`
- * lost their microseconds whenever a later event rewrote the row (an outside probe).
- */
-const normaliseRow = (row: IntentRow): IntentRow => {
-  const iso = (value: unknown): string => (value instanceof Date ? value.toISOString() : String(value))
-  return {
-    ...row,
-    created_at: iso(row.created_at),
-    updated_at: iso(row.updated_at),
-    last_event_time: iso(row.last_event_time),
-    received_at: iso(row.received_at),
-    expires_at: row.expires_at === null ? null : iso(row.expires_at)
-  }
-}
-
 /** What a flush read: duplicates, each intent's current row, and the versions the write must find. */
 export interface IntentsRead {
   readonly existing: ReadonlySet<string>
@@ -133,7 +119,7 @@ export const readIntents = (sql: SqlClient.SqlClient, events: ReadonlyArray<Inge
       else {
         const { kind: _, version, ...intent } = row
         const key = intentKey(intent.gateway_id, intent.intent_id)
-        current.set(key, normaliseRow(intent))
+        current.set(key, intent)
         versions.set(key, version)
       }
     }
