@@ -33,6 +33,7 @@ import { type IngestEvent, type Route, ROUTES, traceparentOf } from "./IngestEve
 import * as Metrics from "./Metrics.js"
 import { makeRouteQueue, type RouteQueue } from "./RouteQueue.js"
 import { makeWriteSlots, slotHolder } from "./WriteSlots.js"
+import { byBytes, type WriterSettings } from "./WriterSettings.js"
 
 export interface Rejected {
   readonly status: "rejected"
@@ -88,64 +89,21 @@ export interface RouteStatus {
   readonly failure: { readonly error: StoreError; readonly since: number } | undefined
 }
 
-export interface WriterSettings {
-  readonly batchSize: number
-  /**
-   * Bytes of rows per statement: a batch larger than this is written as several statements. A
-   * thousand 1 MB events in one statement would pass PostgreSQL's 1 GB value limit (and its
-   * memory); after an outage the journal drains in full batches.
-   */
-  readonly maxBatchBytes: number
-  /**
-   * Writes running at once across all routes; the others wait, and their batches grow meanwhile.
-   * Fewer concurrent statements leave the CPU to the receiver and cost the database less per event.
-   */
-  readonly maxConcurrentFlushes: number
-  /** Attempts at a `transient` failure before the batch is treated as refused. */
-  readonly transientAttempts: number
-  readonly retryBase: Duration.Duration
-  readonly retryMax: Duration.Duration
-  /**
-   * Longest one write attempt may take. A write still running then (its connection hung
-   * without an error) is abandoned as `unavailable` and retried: its slot is free again at once.
-   */
-  readonly writeTimeout: Duration.Duration
-  /** A write running this long lends its slot to the other routes until it ends (WriteSlots.ts). */
-  readonly lendSlotAfter: Duration.Duration
+/** What the statements of one flush wrote: keys stored, items refused with their reason. */
+interface Written {
+  readonly inserted: Set<string>
+  readonly refused: Map<Item, string>
+  statements: number
 }
 
-export const defaultWriterSettings = (
-  batchSize: number,
-  maxConcurrentFlushes = ROUTES.length,
-  writeTimeout: Duration.DurationInput = Duration.seconds(30),
-  maxBatchBytes = 16 * 1024 * 1024
-): WriterSettings => ({
-  batchSize,
-  maxBatchBytes,
-  maxConcurrentFlushes,
-  transientAttempts: 5,
-  retryBase: Duration.millis(50),
-  retryMax: Duration.seconds(5),
-  writeTimeout: Duration.decode(writeTimeout),
-  lendSlotAfter: Duration.seconds(2)
-})
+const nothingWritten = (): Written => ({ inserted: new Set(), refused: new Map(), statements: 0 })
 
-/** Consecutive parts of at most `maxBytes` of rows each (an item larger than that is a part alone). */
-export const byBytes = (items: ReadonlyArray<Item>, maxBytes: number): Array<ReadonlyArray<Item>> => {
-  const parts: Array<Array<Item>> = []
-  let part: Array<Item> = []
-  let bytes = 0
-  for (const item of items) {
-    if (part.length > 0 && bytes + item.row.byteLength > maxBytes) {
-      parts.push(part)
-      part = []
-      bytes = 0
-    }
-    part.push(item)
-    bytes += item.row.byteLength
-  }
-  if (part.length > 0) parts.push(part)
-  return parts
+/** `b` added into `a` (two halves of a bisection, or two byte-sized parts of a batch). */
+const addWritten = (a: Written, b: Written): Written => {
+  for (const key of b.inserted) a.inserted.add(key)
+  for (const [item, reason] of b.refused) a.refused.set(item, reason)
+  a.statements += b.statements
+  return a
 }
 
 const describe = (defect: unknown): string => (defect instanceof Error ? defect.message : String(defect))
@@ -204,7 +162,10 @@ export const startWriters = (
               status.failure = undefined
               return attempt
             }
-            if (error.kind === "transient" && ++transient >= settings.transientAttempts && !(events.length === 1 && waitsWhenAlone(error))) {
+            // A transient failure that keeps coming is the batch's to split; an event alone waits (waitsWhenAlone).
+            const givesUp = error.kind === "transient" && ++transient >= settings.transientAttempts &&
+              !(events.length === 1 && waitsWhenAlone(error))
+            if (givesUp) {
               status.failure = undefined
               return { _tag: "Left" as const, left: new StoreError({ ...error, message: error.message, kind: "permanent" }) }
             }
@@ -221,9 +182,7 @@ export const startWriters = (
         })
 
       /** Writes what it can; the events the database refuses are isolated by bisection. */
-      const isolate = (
-        items: ReadonlyArray<Item>
-      ): Effect.Effect<{ inserted: Set<string>; refused: Map<Item, string>; statements: number }> =>
+      const isolate = (items: ReadonlyArray<Item>): Effect.Effect<Written> =>
         Effect.gen(function*() {
           const attempt = yield* writeRetrying(items.map((item) => item.event), items.map((item) => item.row))
           if (attempt._tag === "Right") return { inserted: new Set(attempt.right.inserted), refused: new Map(), statements: 1 }
@@ -236,11 +195,7 @@ export const startWriters = (
             return { inserted: new Set<string>(), refused: new Map([[items[0]!, reason]]), statements: 0 }
           }
           const half = Math.ceil(items.length / 2)
-          const left = yield* isolate(items.slice(0, half))
-          const right = yield* isolate(items.slice(half))
-          for (const key of right.inserted) left.inserted.add(key)
-          for (const [item, reason] of right.refused) left.refused.set(item, reason)
-          return { ...left, statements: left.statements + right.statements }
+          return addWritten(yield* isolate(items.slice(0, half)), yield* isolate(items.slice(half)))
         })
 
       const flush = (items: ReadonlyArray<Item>) =>
@@ -251,13 +206,8 @@ export const startWriters = (
           // A key twice in one batch would be refused by PostgreSQL (ON CONFLICT cannot touch a row twice).
           const unique = new Map<string, Item>()
           for (const item of items) if (!unique.has(item.key)) unique.set(item.key, item)
-          const written = { inserted: new Set<string>(), refused: new Map<Item, string>(), statements: 0 }
-          for (const part of byBytes([...unique.values()], settings.maxBatchBytes)) {
-            const result = yield* isolate(part)
-            for (const key of result.inserted) written.inserted.add(key)
-            for (const [item, reason] of result.refused) written.refused.set(item, reason)
-            written.statements += result.statements
-          }
+          const written = nothingWritten()
+          for (const part of byBytes([...unique.values()], settings.maxBatchBytes)) addWritten(written, yield* isolate(part))
           const finishedAt = yield* Clock.currentTimeMillis
           return { route, items, ...written, startedAt, finishedAt } satisfies Flushed
         }).pipe(

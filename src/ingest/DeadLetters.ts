@@ -7,10 +7,22 @@ import { Chunk, Context, Effect, Layer, Metric, Queue, Schedule, Stream } from "
 import type { Rejection } from "./Decode.js"
 import { abandonAfter, type DeadLetter, EventStore } from "./EventStore.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
+import type { IngestEvent } from "./IngestEvent.js"
 
 const dropped = Metric.counter("ingest_dead_letters_dropped_total", {
   description: "Dead letters dropped because the buffer was full while the database was unreachable",
   incremental: true
+})
+
+/** An admitted event's dead-letter entry (refused at the door, or by the database after its acknowledgement). */
+export const rejectionOf = (event: IngestEvent, index: number, field: string, reason: string, payload: unknown): Rejection => ({
+  index,
+  id: event.id,
+  source: event.source,
+  type: event.type,
+  reason,
+  field,
+  payload
 })
 
 export class DeadLetters extends Context.Tag("Ingest/DeadLetters")<DeadLetters, {

@@ -32,7 +32,7 @@ import { validateCandidate } from "./Validate.js"
 import { type GatewayIdentity, makeKeyCache } from "./GatewayAuth.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
 import type { IngestEvent } from "./IngestEvent.js"
-import { fieldLabel, typeLabel } from "./Labels.js"
+import { recordReceived } from "./Labels.js"
 import * as Metrics from "./Metrics.js"
 import { IngestPipeline, type Outcome } from "./PipelineService.js"
 import { RateLimiter } from "./RateLimiter.js"
@@ -292,16 +292,3 @@ export const IngestHttpLive = HttpApiBuilder.group(Api, "ingest", (handlers) =>
 
     return handlers.handleRaw("ingest", ({ request }) => handle(request))
   }))
-
-const recordReceived = (valid: ReadonlyArray<{ readonly event: IngestEvent }>, rejected: ReadonlyArray<Rejection>) =>
-  Effect.gen(function*() {
-    const byType = new Map<string, number>()
-    for (const { event } of valid) byType.set(typeLabel(event.type), (byType.get(typeLabel(event.type)) ?? 0) + 1)
-    for (const r of rejected) byType.set(typeLabel(r.type), (byType.get(typeLabel(r.type)) ?? 0) + 1)
-    for (const [type, n] of byType) yield* Metric.incrementBy(Metric.tagged(Metrics.eventsReceived, "type", type), n)
-    const fields = new Map<string, number>()
-    for (const r of rejected) fields.set(fieldLabel(r.field), (fields.get(fieldLabel(r.field)) ?? 0) + 1)
-    for (const [field, n] of fields) {
-      yield* Metric.incrementBy(Metric.tagged(Metric.tagged(Metrics.eventsOutcome, "outcome", "rejected"), "field", field), n)
-    }
-  })

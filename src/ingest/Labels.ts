@@ -3,9 +3,12 @@
  * a time series kept until the process exits, so a value taken as sent would let one request add
  * thousands of series (an unknown `type`, an invalid extension name reported as the field).
  */
-import { SchemaAST as AST } from "effect"
+import { Effect, Metric, SchemaAST as AST } from "effect"
 import { EventTypes, isEventType } from "../../schema/index.js"
 import { EnvelopeAttributes } from "../../schema/CloudEvent.js"
+import type { Rejection } from "./Decode.js"
+import type { IngestEvent } from "./IngestEvent.js"
+import * as Metrics from "./Metrics.js"
 
 /** A known event type, or "other" (unknown types, and events whose type could not be read). */
 export const typeLabel = (type: string | undefined): string => (type !== undefined && isEventType(type) ? type : "other")
@@ -74,3 +77,17 @@ export const fieldLabel = (field: string): string => {
   }
   return head !== undefined && ENVELOPE_FIELDS.has(head) ? head : "extension"
 }
+
+/** One request's events counted by type as received, and its rejections by field, on the labels above. */
+export const recordReceived = (valid: ReadonlyArray<{ readonly event: IngestEvent }>, rejected: ReadonlyArray<Rejection>) =>
+  Effect.gen(function*() {
+    const byType = new Map<string, number>()
+    for (const { event } of valid) byType.set(typeLabel(event.type), (byType.get(typeLabel(event.type)) ?? 0) + 1)
+    for (const r of rejected) byType.set(typeLabel(r.type), (byType.get(typeLabel(r.type)) ?? 0) + 1)
+    for (const [type, n] of byType) yield* Metric.incrementBy(Metric.tagged(Metrics.eventsReceived, "type", type), n)
+    const fields = new Map<string, number>()
+    for (const r of rejected) fields.set(fieldLabel(r.field), (fields.get(fieldLabel(r.field)) ?? 0) + 1)
+    for (const [field, n] of fields) {
+      yield* Metric.incrementBy(Metric.tagged(Metric.tagged(Metrics.eventsOutcome, "outcome", "rejected"), "field", field), n)
+    }
+  })

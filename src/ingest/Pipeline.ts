@@ -27,9 +27,9 @@ import { Clock, Deferred, Duration, Effect, Layer, Metric, Option, Queue, Schedu
 import { HealthChecks } from "../health/HealthChecks.js"
 import { Journal, type JournalFull, type JournalUnavailable } from "../journal/Service.js"
 import { type AdmissionLimits, openDoor } from "./Admission.js"
-import { type Ack, defaultWriterSettings, type Flushed, type Item, startWriters } from "./Batcher.js"
-import type { Rejection } from "./Decode.js"
-import { DeadLetters } from "./DeadLetters.js"
+import { type Ack, type Flushed, type Item, startWriters } from "./Batcher.js"
+import { defaultWriterSettings } from "./WriterSettings.js"
+import { DeadLetters, rejectionOf } from "./DeadLetters.js"
 import { EventStore } from "./EventStore.js"
 import { startGatewaySeen } from "./GatewaySeen.js"
 import { IngestSettingsConfig } from "./IngestConfig.js"
@@ -53,17 +53,6 @@ const journalRefused = (error: JournalFull | JournalUnavailable) =>
       ? "the spill journal is full"
       : `the spill journal is unavailable${error.code === undefined ? "" : ` (${error.code})`}`
   })
-
-/** An event's dead-letter entry. */
-const rejectionOf = (event: IngestEvent, index: number, field: string, reason: string, payload: unknown): Rejection => ({
-  index,
-  id: event.id,
-  source: event.source,
-  type: event.type,
-  reason,
-  field,
-  payload
-})
 
 export const IngestPipelineLive = Layer.scoped(
   IngestPipeline,
@@ -273,10 +262,9 @@ export const IngestPipelineLive = Layer.scoped(
         const refs = journaled
           ? yield* journal.append(admitted.map((a) => a.row), { spilled: !toMemory }).pipe(
             Effect.tapError((error) =>
-              Effect.flatMap(Clock.currentTimeMillis, (at) =>
-                Effect.sync(() => {
-                  journalFailure = { at, what: error._tag === "JournalFull" ? "full" : error.code ?? "unavailable" }
-                }))
+              Effect.map(Clock.currentTimeMillis, (at) => {
+                journalFailure = { at, what: error._tag === "JournalFull" ? "full" : error.code ?? "unavailable" }
+              })
             ),
             Effect.mapError(journalRefused)
           )

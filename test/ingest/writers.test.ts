@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Queue, TestClock } from "effect"
-import { defaultWriterSettings, type Flushed, type Item, startWriters } from "../../src/ingest/Batcher.js"
+import { type Flushed, type Item, startWriters } from "../../src/ingest/Batcher.js"
+import { defaultWriterSettings } from "../../src/ingest/WriterSettings.js"
 import { type EventStore, StoreError, type StoreErrorKind } from "../../src/ingest/EventStore.js"
 import { encodedRow, eventKey, type IngestEvent } from "../../src/ingest/IngestEvent.js"
 import { wireEvent } from "../support/ingestEvents.js"
